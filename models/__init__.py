@@ -1,0 +1,14 @@
+"""ORM classes and pure domain rules; importing the package registers every table."""
+
+from models.auth import AuthSession, LinkPurpose, LinkToken, LoginThrottle, RefreshToken
+from models.base import Base
+from models.company import Company, Country
+from models.group import Group
+from models.mail import OutboxMessage
+from models.user import Membership, MembershipStatus, PaymentMethod, PermissionRestriction, Role, User
+
+__all__ = [
+    "AuthSession", "Base", "Company", "Country", "Group", "LinkPurpose", "LinkToken", "LoginThrottle",
+    "Membership", "MembershipStatus", "OutboxMessage", "PaymentMethod", "PermissionRestriction",
+    "RefreshToken", "Role", "User",
+]

@@ -1,0 +1,49 @@
+"""Who is calling: loaded from the database on every request, so that a deactivation, a
+role change or a restriction applies to the very next request, not at token expiry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import AuthSession, Membership, MembershipStatus, PermissionRestriction, Role, User
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    user_id: int
+    session_id: int
+    membership_id: int | None
+    company_id: int | None
+    role: Role | None
+    restricted: frozenset[str]
+    is_operator: bool
+
+    @property
+    def domain(self) -> str:
+        return f"company:{self.company_id}"
+
+
+async def load_actor(session: AsyncSession, *, user_id: int, session_id: int, membership_id: int | None) -> Actor | None:
+    """The actor behind a verified access token, or None when it no longer stands."""
+    row = (
+        await session.execute(
+            select(User.is_operator, AuthSession.revoked_at, Membership.company_id, Membership.role, Membership.status)
+            .select_from(AuthSession)
+            .join(User, User.id == AuthSession.user_id)
+            .outerjoin(Membership, and_(Membership.id == membership_id, Membership.user_id == User.id))
+            .where(AuthSession.id == session_id, AuthSession.user_id == user_id)
+        )
+    ).one_or_none()
+    if row is None or row.revoked_at is not None:
+        return None
+    if membership_id is None:
+        return Actor(user_id, session_id, None, None, None, frozenset(), True) if row.is_operator else None
+    if row.status != MembershipStatus.ACTIVE.value:
+        return None
+    restricted = (
+        await session.scalars(select(PermissionRestriction.permission).where(PermissionRestriction.membership_id == membership_id))
+    ).all()
+    return Actor(user_id, session_id, membership_id, row.company_id, Role(row.role), frozenset(restricted), row.is_operator)

@@ -1,0 +1,118 @@
+"""Registering a company with its first administrator, and keeping its details."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from models import Company, Country, Group, Membership, MembershipStatus, Role, User
+from models.company import CURRENCY_BY_COUNTRY, validate_org_number
+from models.errors import DomainError, ErrorCode
+from models.group import DEFAULT_GROUP_NAME
+from models.user import normalize_email
+from policies.permissions import Permission
+from resolvers.context import UseCaseContext
+from resolvers.security import check_password_strength
+from resolvers.validation import clean_email, clean_text
+from policies.scopes import load_member
+
+
+@dataclass
+class Address:
+    street: str
+    postal_code: str
+    city: str
+
+
+@dataclass
+class RegisteredCompany:
+    company: Company
+    administrator: Membership
+    other_accounts_on_org_number: int
+
+
+async def register_company(
+    ctx: UseCaseContext, *, country: Country, org_number: str, name: str, address: Address,
+    contact_email: str, contact_phone: str | None, admin_email: str, admin_first_name: str,
+    admin_last_name: str, admin_password: str,
+) -> RegisteredCompany:
+    compact = validate_org_number(country, org_number)
+    company = Company(
+        name=clean_text(name, "name", 200), country=country.value, org_number=compact,
+        currency=CURRENCY_BY_COUNTRY[country], contact_email=clean_email(contact_email, "contactEmail"),
+        contact_phone=clean_text(contact_phone, "contactPhone", 40, required=False),
+        **_address_columns(address),
+    )
+    admin = await _first_administrator(ctx, admin_email, admin_first_name, admin_last_name, admin_password)
+    others = await ctx.session.scalar(
+        select(func.count()).select_from(Company).where(Company.country == country.value, Company.org_number == compact)
+    )
+    company.created_by_id = admin.id
+    group = Group(name=DEFAULT_GROUP_NAME)
+    ctx.session.add(company)
+    await ctx.session.flush()
+    group.company_id = company.id
+    ctx.session.add(group)
+    await ctx.session.flush()
+    membership = Membership(
+        company_id=company.id, user_id=admin.id, group_id=group.id, role=Role.ADMIN.value,
+        status=MembershipStatus.ACTIVE.value, payment_methods=["card"],
+    )
+    ctx.session.add(membership)
+    await ctx.session.flush()
+    return RegisteredCompany(company, await load_member(ctx.session, membership.id), int(others or 0))
+
+
+async def _first_administrator(ctx: UseCaseContext, email: str, first: str, last: str, password: str) -> User:
+    """A new person, or an existing one who proves it with their password (several accounts)."""
+    email = clean_email(email, "administrator.email")
+    existing = await ctx.session.scalar(select(User).where(User.email == normalize_email(email)))
+    if existing is not None:
+        if not await ctx.services.passwords.verify(existing.password_hash, password):
+            raise DomainError(
+                ErrorCode.EMAIL_TAKEN,
+                "This email already has an account: give that account's password to register another company with it",
+                "administrator.email",
+            )
+        return existing
+    check_password_strength(password, "administrator.password")
+    user = User(
+        email=email, first_name=clean_text(first, "administrator.firstName", 100),
+        last_name=clean_text(last, "administrator.lastName", 100), password_hash=await ctx.services.passwords.hash(password),
+    )
+    ctx.session.add(user)
+    await ctx.session.flush()
+    return user
+
+
+def _address_columns(address: Address) -> dict:
+    return {
+        "street": clean_text(address.street, "address.street", 200),
+        "postal_code": clean_text(address.postal_code, "address.postalCode", 20),
+        "city": clean_text(address.city, "address.city", 100),
+    }
+
+
+async def current_company(ctx: UseCaseContext) -> Company:
+    actor = ctx.require(Permission.COMPANY_READ)
+    return await ctx.session.get_one(Company, actor.company_id)
+
+
+async def update_company(
+    ctx: UseCaseContext, *, name: str | None, address: Address | None, contact_email: str | None,
+    contact_phone: str | None,
+) -> Company:
+    actor = ctx.require(Permission.COMPANY_UPDATE)
+    company = await ctx.session.get_one(Company, actor.company_id, with_for_update=True)
+    if name is not None:
+        company.name = clean_text(name, "name", 200)
+    if address is not None:
+        for column, value in _address_columns(address).items():
+            setattr(company, column, value)
+    if contact_email is not None:
+        company.contact_email = clean_email(contact_email, "contactEmail")
+    if contact_phone is not None:
+        company.contact_phone = clean_text(contact_phone, "contactPhone", 40, required=False)
+    await ctx.session.flush()
+    return company

@@ -1,0 +1,100 @@
+"""Outgoing mail: written to the outbox inside the transaction, delivered after commit.
+
+With `SMTP_URL` set (smtp://user:pass@host:port, smtps:// for implicit TLS, or
+`?starttls=1`), messages go out through aiosmtplib; without it they go to the log, so
+the demo works offline. A message whose delivery failed keeps `sent_at` empty and its
+error, and is retried by the next delivery run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from email.message import EmailMessage
+from urllib.parse import parse_qs, unquote, urlparse
+
+import aiosmtplib
+import structlog
+from sqlalchemy import select
+
+from models import OutboxMessage
+from models.base import utcnow
+from models.db import Database
+from resolvers.context import UseCaseContext
+
+log = structlog.get_logger("procura.mail")
+
+
+async def queue_mail(ctx: UseCaseContext, *, to: str, subject: str, body: str) -> None:
+    message = OutboxMessage(recipient=to, subject=subject, body=body)
+    ctx.session.add(message)
+    await ctx.session.flush()
+    ctx.queued_mail.append(message.id)
+
+
+class Mailer:
+    def __init__(self, db: Database, *, smtp_url: str | None, sender: str) -> None:
+        self._db, self._smtp_url, self._sender = db, smtp_url, sender
+        self._tasks: set[asyncio.Task] = set()
+
+    def deliver_soon(self, message_ids: list[int]) -> None:
+        """Deliver in the background so that a slow mail server never slows a response."""
+        if not message_ids:
+            return
+        task = asyncio.create_task(self.deliver(message_ids))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def deliver(self, message_ids: list[int] | None = None) -> int:
+        """Send the given pending messages (all pending ones when None); returns how many went out."""
+        async with self._db.read_sessions() as session:
+            query = select(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
+            if message_ids is not None:
+                query = query.where(OutboxMessage.id.in_(message_ids))
+            messages = (await session.scalars(query.order_by(OutboxMessage.id))).all()
+        sent = 0
+        for message in messages:
+            error = await self._send(message)
+            async with self._db.transaction() as session:
+                stored = await session.get(OutboxMessage, message.id)
+                stored.attempts += 1
+                if error is None:
+                    stored.sent_at, stored.transport, stored.last_error = utcnow(), "smtp" if self._smtp_url else "log", None
+                    sent += 1
+                else:
+                    stored.last_error = error[:500]
+        return sent
+
+    async def _send(self, message: OutboxMessage) -> str | None:
+        if not self._smtp_url:
+            log.info("mail", to=message.recipient, subject=message.subject, body=message.body)
+            return None
+        email = EmailMessage()
+        email["From"], email["To"], email["Subject"] = self._sender, message.recipient, message.subject
+        email.set_content(message.body)
+        try:
+            await aiosmtplib.send(email, **smtp_options(self._smtp_url))
+            return None
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            log.warning("mail_failed", to=message.recipient, error=str(exc))
+            return str(exc)
+
+
+def smtp_options(url: str) -> dict:
+    parsed = urlparse(url)
+    query = parse_qs(parsed.query)
+    implicit_tls = parsed.scheme == "smtps"
+    options: dict = {
+        "hostname": parsed.hostname or "localhost",
+        "port": parsed.port or (465 if implicit_tls else 25),
+        "use_tls": implicit_tls,
+        "start_tls": query.get("starttls", ["0"])[0] in {"1", "true", "yes"},
+        "timeout": 15,
+    }
+    if parsed.username:
+        options["username"] = unquote(parsed.username)
+        options["password"] = unquote(parsed.password or "")
+    return options

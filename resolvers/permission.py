@@ -1,0 +1,38 @@
+"""Restricting, and restoring, a single user's permissions (Casbin deny rules per member)."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete
+
+from models import PermissionRestriction
+from models.errors import DomainError, ErrorCode
+from policies.permissions import Permission
+from policies.scopes import load_member
+from resolvers.context import UseCaseContext
+from resolvers.user import _member_for_change
+
+
+async def restrict_permission(ctx: UseCaseContext, *, membership_id: int, permission: Permission):
+    actor = ctx.require(Permission.USER_RESTRICT)
+    member = await _member_for_change(ctx, actor, membership_id)
+    if member.user_id == actor.user_id:
+        raise DomainError(ErrorCode.SELF_ACTION, "You cannot restrict your own permissions", "userId")
+    if permission.value not in {r.permission for r in member.restrictions}:
+        ctx.session.add(PermissionRestriction(
+            membership_id=member.id, company_id=member.company_id, permission=permission.value,
+            created_by_id=actor.user_id,
+        ))
+        await ctx.session.flush()
+    return await load_member(ctx.session, member.id)
+
+
+async def restore_permission(ctx: UseCaseContext, *, membership_id: int, permission: Permission):
+    actor = ctx.require(Permission.USER_RESTRICT)
+    member = await _member_for_change(ctx, actor, membership_id)
+    await ctx.session.execute(
+        delete(PermissionRestriction).where(
+            PermissionRestriction.membership_id == member.id, PermissionRestriction.permission == permission.value
+        )
+    )
+    await ctx.session.flush()
+    return await load_member(ctx.session, member.id)

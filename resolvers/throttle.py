@@ -1,0 +1,55 @@
+"""Slowing down repeated failed sign-ins, per account name and per client address.
+
+The keys are the typed email and the client address, not account ids, so the answer is
+the same whether or not an account exists. Counters live in the database, so every server
+process sees them. After `login_free_failures` failures (per account name; a larger number per address,
+which an office may share) a key is locked for an interval
+that doubles with each further failure, up to `login_lockout_max_seconds`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+
+from models import LoginThrottle
+from models.base import utcnow
+from models.user import normalize_email
+from resolvers.context import UseCaseContext
+
+FAILURE_MEMORY = timedelta(hours=1)
+
+
+def throttle_keys(email: str, client_address: str) -> list[str]:
+    return [f"email:{normalize_email(email)}"[:400], f"ip:{client_address}"[:400]]
+
+
+async def locked_until(ctx: UseCaseContext, keys: list[str]) -> datetime | None:
+    now = utcnow()
+    rows = (await ctx.session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys)))).all()
+    until = [row.locked_until for row in rows if row.locked_until and row.locked_until > now]
+    return max(until) if until else None
+
+
+async def record_failure(ctx: UseCaseContext, keys: list[str]) -> None:
+    settings, now = ctx.settings, utcnow()
+    for key in keys:
+        row = await ctx.session.get(LoginThrottle, key, with_for_update=True)
+        if row is None:
+            row = LoginThrottle(key=key, failures=0, last_failure_at=now)
+            ctx.session.add(row)
+        elif now - row.last_failure_at > FAILURE_MEMORY:
+            row.failures = 0
+        row.failures += 1
+        row.last_failure_at = now
+        free = settings.login_free_failures if key.startswith("email:") else settings.login_free_failures_per_address
+        excess = row.failures - free
+        if excess >= 0:
+            seconds = min(settings.login_lockout_base_seconds * 2**excess, settings.login_lockout_max_seconds)
+            row.locked_until = now + timedelta(seconds=seconds)
+    await ctx.session.flush()
+
+
+async def clear_account_failures(ctx: UseCaseContext, email: str) -> None:
+    await ctx.session.execute(delete(LoginThrottle).where(LoginThrottle.key == throttle_keys(email, "")[0]))

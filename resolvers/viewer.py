@@ -1,0 +1,36 @@
+"""The signed-in person: who they are, where they belong, what they may do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from models import Company, Membership, MembershipStatus, User
+from policies.permissions import Permission
+from policies.scopes import load_member
+from resolvers.context import UseCaseContext
+
+
+@dataclass
+class Viewer:
+    user: User
+    membership: Membership | None
+    company: Company | None
+    companies: list[tuple[Company, str]]
+    permissions: list[Permission]
+    is_operator: bool
+
+
+async def me(ctx: UseCaseContext) -> Viewer:
+    actor = ctx.require_signed_in()
+    user = await ctx.session.get_one(User, actor.user_id)
+    membership = await load_member(ctx.session, actor.membership_id) if actor.membership_id else None
+    rows = await ctx.session.execute(
+        select(Company, Membership.role).join(Membership, Membership.company_id == Company.id)
+        .where(Membership.user_id == actor.user_id, Membership.status == MembershipStatus.ACTIVE.value)
+        .order_by(Company.id)
+    )
+    companies = [(company, role) for company, role in rows]
+    current = next((c for c, _ in companies if c.id == actor.company_id), None)
+    return Viewer(user, membership, current, companies, ctx.services.authorizer.effective_permissions(actor), actor.is_operator)

@@ -1,0 +1,34 @@
+"""The GraphQL schema, composed from one Query and one Mutation mixin per domain."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.schema.config import StrawberryConfig
+
+from schema.auth import AuthMutation
+from schema.company import CompanyMutation, CompanyQuery
+from schema.extensions import extensions_for
+from schema.group import Group, GroupMutation, GroupQuery
+from schema.node import NodeQuery
+from schema.user import User, UserMutation, UserQuery
+from schema.company import Company
+from schema.viewer import ViewerQuery
+from settings import Settings
+
+
+@strawberry.type(description="Everything that can be read.")
+class Query(ViewerQuery, CompanyQuery, UserQuery, GroupQuery, NodeQuery):
+    pass
+
+
+@strawberry.type(description="Everything that can be changed; each mutation is one transaction.")
+class Mutation(AuthMutation, CompanyMutation, UserMutation, GroupMutation):
+    pass
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    settings = settings or Settings()
+    return strawberry.Schema(
+        query=Query, mutation=Mutation, types=[Company, Group, User],
+        extensions=extensions_for(settings), config=StrawberryConfig(batching_config=None),
+    )

@@ -1,0 +1,91 @@
+"""Typed mutation errors, and running a mutation as exactly one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from enum import Enum
+from typing import TypeVar
+
+import strawberry
+from sqlalchemy.exc import IntegrityError
+
+from models.errors import DomainError
+from models.errors import ErrorCode as DomainCode
+from resolvers.context import UseCaseContext
+
+CODE_DESCRIPTIONS = {
+    "INVALID_INPUT": "A field's value is missing, malformed or out of range.",
+    "NOT_FOUND": "No such object in your company (objects of other companies are not found either).",
+    "INVALID_ORG_NUMBER": "The organisation number fails the national format or check digits.",
+    "UNSUPPORTED_COUNTRY": "The platform does not serve companies of this country.",
+    "EMAIL_TAKEN": "An account with this email already exists.",
+    "ALREADY_MEMBER": "The person already belongs to the company.",
+    "WEAK_PASSWORD": "The password is too short, too long or too repetitive.",
+    "INVALID_CREDENTIALS": "Wrong email or password (the same answer whether or not the account exists).",
+    "TOO_MANY_ATTEMPTS": "Too many failed sign-ins for this account or address; wait and try again.",
+    "INVALID_TOKEN": "A link or refresh token is unknown, expired or already used.",
+    "TOKEN_REUSED": "A spent refresh token was presented again; its whole session has been ended.",
+    "LAST_ADMIN": "The change would leave the company without an active administrator.",
+    "ROLE_NOT_ALLOWED": "You may not give this role or change this user.",
+    "SELF_ACTION": "This action cannot be applied to yourself.",
+    "SHARED_ACCOUNT": "The person also belongs to another company; only they can change it.",
+    "NOT_A_MEMBER": "You are not a member of that company.",
+    "GROUP_NAME_TAKEN": "The company already has a group with this name.",
+    "GROUP_NOT_EMPTY": "The group still has members.",
+    "UNKNOWN_PERMISSION": "No such permission.",
+    "INVALID_STATE": "The object is not in a state that allows this.",
+    "CONFLICT": "A concurrent change conflicted with this one; retry.",
+}
+assert set(CODE_DESCRIPTIONS) >= {c.value for c in DomainCode}
+
+ErrorCode = strawberry.enum(
+    Enum("ErrorCode", {code: strawberry.enum_value(code, description=text) for code, text in CODE_DESCRIPTIONS.items()}),
+    name="ErrorCode",
+    description="Stable machine-readable codes of expected failures.",
+)
+
+
+@strawberry.interface(description="An expected failure, returned as data.")
+class Error:
+    code: ErrorCode = strawberry.field(description="Stable code to branch on.")
+    message: str = strawberry.field(description="Human-readable explanation (English).")
+    field: str | None = strawberry.field(description="The input field at fault, as a path such as `address.city`.")
+
+
+@strawberry.type(description="A mutation that did not happen, and why; nothing was changed.")
+class MutationError(Error):
+    @classmethod
+    def from_domain(cls, error: DomainError) -> MutationError:
+        return cls(code=ErrorCode[error.code.value], message=error.message, field=error.field)
+
+
+T = TypeVar("T")
+P = TypeVar("P")
+
+
+async def run_mutation(
+    info: strawberry.Info, use_case: Callable[[UseCaseContext], Awaitable[T]], present: Callable[[T], P]
+) -> P | MutationError:
+    """Run one use case in one write transaction: committed when it succeeds, rolled back
+    (with the error returned as data) when it fails; mail goes out only after commit."""
+    context = info.context
+    async with context.services.db.write_sessions() as session:
+        await session.begin()
+        use_case_context = UseCaseContext(
+            services=context.services, session=session, actor=await context.actor_in(session),
+            client_address=context.client_address,
+        )
+        try:
+            payload = present(await use_case(use_case_context))
+        except DomainError as error:
+            await (session.commit() if error.persist else session.rollback())
+            return MutationError.from_domain(error)
+        except IntegrityError:
+            await session.rollback()
+            return MutationError(code=ErrorCode.CONFLICT, message=CODE_DESCRIPTIONS["CONFLICT"], field=None)
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+    context.services.mailer.deliver_soon(use_case_context.queued_mail)
+    return payload
