@@ -1,0 +1,44 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test test-postgres browser-test bench schema migrate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## Set up, migrate the embedded SQLite database, load demo data once, serve on HOST:PORT.
+run: $(STAMP)
+	$(BIN)/procura db upgrade
+	$(BIN)/procura demo-data
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/procura serve --host $(HOST) --port $(PORT) --no-migrate
+
+## Set up and run the whole suite on SQLite; on PostgreSQL too when TEST_DATABASE_URL is set.
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## Headless Chromium opens GraphiQL, signs in, runs `me` and saves a screenshot.
+browser-test: $(STAMP)
+	$(BIN)/python -m pip install --quiet 'playwright>=1.47'
+	$(BIN)/python -m pytest tests/browser -p no:randomly
+
+bench: $(STAMP)
+	$(BIN)/python bench/authz.py
+
+schema: $(STAMP)
+	$(BIN)/procura export-schema
+
+migrate: $(STAMP)
+	$(BIN)/procura db upgrade
+
+clean:
+	rm -rf $(VENV) var *.egg-info

@@ -1,0 +1,147 @@
+"""The `procura` command: serve, migrate, load demo data, create operators, export the schema."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from pathlib import Path
+
+import typer
+
+from settings import PROJECT_ROOT, Settings
+
+app = typer.Typer(help="Procura: B2B procurement over GraphQL.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def alembic_config(database_url: str | None = None):
+    from alembic.config import Config
+
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    config.attributes["database_url"] = database_url or Settings().database_url
+    config.attributes["configure_logging"] = False
+    return config
+
+
+def ensure_sqlite_directory(url: str) -> None:
+    if url.startswith("sqlite") and ":///" in url:
+        path = url.split(":///", 1)[1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def upgrade_database(database_url: str | None = None, revision: str = "head") -> None:
+    from alembic import command
+
+    url = database_url or Settings().database_url
+    ensure_sqlite_directory(url)
+    command.upgrade(alembic_config(url), revision)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    upgrade_database(revision=revision)
+    typer.echo(f"Database at {revision}.")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = typer.Argument(..., help="Target revision, e.g. base.")) -> None:
+    """Revert migrations down to REVISION."""
+    from alembic import command
+
+    command.downgrade(alembic_config(), revision)
+    typer.echo(f"Database at {revision}.")
+
+
+def _print_sign_ins(sign_ins, url: str) -> None:
+    typer.echo(f"\nProcura demo at {url}/graphql  (GraphiQL in a browser)\nSign in with the `login` mutation:")
+    for sign_in in sign_ins:
+        typer.echo(f"  {sign_in.role:<15} {sign_in.email:<32} password: {sign_in.password}")
+    typer.echo("")
+
+
+@app.command("demo-data")
+def demo_data() -> None:
+    """Load the demo company and its users (once; later runs change nothing)."""
+    from app import build_services
+    from resolvers.demo import load_demo_data
+
+    settings = Settings()
+
+    async def run():
+        services = build_services(settings)
+        try:
+            return await load_demo_data(services)
+        finally:
+            await services.db.dispose()
+
+    created, sign_ins = asyncio.run(run())
+    typer.echo("Demo data loaded." if created else "Demo data already present.")
+    _print_sign_ins(sign_ins, f"http://{settings.host}:{settings.port}")
+
+
+@app.command("create-operator")
+def create_operator(
+    email: str = typer.Option(..., help="Operator's email."),
+    first_name: str = typer.Option("Platform", help="First name."),
+    last_name: str = typer.Option("Operator", help="Last name."),
+    password: str = typer.Option(None, help="Password (asked for when omitted; or set PROCURA_OPERATOR_PASSWORD)."),
+) -> None:
+    """Create a platform operator (the supplier's staff, outside every company)."""
+    import os
+
+    from app import build_services
+    from models.errors import DomainError
+    from resolvers.operator import create_operator as create
+
+    password = password or os.environ.get("PROCURA_OPERATOR_PASSWORD") or getpass.getpass("Password: ")
+
+    async def run():
+        services = build_services(Settings())
+        try:
+            return await create(services, email=email, first_name=first_name, last_name=last_name, password=password)
+        finally:
+            await services.db.dispose()
+
+    try:
+        user = asyncio.run(run())
+    except DomainError as error:
+        typer.echo(f"{error.code.value}: {error.message}", err=True)
+        raise typer.Exit(1) from error
+    typer.echo(f"Operator {user.email} ready.")
+
+
+@app.command("export-schema")
+def export_schema(output: Path = typer.Option(PROJECT_ROOT / "schema.graphql", help="Where to write the SDL.")) -> None:
+    """Write the GraphQL schema (SDL) to a file; schema.graphql is committed."""
+    from schema import build_schema
+
+    output.write_text(build_schema(Settings()).as_str() + "\n")
+    typer.echo(f"Schema written to {output}.")
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option(None, help="Interface (default: HOST or 127.0.0.1)."),
+    port: int = typer.Option(None, help="Port (default: PORT or 8000)."),
+    migrate: bool = typer.Option(True, help="Apply migrations first."),
+    demo: bool = typer.Option(False, help="Load the demo data first (once)."),
+    workers: int = typer.Option(1, help="Worker processes."),
+) -> None:
+    """Serve the API (and GraphiQL outside production)."""
+    import uvicorn
+
+    settings = Settings()
+    host, port = host or settings.host, port or settings.port
+    if migrate:
+        upgrade_database()
+    if demo:
+        demo_data()
+    uvicorn.run("app:create_app", factory=True, host=host, port=port, workers=workers, proxy_headers=True, log_level="info")
+
+
+if __name__ == "__main__":
+    app()
