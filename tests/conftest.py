@@ -1,0 +1,113 @@
+"""Test fixtures: real databases (SQLite always, PostgreSQL when TEST_DATABASE_URL is set),
+migrated once per session with alembic, emptied between tests; the real ASGI app over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+import models
+from app import create_app
+from cli import upgrade_database
+from settings import Settings
+from tests.factories import Api
+
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+_TMP = Path(tempfile.mkdtemp(prefix="procura-tests-"))
+
+
+def database_url_for(backend: str) -> str:
+    if backend == "postgresql":
+        return os.environ["TEST_DATABASE_URL"]
+    return f"sqlite+aiosqlite:///{_TMP / 'test.db'}"
+
+
+def test_settings(database_url: str, **overrides) -> Settings:
+    values = dict(
+        database_url=database_url, procura_env="test", jwt_secret="test-secret-" + "x" * 32,
+        argon2_time_cost=1, argon2_memory_cost=1024, argon2_parallelism=1, smtp_url=None,
+    )
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+_migrated: set[str] = set()
+
+
+@pytest.fixture(scope="session")
+def database_url(backend: str) -> str:
+    url = database_url_for(backend)
+    if url not in _migrated:
+        if backend == "postgresql":
+            _reset_postgres_schema(url)
+        upgrade_database(url)
+        _migrated.add(url)
+    return url
+
+
+def _reset_postgres_schema(url: str) -> None:
+    from models.db import make_engine
+
+    async def reset():
+        engine = make_engine(url)
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP SCHEMA public CASCADE"))
+            await connection.execute(text("CREATE SCHEMA public"))
+        await engine.dispose()
+
+    asyncio.run(reset())
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return test_settings(database_url)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator:
+    application = create_app(settings)
+    yield application
+    services = application.state.services
+    await services.mailer.drain()
+    await _empty_tables(services.db)
+    await services.db.dispose()
+
+
+async def _empty_tables(db) -> None:
+    tables = list(reversed(models.Base.metadata.sorted_tables))
+    async with db.transaction() as session:
+        if db.dialect == "postgresql":
+            names = ", ".join(t.name for t in tables)
+            await session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                await session.execute(table.delete())
+
+
+@pytest.fixture
+def services(app):
+    return app.state.services
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+def api(client, services) -> Api:
+    return Api(client, services)
