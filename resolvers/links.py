@@ -20,7 +20,7 @@ async def issue_link(ctx: UseCaseContext, purpose: LinkPurpose, *, user_id: int,
     await ctx.session.execute(
         update(LinkToken)
         .where(LinkToken.user_id == user_id, LinkToken.purpose == purpose.value, LinkToken.used_at.is_(None),
-               LinkToken.membership_id.is_(membership_id) if membership_id is None else LinkToken.membership_id == membership_id)
+               LinkToken.membership_id == membership_id if membership_id else LinkToken.membership_id.is_(None))
         .values(used_at=now)
     )
     token = new_opaque_token()

@@ -12,6 +12,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
+from models.errors import DomainError
 from policies.errors import AccessError
 from settings import Settings
 
@@ -20,7 +21,8 @@ UNEXPECTED = "Unexpected error."
 
 
 class ErrorPolicy(SchemaExtension):
-    """Access errors keep their message and get their code; anything unexpected is logged
+    """Access errors and a query's expected failures keep their message and get their code;
+    anything unexpected is logged
     and masked. Errors raised by graphql-core itself (syntax, validation) pass as they are."""
 
     def on_operation(self) -> Iterator[None]:
@@ -35,6 +37,9 @@ class ErrorPolicy(SchemaExtension):
             return error
         if isinstance(original, AccessError):
             return GraphQLError(str(original), error.nodes, path=error.path, extensions={"code": original.code})
+        if isinstance(original, DomainError):  # a query's bad argument, such as a page size over 100
+            extensions = {"code": original.code.value, "field": original.field}
+            return GraphQLError(original.message, error.nodes, path=error.path, extensions=extensions)
         log.error("unexpected_error", path=error.path, exc_info=original)
         return GraphQLError(UNEXPECTED, error.nodes, path=error.path, extensions={"code": "INTERNAL_SERVER_ERROR"})
 
