@@ -5,9 +5,16 @@ from models.base import Base
 from models.company import Company, Country
 from models.group import Group
 from models.mail import OutboxMessage
+from models.catalogue import Product
+from models.location import DeliveryLocation, DeliverySlot, EndCustomer
+from models.order import LineReturn, Order, OrderEvent, OrderLine, OrderNumberCounter
+from models.order_state import OrderStatus
+from models.saved_cart import SavedCart, SavedCartLine
 from models.user import Membership, MembershipStatus, PaymentMethod, PermissionRestriction, Role, User
 
 __all__ = [
+    "DeliveryLocation", "DeliverySlot", "EndCustomer", "LineReturn", "Order", "OrderEvent", "OrderLine",
+    "OrderNumberCounter", "OrderStatus", "Product", "SavedCart", "SavedCartLine",
     "AuthSession", "Base", "Company", "Country", "Group", "LinkPurpose", "LinkToken", "LoginThrottle",
     "Membership", "MembershipStatus", "OutboxMessage", "PaymentMethod", "PermissionRestriction",
     "RefreshToken", "Role", "User",

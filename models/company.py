@@ -57,6 +57,8 @@ class Company(Base):
     city: Mapped[str] = mapped_column(String(100))
     contact_email: Mapped[str] = mapped_column(String(320))
     contact_phone: Mapped[str | None] = mapped_column(String(40))
+    # How orders placed on behalf of end customers are paid; set for the company, not by the buyer.
+    order_payment_method: Mapped[str] = mapped_column(String(20), default="invoice", server_default="invoice")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

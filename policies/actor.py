@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import AuthSession, Membership, MembershipStatus, PermissionRestriction, Role, User
@@ -26,11 +26,24 @@ class Actor:
         return f"company:{self.company_id}"
 
 
+def _restrictions_column(dialect: str):
+    """The member's restrictions as one comma-separated value, so one statement loads the actor."""
+    aggregate = func.string_agg if dialect == "postgresql" else func.group_concat
+    return (
+        select(aggregate(PermissionRestriction.permission, ","))
+        .where(PermissionRestriction.membership_id == Membership.id)
+        .scalar_subquery()
+    )
+
+
 async def load_actor(session: AsyncSession, *, user_id: int, session_id: int, membership_id: int | None) -> Actor | None:
     """The actor behind a verified access token, or None when it no longer stands."""
     row = (
         await session.execute(
-            select(User.is_operator, AuthSession.revoked_at, Membership.company_id, Membership.role, Membership.status)
+            select(
+                User.is_operator, AuthSession.revoked_at, Membership.company_id, Membership.role, Membership.status,
+                _restrictions_column(session.bind.dialect.name).label("restricted"),
+            )
             .select_from(AuthSession)
             .join(User, User.id == AuthSession.user_id)
             .outerjoin(Membership, and_(Membership.id == membership_id, Membership.user_id == User.id))
@@ -43,7 +56,5 @@ async def load_actor(session: AsyncSession, *, user_id: int, session_id: int, me
         return Actor(user_id, session_id, None, None, None, frozenset(), True) if row.is_operator else None
     if row.status != MembershipStatus.ACTIVE.value:
         return None
-    restricted = (
-        await session.scalars(select(PermissionRestriction.permission).where(PermissionRestriction.membership_id == membership_id))
-    ).all()
-    return Actor(user_id, session_id, membership_id, row.company_id, Role(row.role), frozenset(restricted), row.is_operator)
+    restricted = frozenset(row.restricted.split(",")) if row.restricted else frozenset()
+    return Actor(user_id, session_id, membership_id, row.company_id, Role(row.role), restricted, row.is_operator)

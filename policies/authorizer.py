@@ -17,7 +17,7 @@ import casbin
 
 from policies.actor import Actor
 from policies.errors import Forbidden, NotAuthenticated
-from policies.permissions import Permission
+from policies.permissions import OPERATOR_ROLE, Permission
 
 POLICY_DIR = Path(__file__).resolve().parent
 MODEL_PATH = POLICY_DIR / "model.conf"
@@ -52,9 +52,21 @@ class Authorizer:
         return decision
 
     def allows(self, actor: Actor | None, permission: Permission) -> bool:
-        if actor is None or actor.role is None:
+        if actor is None:
+            return False
+        if actor.is_operator and self.role_allows(OPERATOR_ROLE, permission):
+            return True
+        if actor.role is None:
             return False
         return permission.value not in actor.restricted and self.role_allows(actor.role.value, permission)
+
+    def require_operator(self, actor: Actor | None, permission: Permission) -> Actor:
+        """The actor, if a platform operator allowed `permission` (whatever company they act for)."""
+        if actor is None:
+            raise NotAuthenticated()
+        if not (actor.is_operator and self.role_allows(OPERATOR_ROLE, permission)):
+            raise Forbidden(f"Only platform operators may do this (requires {permission.value})")
+        return actor
 
     def require(self, actor: Actor | None, permission: Permission) -> Actor:
         """The actor, if signed in to a company and allowed; else the matching access error."""

@@ -21,6 +21,12 @@ class Permission(str, Enum):
     ORDER_APPROVE = "order:approve"
     BUDGET_MANAGE = "budget:manage"
     BUDGET_READ = "budget:read"
+    ORDER_MANAGE = "order:manage"
+    LOCATION_READ = "location:read"
+    LOCATION_MANAGE = "location:manage"
+    SAVED_CART_SHARE = "saved_cart:share"
+    CATALOGUE_MANAGE = "catalogue:manage"
+    ORDER_FULFIL = "order:fulfil"
 
     @property
     def obj(self) -> str:
@@ -47,4 +53,11 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.ORDER_APPROVE: "Approve or reject orders",
     Permission.BUDGET_MANAGE: "Create and change budgets and purchase limits",
     Permission.BUDGET_READ: "See all budgets",
+    Permission.ORDER_MANAGE: "Cancel other users' orders before approval",
+    Permission.LOCATION_READ: "See delivery locations and end customers",
+    Permission.LOCATION_MANAGE: "Create and change delivery locations, slots and end customers",
+    Permission.SAVED_CART_SHARE: "Share a saved cart with the whole company",
+    Permission.CATALOGUE_MANAGE: "Platform operators: create, change and deactivate products",
+    Permission.ORDER_FULFIL: "Platform operators: mark orders fulfilled and record returns",
 }
+OPERATOR_ROLE = "operator"  # the platform's own staff; a Casbin role outside every company

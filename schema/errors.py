@@ -35,6 +35,15 @@ CODE_DESCRIPTIONS = {
     "UNKNOWN_PERMISSION": "No such permission.",
     "INVALID_STATE": "The object is not in a state that allows this.",
     "CONFLICT": "A concurrent change conflicted with this one; retry.",
+    "INVALID_TRANSITION": "The order's current status does not allow this step.",
+    "SKU_TAKEN": "Another product already has this SKU.",
+    "PRODUCT_UNAVAILABLE": "The product does not exist or is no longer sold.",
+    "EMPTY_CART": "The cart has no lines.",
+    "IDEMPOTENCY_KEY_REUSED": "The idempotency key was already used for a different cart.",
+    "INVALID_DELIVERY": "The delivery slot, date or end customer does not fit (slots belong to the end customer's unit).",
+    "SAVED_CART_NAME_TAKEN": "You already have a saved cart with this name.",
+    "RETURN_EXCEEDS_QUANTITY": "More would be returned than was delivered.",
+    "PAYMENT_METHOD_NOT_ALLOWED": "The payment method is not approved for this buyer.",
 }
 assert set(CODE_DESCRIPTIONS) >= {c.value for c in DomainCode}
 

@@ -1,0 +1,85 @@
+"""Exact money: integer minor units in storage, Decimal in arithmetic, half-up rounding."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from models.errors import DomainError, ErrorCode
+
+MINOR_PER_MAJOR = 100  # NOK and SEK both have two decimals (øre / öre)
+VAT_RATES = (25, 15, 12, 6, 0)  # percent, as Norway (25, 15, 12, 0) and Sweden (25, 12, 6, 0) use
+
+
+def to_amount(minor: int) -> Decimal:
+    """Minor units as a Decimal amount with two decimals: 123450 -> Decimal('1234.50')."""
+    return (Decimal(minor) / MINOR_PER_MAJOR).quantize(Decimal("0.01"))
+
+
+def format_amount(minor: int) -> str:
+    return str(to_amount(minor))
+
+
+def parse_amount(text: str, field_name: str) -> int:
+    """A decimal string ("1234.5", "1234.50") as minor units; more than two decimals is refused."""
+    try:
+        value = Decimal(text.strip())
+    except (InvalidOperation, AttributeError) as exc:
+        raise DomainError(ErrorCode.INVALID_INPUT, "Not a decimal amount", field_name) from exc
+    if not value.is_finite() or value != value.quantize(Decimal("0.01")):
+        raise DomainError(ErrorCode.INVALID_INPUT, "An amount has at most two decimals", field_name)
+    if abs(value) >= Decimal(10) ** 13:
+        raise DomainError(ErrorCode.INVALID_INPUT, "Amount out of range", field_name)
+    return int(value * MINOR_PER_MAJOR)
+
+
+def vat_of(net_minor: int, rate_percent: int) -> int:
+    """VAT on a net amount, rounded half-up to the minor unit."""
+    return int((Decimal(net_minor) * rate_percent / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def check_vat_rate(rate: int, field_name: str = "vatRate") -> int:
+    if rate not in VAT_RATES:
+        raise DomainError(ErrorCode.INVALID_INPUT, f"VAT rate must be one of {', '.join(map(str, VAT_RATES))}", field_name)
+    return rate
+
+
+@dataclass(frozen=True)
+class LineAmounts:
+    net: int
+    vat: int
+
+    @property
+    def gross(self) -> int:
+        return self.net + self.vat
+
+
+def line_amounts(unit_price_minor: int, quantity: int, vat_rate: int) -> LineAmounts:
+    net = unit_price_minor * quantity
+    return LineAmounts(net, vat_of(net, vat_rate))
+
+
+@dataclass
+class Totals:
+    net: int = 0
+    vat: int = 0
+    vat_by_rate: dict[int, tuple[int, int]] = field(default_factory=dict)  # rate -> (net, vat)
+
+    @property
+    def gross(self) -> int:
+        return self.net + self.vat
+
+
+def totals_of(lines: Iterable[tuple[LineAmounts, int]]) -> Totals:
+    """Order totals from (line amounts, VAT rate): VAT is rounded per line, then summed."""
+    by_rate: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    totals = Totals()
+    for amounts, rate in lines:
+        totals.net += amounts.net
+        totals.vat += amounts.vat
+        by_rate[rate][0] += amounts.net
+        by_rate[rate][1] += amounts.vat
+    totals.vat_by_rate = {rate: (net, vat) for rate, (net, vat) in sorted(by_rate.items(), reverse=True)}
+    return totals
