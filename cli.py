@@ -78,9 +78,9 @@ def demo_data() -> None:
         finally:
             await services.db.dispose()
 
-    created, sign_ins = asyncio.run(run())
+    created, people = asyncio.run(run())
     typer.echo("Demo data loaded." if created else "Demo data already present.")
-    _print_sign_ins(sign_ins, f"http://{settings.host}:{settings.port}")
+    _print_sign_ins(people, f"http://{settings.host}:{settings.port}")
 
 
 @app.command("create-operator")
@@ -112,6 +112,31 @@ def create_operator(
         typer.echo(f"{error.code.value}: {error.message}", err=True)
         raise typer.Exit(1) from error
     typer.echo(f"Operator {user.email} ready.")
+
+
+@app.command("import-products")
+def import_products(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV file to import.")) -> None:
+    """Upsert products by SKU from a CSV file; a bad row aborts the whole file with its line number.
+
+    Columns: sku, name, description, unit, category, unit_price (decimal, excl. VAT), vat_rate, active.
+    """
+    from app import build_services
+    from resolvers.product_import import ProductImportError
+    from resolvers.product_import import import_products as run_import
+
+    async def run():
+        services = build_services(Settings())
+        try:
+            return await run_import(services, file.read_text(encoding="utf-8"))
+        finally:
+            await services.db.dispose()
+
+    try:
+        result = asyncio.run(run())
+    except ProductImportError as error:
+        typer.echo(f"{file}: {error}; nothing was imported.", err=True)
+        raise typer.Exit(1) from error
+    typer.echo(f"Imported {file}: {result.created} created, {result.updated} updated.")
 
 
 @app.command("export-schema")

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
 
     sqlite_busy_timeout_ms: int = 10000
 
+    supplier_currency: str = "NOK"
+
     @property
     def is_production(self) -> bool:
         return self.procura_env == "production"

@@ -1,22 +1,30 @@
-"""Demo data: one company with a valid organisation number, one user per role, groups."""
+"""Demo data: a company with a valid organisation number, one user per role, groups, the
+catalogue, delivery locations with end customers, an operator, and orders in several states."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from models import Company, Group, Membership, MembershipStatus, Role, User
-from resolvers.context import Services
+from models import Company, DeliveryLocation, DeliverySlot, EndCustomer, Group, Membership, MembershipStatus, Product, Role, User
+from models.base import utcnow
+from policies.actor import Actor
+from resolvers import cart, order
+from resolvers.context import Services, UseCaseContext
+from resolvers.demo_catalogue import demo_products
+from resolvers.order_submit import submit_order
 
 DEMO_ORG_NUMBER = "923609016"  # a valid Norwegian organisation number (check digit verified by stdnum)
 DEMO_PASSWORD = "demo-password-1"
 DEMO_USERS = [
     ("admin@demo.procura.test", "Ada", "Admin", Role.ADMIN, "Administration", ["card", "invoice"]),
     ("manager@demo.procura.test", "Magnus", "Manager", Role.MANAGER, "Administration", ["card", "invoice"]),
-    ("customer@demo.procura.test", "Kari", "Kunde", Role.CUSTOMER, "Home care north", ["card"]),
+    ("customer@demo.procura.test", "Kari", "Kunde", Role.CUSTOMER, "Home care north", ["card", "invoice"]),
     ("approver@demo.procura.test", "Ola", "Approver", Role.ORDER_APPROVER, "Home care north", []),
 ]
+DEMO_OPERATOR = "operator@demo.procura.test"
 DEMO_GROUPS = ["Administration", "Home care north", "Home care south"]
 
 
@@ -27,16 +35,22 @@ class DemoSignIn:
     role: str
 
 
+def sign_ins() -> list[DemoSignIn]:
+    people = [DemoSignIn(email, DEMO_PASSWORD, role.value) for email, _f, _l, role, _g, _m in DEMO_USERS]
+    return people + [DemoSignIn(DEMO_OPERATOR, DEMO_PASSWORD, "operator")]
+
+
 async def load_demo_data(services: Services) -> tuple[bool, list[DemoSignIn]]:
-    """Creates the demo company unless it exists; returns (created, sign-ins)."""
-    sign_ins = [DemoSignIn(email, DEMO_PASSWORD, role.value) for email, *_rest in DEMO_USERS for role in [_rest[2]]]
+    """Creates the demo data unless it exists; returns (created, sign-ins)."""
     async with services.db.transaction() as session:
         if await session.scalar(select(User.id).where(User.email == DEMO_USERS[0][0])) is not None:
-            return False, sign_ins
+            return False, sign_ins()
+        if not await session.scalar(select(func.count()).select_from(Product)):
+            session.add_all(demo_products(services.settings.supplier_currency))
         company = Company(
             name="Nordlys Omsorg AS", country="NO", org_number=DEMO_ORG_NUMBER, currency="NOK",
             street="Storgata 1", postal_code="0155", city="Oslo", contact_email="post@demo.procura.test",
-            contact_phone="+47 22 00 00 00",
+            contact_phone="+47 22 00 00 00", order_payment_method="invoice",
         )
         session.add(company)
         await session.flush()
@@ -44,11 +58,70 @@ async def load_demo_data(services: Services) -> tuple[bool, list[DemoSignIn]]:
         session.add_all(groups.values())
         await session.flush()
         password_hash = await services.passwords.hash(DEMO_PASSWORD)
+        members = {}
         for email, first, last, role, group, methods in DEMO_USERS:
             user = User(email=email, first_name=first, last_name=last, password_hash=password_hash)
             session.add(user)
             await session.flush()
-            session.add(Membership(company_id=company.id, user_id=user.id, group_id=groups[group].id, role=role.value,
-                                   status=MembershipStatus.ACTIVE.value, payment_methods=methods))
+            membership = Membership(company_id=company.id, user_id=user.id, group_id=groups[group].id, role=role.value,
+                                    status=MembershipStatus.ACTIVE.value, payment_methods=methods)
+            session.add(membership)
+            await session.flush()
+            members[role] = Actor(user.id, 0, membership.id, company.id, role, frozenset(), False)
+        operator = User(email=DEMO_OPERATOR, first_name="Otto", last_name="Operator", password_hash=password_hash,
+                        is_operator=True)
+        session.add(operator)
         await session.flush()
-    return True, sign_ins
+        customers = await _locations(session, company.id)
+        operator_actor = Actor(operator.id, 0, None, None, None, frozenset(), True)
+        await _orders(services, session, members, operator_actor, customers)
+    return True, sign_ins()
+
+
+async def _locations(session, company_id: int) -> list[EndCustomer]:
+    north = DeliveryLocation(company_id=company_id, name="Home care north", street="Trondheimsveien 100",
+                             postal_code="0565", city="Oslo")
+    south = DeliveryLocation(company_id=company_id, name="Home care south", street="Mosseveien 50",
+                             postal_code="0193", city="Oslo")
+    session.add_all([north, south])
+    await session.flush()
+    for location, weekdays in ((north, (1, 3)), (south, (0, 4))):
+        for weekday in weekdays:
+            session.add(DeliverySlot(location_id=location.id, weekday=weekday, starts_at=time(8), ends_at=time(10)))
+            session.add(DeliverySlot(location_id=location.id, weekday=weekday, starts_at=time(14), ends_at=time(16)))
+    customers = [
+        EndCustomer(company_id=company_id, location_id=north.id, name="Ingrid Hansen", note="Lactose intolerant"),
+        EndCustomer(company_id=company_id, location_id=north.id, name="Per Olsen", note="Soft food only"),
+        EndCustomer(company_id=company_id, location_id=south.id, name="Astrid Berg", note=""),
+    ]
+    session.add_all(customers)
+    await session.flush()
+    return customers
+
+
+async def _orders(services: Services, session, members: dict, operator: Actor, customers: list[EndCustomer]) -> None:
+    def as_(actor: Actor) -> UseCaseContext:
+        return UseCaseContext(services=services, session=session, actor=actor)
+
+    buyer = as_(members[Role.CUSTOMER])
+    products = (await session.scalars(select(Product.sku).order_by(Product.id).limit(40))).all()
+    slot = await session.scalar(select(DeliverySlot).where(DeliverySlot.location_id == customers[0].location_id))
+    delivery_date = utcnow().date() + timedelta(days=(slot.weekday - utcnow().weekday()) % 7 or 7)
+    plans = [  # (buyer, skus, end customer, reference, then)
+        (buyer, products[0:4], customers[0], "Weekly shopping Ingrid", "fulfil"),
+        (buyer, products[10:13], customers[0], "Top-up Ingrid", None),
+        (buyer, products[20:22], None, "Office coffee", None),
+        (as_(members[Role.MANAGER]), products[30:35], None, "Cleaning supplies Q4", None),
+    ]
+    for number, (ctx, skus, end_customer, reference, then) in enumerate(plans, start=1):
+        for index, sku in enumerate(skus):
+            await cart.add_to_cart(ctx, product_id=None, sku=sku, quantity=index + 1, substitution_allowed=index % 2 == 0)
+        details = {"reference": reference, "po_number": f"DEMO-{number:03d}"}
+        if end_customer is not None:
+            details.update(end_customer_id=end_customer.id)
+        await cart.update_cart(ctx, **details)
+        if end_customer is not None:
+            await cart.update_cart(ctx, delivery_slot_id=slot.id, delivery_date=delivery_date)
+        placed = await submit_order(ctx, idempotency_key=f"demo-order-{number}")
+        if then == "fulfil":
+            await order.fulfil_order(as_(operator), order_id=placed.id, comment="Delivered")

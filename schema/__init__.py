@@ -6,6 +6,11 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 
 from schema.auth import AuthMutation
+from schema.catalogue import CatalogueMutation, CatalogueQuery, Product
+from schema.location import DeliveryLocation, EndCustomer, LocationMutation, LocationQuery
+from schema.order import OrderMutation, OrderQuery
+from schema.order_types import Order
+from schema.saved_cart import SavedCart, SavedCartMutation, SavedCartQuery
 from schema.company import CompanyMutation, CompanyQuery
 from schema.extensions import extensions_for
 from schema.group import Group, GroupMutation, GroupQuery
@@ -17,18 +22,20 @@ from settings import Settings
 
 
 @strawberry.type(description="Everything that can be read.")
-class Query(ViewerQuery, CompanyQuery, UserQuery, GroupQuery, NodeQuery):
+class Query(ViewerQuery, CompanyQuery, UserQuery, GroupQuery, CatalogueQuery, LocationQuery, OrderQuery,
+            SavedCartQuery, NodeQuery):
     pass
 
 
 @strawberry.type(description="Everything that can be changed; each mutation is one transaction.")
-class Mutation(AuthMutation, CompanyMutation, UserMutation, GroupMutation):
+class Mutation(AuthMutation, CompanyMutation, UserMutation, GroupMutation, CatalogueMutation, LocationMutation,
+               OrderMutation, SavedCartMutation):
     pass
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     return strawberry.Schema(
-        query=Query, mutation=Mutation, types=[Company, Group, User],
+        query=Query, mutation=Mutation, types=[Company, Group, User, Product, DeliveryLocation, EndCustomer, Order, SavedCart],
         extensions=extensions_for(settings), config=StrawberryConfig(batching_config=None),
     )

@@ -6,11 +6,17 @@ from typing import Annotated
 
 import strawberry
 
+from resolvers import catalogue as catalogue_use_cases
 from resolvers import company as company_use_cases
 from resolvers import group as group_use_cases
+from resolvers import location as location_use_cases
+from resolvers import order as order_use_cases
 from resolvers import user as user_use_cases
+from schema.catalogue import Product
 from schema.company import Company
 from schema.group import Group
+from schema.location import DeliveryLocation, EndCustomer
+from schema.order_types import order_from_view
 from schema.relay import Node, parse_global_id
 from schema.user import User
 
@@ -30,7 +36,30 @@ async def _user(ctx, pk: int):
     return User.from_model(member) if member else None
 
 
-NODE_FETCHERS = {"Company": _company, "Group": _group, "User": _user}
+async def _product(ctx, pk: int):
+    product = await catalogue_use_cases.get_product(ctx, pk)
+    return Product.from_model(product) if product else None
+
+
+async def _order(ctx, pk: int):
+    view = await order_use_cases.get_order(ctx, pk)
+    return order_from_view(view) if view else None
+
+
+async def _location(ctx, pk: int):
+    location = await location_use_cases.find_location(ctx, pk)
+    return DeliveryLocation.from_model(location) if location else None
+
+
+async def _end_customer(ctx, pk: int):
+    customer = await location_use_cases.find_end_customer(ctx, pk)
+    return EndCustomer.from_model(customer) if customer else None
+
+
+NODE_FETCHERS = {
+    "Company": _company, "Group": _group, "User": _user, "Product": _product, "Order": _order,
+    "DeliveryLocation": _location, "EndCustomer": _end_customer,
+}
 
 
 @strawberry.type

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+from datetime import datetime
 from typing import Generic, TypeVar
 
 import strawberry
 
+from models.errors import DomainError, ErrorCode
 from resolvers.pagination import Page
 
 T = TypeVar("T")
@@ -47,13 +50,11 @@ def to_cursor(pk: int) -> str:
 
 
 def from_cursor(cursor: str | None) -> int | None:
-    """The key after which a page starts; an unreadable cursor starts from the beginning."""
+    """The key after which a page starts; an unreadable cursor is an INVALID_INPUT error."""
     if cursor is None:
         return None
     decoded = _decode(cursor)
     if decoded is None or not decoded.startswith("cursor:") or not decoded[7:].isdigit():
-        from models.errors import DomainError, ErrorCode
-
         raise DomainError(ErrorCode.INVALID_INPUT, "The cursor is not valid", "after")
     return int(decoded[7:])
 
@@ -92,3 +93,24 @@ def connection(page: Page, to_node, key=lambda item: item.id) -> Connection:
             start_cursor=edges[0].cursor if edges else None, end_cursor=edges[-1].cursor if edges else None,
         ),
     )
+
+
+def to_keyset_cursor(value, pk: int) -> str:
+    """A cursor holding the sort value and the id of a row (for sorts other than by id)."""
+    if isinstance(value, datetime):
+        value = {"t": value.isoformat()}
+    return _encode(json.dumps([value, pk], separators=(",", ":")))
+
+
+def from_keyset_cursor(cursor: str | None) -> tuple | None:
+    if cursor is None:
+        return None
+    try:
+        value, pk = json.loads(_decode(cursor) or "")
+        if isinstance(value, dict):
+            value = datetime.fromisoformat(value["t"])
+        if not isinstance(pk, int) or not isinstance(value, (int, datetime)):
+            raise ValueError
+        return value, pk
+    except (ValueError, TypeError, KeyError):
+        raise DomainError(ErrorCode.INVALID_INPUT, "The cursor is not valid", "after") from None

@@ -1,0 +1,124 @@
+"""Delivery locations (units) with their slots, and end customers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import time
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import selectinload
+
+from models import DeliveryLocation, DeliverySlot, EndCustomer, Order
+from models.errors import DomainError, ErrorCode
+from policies.permissions import Permission
+from resolvers.context import UseCaseContext
+from resolvers.pagination import Page, keyset_page
+from resolvers.validation import clean_text
+
+
+@dataclass
+class SlotSpec:
+    weekday: int
+    starts_at: time
+    ends_at: time
+
+
+def _check_slots(slots: list[SlotSpec]) -> None:
+    for index, slot in enumerate(slots):
+        if not 0 <= slot.weekday <= 6 or slot.starts_at >= slot.ends_at:
+            raise DomainError(ErrorCode.INVALID_INPUT, "A slot needs a weekday and a start before its end", f"slots.{index}")
+
+
+async def list_locations(ctx: UseCaseContext) -> list[DeliveryLocation]:
+    actor = ctx.require(Permission.LOCATION_READ)
+    query = (select(DeliveryLocation).where(DeliveryLocation.company_id == actor.company_id)
+             .options(selectinload(DeliveryLocation.slots)).order_by(DeliveryLocation.id))
+    return list((await ctx.session.scalars(query)).all())
+
+
+async def find_location(ctx: UseCaseContext, location_id: int, *, for_update: bool = False) -> DeliveryLocation | None:
+    actor = ctx.require(Permission.LOCATION_READ)
+    query = (select(DeliveryLocation).where(DeliveryLocation.id == location_id, DeliveryLocation.company_id == actor.company_id)
+             .options(selectinload(DeliveryLocation.slots)))
+    if for_update:
+        query = query.with_for_update(of=DeliveryLocation)
+    return await ctx.session.scalar(query)
+
+
+async def save_location(
+    ctx: UseCaseContext, *, location_id: int | None, name: str, street: str, postal_code: str, city: str,
+    slots: list[SlotSpec] | None,
+) -> DeliveryLocation:
+    actor = ctx.require(Permission.LOCATION_MANAGE)
+    if location_id is None:
+        location = DeliveryLocation(company_id=actor.company_id)
+        ctx.session.add(location)
+    else:
+        location = await find_location(ctx, location_id, for_update=True)
+        if location is None:
+            raise DomainError(ErrorCode.NOT_FOUND, "No such delivery location", "id")
+    location.name = clean_text(name, "name", 200)
+    location.street = clean_text(street, "street", 200)
+    location.postal_code = clean_text(postal_code, "postalCode", 20)
+    location.city = clean_text(city, "city", 100)
+    await ctx.session.flush()
+    if slots is not None:
+        _check_slots(slots)
+        # Slots already chosen by orders are kept (history); the offer is what the unit has now.
+        await ctx.session.execute(delete(DeliverySlot).where(
+            DeliverySlot.location_id == location.id,
+            DeliverySlot.id.not_in(select_used_slots()),
+        ))
+        ctx.session.add_all(DeliverySlot(location_id=location.id, weekday=s.weekday, starts_at=s.starts_at, ends_at=s.ends_at)
+                            for s in slots)
+        await ctx.session.flush()
+    return await find_location(ctx, location.id) if location_id is None else await _reloaded(ctx, location.id)
+
+
+def select_used_slots():
+    return select(Order.delivery_slot_id).where(Order.delivery_slot_id.is_not(None))
+
+
+async def _reloaded(ctx: UseCaseContext, location_id: int) -> DeliveryLocation:
+    query = (select(DeliveryLocation).where(DeliveryLocation.id == location_id)
+             .options(selectinload(DeliveryLocation.slots)).execution_options(populate_existing=True))
+    return await ctx.session.scalar(query)
+
+
+async def list_end_customers(
+    ctx: UseCaseContext, *, location_id: int | None, search: str | None, first: int, after: int | None,
+) -> Page[EndCustomer]:
+    actor = ctx.require(Permission.LOCATION_READ)
+    query = select(EndCustomer).where(EndCustomer.company_id == actor.company_id)
+    if location_id is not None:
+        query = query.where(EndCustomer.location_id == location_id)
+    if search:
+        query = query.where(EndCustomer.name.ilike(f"%{search.strip()}%"))
+    return await keyset_page(ctx.session, query, EndCustomer.id, first=first, after=after, maximum=ctx.settings.max_page_size)
+
+
+async def find_end_customer(ctx: UseCaseContext, end_customer_id: int) -> EndCustomer | None:
+    actor = ctx.require(Permission.LOCATION_READ)
+    return await ctx.session.scalar(
+        select(EndCustomer).where(EndCustomer.id == end_customer_id, EndCustomer.company_id == actor.company_id)
+    )
+
+
+async def save_end_customer(
+    ctx: UseCaseContext, *, end_customer_id: int | None, name: str, note: str | None, location_id: int,
+) -> EndCustomer:
+    actor = ctx.require(Permission.LOCATION_MANAGE)
+    if await find_location(ctx, location_id) is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "No such delivery location", "locationId")
+    if end_customer_id is None:
+        customer = EndCustomer(company_id=actor.company_id)
+        ctx.session.add(customer)
+    else:
+        customer = await find_end_customer(ctx, end_customer_id)
+        if customer is None:
+            raise DomainError(ErrorCode.NOT_FOUND, "No such end customer", "id")
+    customer.name = clean_text(name, "name", 200)
+    customer.note = (note or "").strip()[:1000]
+    customer.location_id = location_id
+    await ctx.session.flush()
+    return customer

@@ -1,0 +1,74 @@
+"""One order: reading it, cancelling it, fulfilling it, recording returns."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import and_, select
+
+from models import LineReturn, Order, OrderLine
+from models.errors import DomainError, ErrorCode
+from models.order_state import Transition
+from policies.errors import Forbidden
+from policies.permissions import Permission
+from policies.scopes import visible_orders
+from resolvers.context import UseCaseContext
+from resolvers.order_events import record_event, transition
+from resolvers.order_view import OrderView, fetch_order
+
+
+def _scope(ctx: UseCaseContext):
+    return visible_orders(ctx.require_signed_in(), ctx.services.authorizer)
+
+
+async def get_order(ctx: UseCaseContext, order_id: int, *, with_events: bool = True) -> OrderView | None:
+    return await fetch_order(ctx.session, and_(Order.id == order_id, _scope(ctx)), with_events=with_events)
+
+
+async def _order_for_change(ctx: UseCaseContext, order_id: int) -> Order:
+    order = await ctx.session.scalar(select(Order).where(Order.id == order_id, _scope(ctx)).with_for_update())
+    if order is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "No such order", "id")
+    return order
+
+
+async def cancel_order(ctx: UseCaseContext, *, order_id: int, reason: str) -> OrderView:
+    """The buyer (or a manager/administrator) cancels before approval; a confirmed purchase is final."""
+    actor = ctx.require_signed_in()
+    order = await _order_for_change(ctx, order_id)
+    if order.buyer_id != actor.membership_id and not ctx.allows(Permission.ORDER_MANAGE):
+        raise Forbidden("Only the buyer, a manager or an administrator may cancel this order")
+    await transition(ctx, order, Transition.CANCEL, comment=(reason or "").strip()[:1000])
+    return await fetch_order(ctx.session, Order.id == order.id)
+
+
+async def fulfil_order(ctx: UseCaseContext, *, order_id: int, comment: str) -> OrderView:
+    ctx.services.authorizer.require_operator(ctx.actor, Permission.ORDER_FULFIL)
+    order = await _order_for_change(ctx, order_id)
+    await transition(ctx, order, Transition.FULFIL, comment=(comment or "").strip()[:1000])
+    return await fetch_order(ctx.session, Order.id == order.id)
+
+
+async def record_return(ctx: UseCaseContext, *, order_id: int, line_id: int, quantity: int, reason: str) -> OrderView:
+    """Goods returned after fulfilment: credited at the line's snapshot price, VAT included."""
+    ctx.services.authorizer.require_operator(ctx.actor, Permission.ORDER_FULFIL)
+    order = await _order_for_change(ctx, order_id)
+    if order.status != "fulfilled":
+        raise DomainError(ErrorCode.INVALID_TRANSITION, "Returns are recorded on fulfilled orders", "id")
+    line = await ctx.session.scalar(
+        select(OrderLine).where(OrderLine.id == line_id, OrderLine.order_id == order.id).with_for_update()
+    )
+    if line is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "No such line on this order", "lineId")
+    if quantity < 1 or line.returned_quantity + quantity > line.quantity:
+        raise DomainError(ErrorCode.RETURN_EXCEEDS_QUANTITY,
+                          f"At most {line.quantity - line.returned_quantity} more can be returned", "quantity")
+    credited = int((Decimal(line.net_minor + line.vat_minor) * quantity / line.quantity)
+                   .quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    line.returned_quantity += quantity
+    order.credited_minor += credited
+    ctx.session.add(LineReturn(order_line_id=line.id, quantity=quantity, credited_minor=credited,
+                               reason=(reason or "").strip()[:1000], recorded_by_id=ctx.actor.user_id))
+    await record_event(ctx, order, "return", comment=f"{quantity} x {line.sku} returned. {reason or ''}".strip())
+    await ctx.session.flush()
+    return await fetch_order(ctx.session, Order.id == order.id)

@@ -1,0 +1,112 @@
+"""Submitting the cart: snapshot prices and totals, number the order, decide it.
+
+Idempotent by key: a retry with the same key returns the same order; the same key with a
+different cart is IDEMPOTENCY_KEY_REUSED; concurrent duplicates create one order (they
+serialize on the cart row, and the (buyer, key) pair is unique).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from models import DeliveryLocation, EndCustomer, Membership, Order, OrderLine, OrderNumberCounter, Product
+from models.base import utcnow
+from models.errors import DomainError, ErrorCode
+from models.money import line_amounts, totals_of
+from models.order import format_order_number
+from models.order_state import Transition
+from policies.permissions import Permission
+from resolvers.cart import buyer_payment_method, check_delivery, company_of, find_cart
+from resolvers.context import UseCaseContext
+from resolvers.order_events import decide_after_submission, transition
+from resolvers.order_view import OrderView, fetch_order
+
+
+async def submit_order(ctx: UseCaseContext, *, idempotency_key: str) -> OrderView:
+    actor = ctx.require(Permission.ORDER_CREATE)
+    key = idempotency_key.strip()
+    if not 8 <= len(key) <= 100:
+        raise DomainError(ErrorCode.INVALID_INPUT, "An idempotency key has 8 to 100 characters", "idempotencyKey")
+    cart = await find_cart(ctx, for_update=True)
+    lines = await _cart_lines(ctx, cart) if cart else []
+    digest = _digest(cart, lines) if lines else None
+    earlier = await ctx.session.scalar(select(Order).where(Order.buyer_id == actor.membership_id, Order.idempotency_key == key))
+    if earlier is not None:
+        if digest is not None and digest != earlier.content_digest:
+            raise DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "This key was used for a different cart", "idempotencyKey")
+        return await fetch_order(ctx.session, Order.id == earlier.id)
+    if not lines:
+        raise DomainError(ErrorCode.EMPTY_CART, "The cart is empty", None)
+    await _snapshot(ctx, cart, lines)
+    cart.idempotency_key, cart.content_digest = key, digest
+    cart.number = await _next_number(ctx, cart.company_id)
+    cart.submitted_at = utcnow()
+    await transition(ctx, cart, Transition.SUBMIT)
+    await decide_after_submission(ctx, cart)
+    return await fetch_order(ctx.session, Order.id == cart.id)
+
+
+async def _cart_lines(ctx: UseCaseContext, cart: Order) -> list[tuple[OrderLine, Product]]:
+    rows = await ctx.session.execute(
+        select(OrderLine, Product).join(Product, Product.id == OrderLine.product_id)
+        .where(OrderLine.order_id == cart.id).order_by(OrderLine.id)
+    )
+    return [(line, product) for line, product in rows]
+
+
+def _digest(cart: Order, lines: list[tuple[OrderLine, Product]]) -> str:
+    content = {
+        "lines": [[line.product_id, line.quantity, line.substitution_allowed] for line, _ in lines],
+        "details": [cart.reference, cart.po_number, cart.end_customer_id, cart.delivery_slot_id,
+                    cart.delivery_date.isoformat() if cart.delivery_date else None, cart.payment_method],
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+async def _snapshot(ctx: UseCaseContext, cart: Order, lines: list[tuple[OrderLine, Product]]) -> None:
+    """Freeze prices, VAT, delivery and payment: later catalogue changes do not alter the order."""
+    for index, (line, product) in enumerate(lines):
+        if not product.active:
+            raise DomainError(ErrorCode.PRODUCT_UNAVAILABLE, f"{product.name} ({product.sku}) is no longer sold; remove it",
+                              f"lines.{index}")
+        amounts = line_amounts(product.unit_price_minor, line.quantity, product.vat_rate)
+        line.sku, line.name, line.unit = product.sku, product.name, product.unit
+        line.unit_price_minor, line.vat_rate = product.unit_price_minor, product.vat_rate
+        line.net_minor, line.vat_minor = amounts.net, amounts.vat
+    totals = totals_of((line_amounts(l.unit_price_minor, l.quantity, l.vat_rate), l.vat_rate) for l, _ in lines)
+    cart.net_minor, cart.vat_minor, cart.gross_minor = totals.net, totals.vat, totals.gross
+    buyer = await ctx.session.get_one(Membership, cart.buyer_id)
+    cart.group_id = buyer.group_id
+    await check_delivery(ctx, cart, final=True, today=utcnow().date())
+    company = await company_of(ctx, cart.company_id)
+    if cart.end_customer_id is not None:
+        location = await ctx.session.get_one(DeliveryLocation, cart.location_id)
+        cart.delivery_street, cart.delivery_postal_code, cart.delivery_city = location.street, location.postal_code, location.city
+        cart.payment_method = company.order_payment_method
+        customer = await ctx.session.get_one(EndCustomer, cart.end_customer_id)
+        customer.last_ordered_at = utcnow()
+    else:
+        cart.delivery_street, cart.delivery_postal_code, cart.delivery_city = company.street, company.postal_code, company.city
+        cart.payment_method = buyer_payment_method(cart.payment_method, buyer.payment_methods)
+    await ctx.session.flush()
+
+
+async def _next_number(ctx: UseCaseContext, company_id: int) -> str:
+    """PO-<year>-<sequence>, sequential per company and year, safe under concurrency (upsert)."""
+    year = utcnow().year
+    insert = postgresql_insert if ctx.session.bind.dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(OrderNumberCounter).values(company_id=company_id, year=year, last_number=1)
+        .on_conflict_do_update(index_elements=["company_id", "year"],
+                               set_={"last_number": OrderNumberCounter.last_number + 1})
+        .returning(OrderNumberCounter.last_number)
+    )
+    sequence = (await ctx.session.execute(statement)).scalar_one()
+    return format_order_number(year, sequence)
+
+
