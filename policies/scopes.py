@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
-from models import Group, Membership
+from models import Group, Membership, Order, OrderEvent
+from models.order_state import OrderStatus
 from policies.actor import Actor
+from policies.permissions import Permission
 
 
 def member_loading(query: Select) -> Select:
@@ -40,3 +42,29 @@ async def find_member(session: AsyncSession, actor: Actor, membership_id: int, *
 
 async def find_group(session: AsyncSession, actor: Actor, group_id: int) -> Group | None:
     return await session.scalar(company_groups(actor).where(Group.id == group_id))
+
+
+def visible_orders(actor: Actor, authorizer) -> ColumnElement[bool]:
+    """Which submitted orders an actor may see, as a WHERE condition (never a Python loop).
+
+    Operators see every company's orders (they fulfil them); administrators and managers
+    their company's; order approvers the orders awaiting a decision and those they decided;
+    customers their own.
+    """
+    submitted = Order.status != OrderStatus.DRAFT.value
+    if actor.is_operator and authorizer.allows(actor, Permission.ORDER_FULFIL):
+        return submitted
+    if actor.company_id is None:
+        return false()
+    own_company = Order.company_id == actor.company_id
+    if authorizer.allows(actor, Permission.ORDER_READ_ALL):
+        return and_(own_company, submitted)
+    visible = []
+    if authorizer.allows(actor, Permission.ORDER_APPROVE):
+        awaiting = Order.status.in_([OrderStatus.SUBMITTED.value, OrderStatus.PENDING_APPROVAL.value])
+        decided = Order.id.in_(select(OrderEvent.order_id).where(
+            OrderEvent.actor_user_id == actor.user_id, OrderEvent.kind.in_(["approve", "reject"])))
+        visible.append(or_(awaiting, decided))
+    if authorizer.allows(actor, Permission.ORDER_CREATE):
+        visible.append(Order.buyer_id == actor.membership_id)
+    return and_(own_company, submitted, or_(*visible)) if visible else false()
