@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import Enum
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import Boolean, ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 from stdnum import exceptions as stdnum_errors
 from stdnum.no import orgnr as no_orgnr
@@ -58,7 +58,9 @@ class Company(Base):
     contact_email: Mapped[str] = mapped_column(String(320))
     contact_phone: Mapped[str | None] = mapped_column(String(40))
     # How orders placed on behalf of end customers are paid; set for the company, not by the buyer.
-    order_payment_method: Mapped[str] = mapped_column(String(20), default="invoice", server_default="invoice")
+    order_payment_method: Mapped[str] = mapped_column(String(20), default="card", server_default="card")
+    # Set when the platform operator approves the company's application for invoice payment.
+    invoice_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime, utcnow
@@ -43,6 +43,8 @@ class Order(Base):
     delivery_postal_code: Mapped[str] = mapped_column(String(20), default="")
     delivery_city: Mapped[str] = mapped_column(String(100), default="")
     payment_method: Mapped[str | None] = mapped_column(String(20))
+    cost_centre_id: Mapped[int | None] = mapped_column(ForeignKey("cost_centres.id"), index=True)
+    warnings: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
     net_minor: Mapped[int] = mapped_column(Integer, default=0)
     vat_minor: Mapped[int] = mapped_column(Integer, default=0)
     gross_minor: Mapped[int] = mapped_column(Integer, default=0)

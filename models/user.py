@@ -7,10 +7,10 @@ memberships in several companies (an external accountant, say); a token acts for
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime, utcnow
@@ -70,6 +70,9 @@ class Membership(Base):
     role: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), default=MembershipStatus.ACTIVE.value)
     payment_methods: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Purchase limits (köpgräns); None means no limit.
+    order_limit_minor: Mapped[int | None] = mapped_column(Integer)
+    monthly_limit_minor: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -92,3 +95,13 @@ class PermissionRestriction(Base):
     permission: Mapped[str] = mapped_column(String(60))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class MemberMonthlySpend(Base):
+    """What a buyer has committed in one calendar month (the row guarded atomically)."""
+
+    __tablename__ = "member_monthly_spend"
+
+    membership_id: Mapped[int] = mapped_column(ForeignKey("memberships.id", ondelete="CASCADE"), primary_key=True)
+    month_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    committed_minor: Mapped[int] = mapped_column(Integer, default=0)

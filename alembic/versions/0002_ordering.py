@@ -217,7 +217,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_line_returns_order_line_id'), ['order_line_id'], unique=False)
 
     with op.batch_alter_table('companies', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('order_payment_method', sa.String(length=20), server_default='invoice', nullable=False))
+        batch_op.add_column(sa.Column('order_payment_method', sa.String(length=20), server_default="card", nullable=False))
 
     # ### end Alembic commands ###
 

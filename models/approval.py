@@ -1,0 +1,74 @@
+"""Approval rules with up to five sequential tiers, and the decisions taken on orders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, UTCDateTime, utcnow
+
+MAX_TIERS = 5
+
+
+class RuleCondition(str, Enum):
+    TOTAL_ABOVE = "total_above"
+    OVER_BUDGET = "over_budget"
+    OVER_PURCHASE_LIMIT = "over_purchase_limit"
+    COST_CENTRE = "cost_centre"
+    PRODUCT_CATEGORY = "product_category"
+
+
+class ApprovalRule(Base):
+    __tablename__ = "approval_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    condition: Mapped[str] = mapped_column(String(30))
+    threshold_minor: Mapped[int | None] = mapped_column(Integer)
+    cost_centre_id: Mapped[int | None] = mapped_column(ForeignKey("cost_centres.id", ondelete="CASCADE"))
+    category: Mapped[str | None] = mapped_column(String(100))
+    applies_to_roles: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: everyone
+    applies_to_group_ids: Mapped[list[int]] = mapped_column(JSON, default=list)  # empty: every group
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    tiers: Mapped[list[ApprovalTier]] = relationship(lazy="raise", order_by="ApprovalTier.level", cascade="all, delete-orphan")
+
+
+class ApprovalTier(Base):
+    """Satisfied by any one approver holding one of `roles` or being one of `membership_ids`."""
+
+    __tablename__ = "approval_tiers"
+    __table_args__ = (UniqueConstraint("rule_id", "level", name="uq_approval_tiers_rule_level"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("approval_rules.id", ondelete="CASCADE"))
+    level: Mapped[int] = mapped_column(Integer)
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    membership_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+
+
+class OrderApprovalStep(Base):
+    """One tier an order must pass: copied from the rule at submission, so later rule edits
+    do not change what a pending order needs."""
+
+    __tablename__ = "order_approval_steps"
+    __table_args__ = (Index("ix_order_approval_steps_order", "order_id", "rule_name", "level"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("approval_rules.id", ondelete="SET NULL"))
+    rule_name: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    level: Mapped[int] = mapped_column(Integer)
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    membership_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("memberships.id", ondelete="SET NULL"))
+    decision: Mapped[str | None] = mapped_column(String(20))  # approved | rejected
+    comment: Mapped[str] = mapped_column(Text, default="")
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
