@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = 10000
 
     supplier_currency: str = "NOK"
+    default_credit_limit: int = 300_000_00  # minor units: 300 000 NOK, the ceiling of the source services
 
     @property
     def is_production(self) -> bool:

@@ -57,7 +57,10 @@ class OrderApprovalStep(Base):
     do not change what a pending order needs."""
 
     __tablename__ = "order_approval_steps"
-    __table_args__ = (Index("ix_order_approval_steps_order", "order_id", "rule_name", "level"),)
+    __table_args__ = (
+        Index("ix_order_approval_steps_order", "order_id", "rule_name", "level"),
+        Index("ix_order_approval_steps_current", "company_id", "is_current"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
@@ -68,7 +71,15 @@ class OrderApprovalStep(Base):
     level: Mapped[int] = mapped_column(Integer)
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     membership_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # " role:admin member:12 " - lets SQL find the steps an approver may decide (LIKE '% member:12 %').
+    approver_keys: Mapped[str] = mapped_column(Text, default=" ")
+    # The lowest undecided tier of its rule: the one that can be decided now.
+    is_current: Mapped[bool] = mapped_column(Boolean, default=False)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("memberships.id", ondelete="SET NULL"))
     decision: Mapped[str | None] = mapped_column(String(20))  # approved | rejected
     comment: Mapped[str] = mapped_column(Text, default="")
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+def approver_keys(roles: list[str], membership_ids: list[int]) -> str:
+    return " " + " ".join([f"role:{r}" for r in roles] + [f"member:{m}" for m in membership_ids]) + " "

@@ -25,7 +25,14 @@ class Permission(str, Enum):
     LOCATION_READ = "location:read"
     LOCATION_MANAGE = "location:manage"
     SAVED_CART_SHARE = "saved_cart:share"
+    COST_CENTRE_READ = "cost_centre:read"
+    COST_CENTRE_MANAGE = "cost_centre:manage"
+    APPROVAL_RULE_READ = "approval_rule:read"
+    APPROVAL_RULE_MANAGE = "approval_rule:manage"
+    CREDIT_READ = "credit:read"
+    AUDIT_READ = "audit:read"
     CATALOGUE_MANAGE = "catalogue:manage"
+    CREDIT_MANAGE = "credit:manage"
     ORDER_FULFIL = "order:fulfil"
 
     @property
@@ -57,7 +64,14 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.LOCATION_READ: "See delivery locations and end customers",
     Permission.LOCATION_MANAGE: "Create and change delivery locations, slots and end customers",
     Permission.SAVED_CART_SHARE: "Share a saved cart with the whole company",
+    Permission.COST_CENTRE_READ: "See all cost centres and who is attached to them",
+    Permission.COST_CENTRE_MANAGE: "Create and change cost centres and attach users to them",
+    Permission.APPROVAL_RULE_READ: "See the approval rules",
+    Permission.APPROVAL_RULE_MANAGE: "Create, change and remove approval rules",
+    Permission.CREDIT_READ: "See the company's credit and outstanding amount",
+    Permission.AUDIT_READ: "Read the audit log",
     Permission.CATALOGUE_MANAGE: "Platform operators: create, change and deactivate products",
+    Permission.CREDIT_MANAGE: "Platform operators: set credit limits, decide invoice applications, register payments",
     Permission.ORDER_FULFIL: "Platform operators: mark orders fulfilled and record returns",
 }
 OPERATOR_ROLE = "operator"  # the platform's own staff; a Casbin role outside every company

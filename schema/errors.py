@@ -44,6 +44,13 @@ CODE_DESCRIPTIONS = {
     "SAVED_CART_NAME_TAKEN": "You already have a saved cart with this name.",
     "RETURN_EXCEEDS_QUANTITY": "More would be returned than was delivered.",
     "PAYMENT_METHOD_NOT_ALLOWED": "The payment method is not approved for this buyer.",
+    "BUDGET_EXCEEDED": "The order would take a blocking budget over its amount.",
+    "PURCHASE_LIMIT_EXCEEDED": "The order is above your purchase limit per order or per month.",
+    "CREDIT_LIMIT_EXCEEDED": "The order is above the company's available credit.",
+    "SELF_APPROVAL": "Nobody approves or rejects their own order.",
+    "NOT_AN_APPROVER": "You are not among the approvers the order waits for now.",
+    "INVOICE_NOT_APPROVED": "Invoice payment needs an approved application first.",
+    "APPLICATION_PENDING": "An application is already waiting for a decision.",
 }
 assert set(CODE_DESCRIPTIONS) >= {c.value for c in DomainCode}
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-21 23:50:26.320294
+Create Date: 2026-11-21 23:51:06.425152
 """
 
 from alembic import op
@@ -162,6 +162,8 @@ def upgrade() -> None:
     sa.Column('level', sa.Integer(), nullable=False),
     sa.Column('roles', sa.JSON(), nullable=False),
     sa.Column('membership_ids', sa.JSON(), nullable=False),
+    sa.Column('approver_keys', sa.Text(), nullable=False),
+    sa.Column('is_current', sa.Boolean(), nullable=False),
     sa.Column('decided_by_id', sa.Integer(), nullable=True),
     sa.Column('decision', sa.String(length=20), nullable=True),
     sa.Column('comment', sa.Text(), nullable=False),
@@ -174,6 +176,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('order_approval_steps', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_order_approval_steps_company_id'), ['company_id'], unique=False)
+        batch_op.create_index('ix_order_approval_steps_current', ['company_id', 'is_current'], unique=False)
         batch_op.create_index('ix_order_approval_steps_order', ['order_id', 'rule_name', 'level'], unique=False)
 
     op.create_table('order_charges',
@@ -228,6 +231,7 @@ def downgrade() -> None:
     op.drop_table('order_charges')
     with op.batch_alter_table('order_approval_steps', schema=None) as batch_op:
         batch_op.drop_index('ix_order_approval_steps_order')
+        batch_op.drop_index('ix_order_approval_steps_current')
         batch_op.drop_index(batch_op.f('ix_order_approval_steps_company_id'))
 
     op.drop_table('order_approval_steps')
