@@ -6,7 +6,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
-from models import Group, Membership, Order, OrderEvent
+from models import Group, Membership, Order, OrderApprovalStep
 from models.order_state import OrderStatus
 from policies.actor import Actor
 from policies.permissions import Permission
@@ -61,10 +61,19 @@ def visible_orders(actor: Actor, authorizer) -> ColumnElement[bool]:
         return and_(own_company, submitted)
     visible = []
     if authorizer.allows(actor, Permission.ORDER_APPROVE):
-        awaiting = Order.status.in_([OrderStatus.SUBMITTED.value, OrderStatus.PENDING_APPROVAL.value])
-        decided = Order.id.in_(select(OrderEvent.order_id).where(
-            OrderEvent.actor_user_id == actor.user_id, OrderEvent.kind.in_(["approve", "reject"])))
+        awaiting = and_(Order.status == OrderStatus.PENDING_APPROVAL.value, Order.buyer_id != actor.membership_id,
+                        Order.id.in_(select(OrderApprovalStep.order_id).where(eligible_step(actor))))
+        decided = Order.id.in_(select(OrderApprovalStep.order_id).where(
+            OrderApprovalStep.decided_by_id == actor.membership_id))
         visible.append(or_(awaiting, decided))
     if authorizer.allows(actor, Permission.ORDER_CREATE):
         visible.append(Order.buyer_id == actor.membership_id)
     return and_(own_company, submitted, or_(*visible)) if visible else false()
+
+
+def eligible_step(actor: Actor) -> ColumnElement[bool]:
+    """A current, undecided approval step that this actor may decide (by role or by name)."""
+    keys = [OrderApprovalStep.approver_keys.contains(f" member:{actor.membership_id} ")]
+    if actor.role is not None:
+        keys.append(OrderApprovalStep.approver_keys.contains(f" role:{actor.role.value} "))
+    return and_(OrderApprovalStep.is_current.is_(True), OrderApprovalStep.decision.is_(None), or_(*keys))

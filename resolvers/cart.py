@@ -187,3 +187,9 @@ def buyer_payment_method(chosen: str | None, approved: list[str]) -> str:
         raise DomainError(ErrorCode.PAYMENT_METHOD_NOT_ALLOWED, "This payment method is not approved for you", "paymentMethod")
     return PaymentMethod(method).value
 
+
+
+def check_invoice_allowed(company: Company, method: str) -> None:
+    if method == PaymentMethod.INVOICE.value and not company.invoice_enabled:
+        raise DomainError(ErrorCode.INVOICE_NOT_APPROVED,
+                          "Invoice payment needs the company's approved application; pay by card", "paymentMethod")

@@ -13,6 +13,8 @@ from models.group import DEFAULT_GROUP_NAME
 from models.user import normalize_email
 from policies.permissions import Permission
 from resolvers.context import UseCaseContext
+from resolvers.cost_centre import attach_default, create_default_cost_centre
+from resolvers.spend import ensure_credit_account
 from resolvers.security import check_password_strength
 from resolvers.validation import clean_email, clean_text
 from policies.scopes import load_member
@@ -61,6 +63,9 @@ async def register_company(
     )
     ctx.session.add(membership)
     await ctx.session.flush()
+    await create_default_cost_centre(ctx, company)
+    await attach_default(ctx, membership.id, company.id)
+    await ensure_credit_account(ctx, company.id)
     return RegisteredCompany(company, await load_member(ctx.session, membership.id), int(others or 0))
 
 

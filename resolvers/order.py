@@ -15,6 +15,7 @@ from policies.scopes import visible_orders
 from resolvers.context import UseCaseContext
 from resolvers.order_events import record_event, transition
 from resolvers.order_view import OrderView, fetch_order
+from resolvers.spend import credit_return, release_spend, settle_spend
 
 
 def _scope(ctx: UseCaseContext):
@@ -39,6 +40,7 @@ async def cancel_order(ctx: UseCaseContext, *, order_id: int, reason: str) -> Or
     if order.buyer_id != actor.membership_id and not ctx.allows(Permission.ORDER_MANAGE):
         raise Forbidden("Only the buyer, a manager or an administrator may cancel this order")
     await transition(ctx, order, Transition.CANCEL, comment=(reason or "").strip()[:1000])
+    await release_spend(ctx, order)
     return await fetch_order(ctx.session, Order.id == order.id)
 
 
@@ -46,6 +48,7 @@ async def fulfil_order(ctx: UseCaseContext, *, order_id: int, comment: str) -> O
     ctx.services.authorizer.require_operator(ctx.actor, Permission.ORDER_FULFIL)
     order = await _order_for_change(ctx, order_id)
     await transition(ctx, order, Transition.FULFIL, comment=(comment or "").strip()[:1000])
+    await settle_spend(ctx, order)
     return await fetch_order(ctx.session, Order.id == order.id)
 
 
@@ -67,6 +70,7 @@ async def record_return(ctx: UseCaseContext, *, order_id: int, line_id: int, qua
                    .quantize(Decimal(1), rounding=ROUND_HALF_UP))
     line.returned_quantity += quantity
     order.credited_minor += credited
+    await credit_return(ctx, order, credited)
     ctx.session.add(LineReturn(order_line_id=line.id, quantity=quantity, credited_minor=credited,
                                reason=(reason or "").strip()[:1000], recorded_by_id=ctx.actor.user_id))
     await record_event(ctx, order, "return", comment=f"{quantity} x {line.sku} returned. {reason or ''}".strip())

@@ -26,7 +26,3 @@ async def transition(ctx: UseCaseContext, order: Order, step: Transition, *, com
     await record_event(ctx, order, step.value, comment=comment, from_status=current, to_status=target, system=system)
     await ctx.session.flush()
 
-
-async def decide_after_submission(ctx: UseCaseContext, order: Order) -> None:
-    """Where the approval workflow decides a submitted order; with no approval rule, it is approved."""
-    await transition(ctx, order, Transition.APPROVE, comment="No approval required", system=True)

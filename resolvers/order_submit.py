@@ -11,8 +11,6 @@ import hashlib
 import json
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from models import DeliveryLocation, EndCustomer, Membership, Order, OrderLine, OrderNumberCounter, Product
 from models.base import utcnow
@@ -21,10 +19,16 @@ from models.money import line_amounts, totals_of
 from models.order import format_order_number
 from models.order_state import Transition
 from policies.permissions import Permission
-from resolvers.cart import buyer_payment_method, check_delivery, company_of, find_cart
+from resolvers.cart import buyer_payment_method, check_delivery, check_invoice_allowed, company_of, find_cart
 from resolvers.context import UseCaseContext
-from resolvers.order_events import decide_after_submission, transition
+from models.approval import OrderFacts, RuleCondition, applies_to
+from resolvers.approval import route_submitted_order
+from resolvers.approval_rule import active_rules
+from resolvers.cost_centre import resolve_cost_centre
+from resolvers.order_events import record_event, transition
+from resolvers.spend import commit_spend
 from resolvers.order_view import OrderView, fetch_order
+from resolvers.upsert import insert_for
 
 
 async def submit_order(ctx: UseCaseContext, *, idempotency_key: str) -> OrderView:
@@ -47,8 +51,23 @@ async def submit_order(ctx: UseCaseContext, *, idempotency_key: str) -> OrderVie
     cart.number = await _next_number(ctx, cart.company_id)
     cart.submitted_at = utcnow()
     await transition(ctx, cart, Transition.SUBMIT)
-    await decide_after_submission(ctx, cart)
+    await _control_spend(ctx, cart, actor, {product.category for _, product in lines})
     return await fetch_order(ctx.session, Order.id == cart.id)
+
+
+async def _control_spend(ctx: UseCaseContext, order: Order, actor, categories: set[str]) -> None:
+    """Take the commitment (budgets, purchase limits, credit), then route through approval rules."""
+    rules = await active_rules(ctx, order.company_id)
+    facts_base = dict(gross_minor=order.gross_minor, buyer_role=actor.role.value, group_id=order.group_id,
+                      cost_centre_id=order.cost_centre_id, categories=frozenset(categories))
+    limit_route = any(r.condition == RuleCondition.OVER_PURCHASE_LIMIT.value
+                      and applies_to(r, OrderFacts(**facts_base, over_budgets=(), over_purchase_limit=None)) for r in rules)
+    outcome = await commit_spend(ctx, order, limit_has_approval_route=limit_route, today=utcnow().date())
+    if outcome.warnings:
+        order.warnings = outcome.warnings
+        await record_event(ctx, order, "warning", comment="; ".join(outcome.warnings), system=True)
+    facts = OrderFacts(**facts_base, over_budgets=tuple(outcome.over_budgets), over_purchase_limit=outcome.over_purchase_limit)
+    await route_submitted_order(ctx, order, facts, rules, outcome.approval_budgets)
 
 
 async def _cart_lines(ctx: UseCaseContext, cart: Order) -> list[tuple[OrderLine, Product]]:
@@ -82,26 +101,28 @@ async def _snapshot(ctx: UseCaseContext, cart: Order, lines: list[tuple[OrderLin
     cart.net_minor, cart.vat_minor, cart.gross_minor = totals.net, totals.vat, totals.gross
     buyer = await ctx.session.get_one(Membership, cart.buyer_id)
     cart.group_id = buyer.group_id
+    cart.cost_centre_id = await resolve_cost_centre(ctx, buyer.id, cart.cost_centre_id)
     await check_delivery(ctx, cart, final=True, today=utcnow().date())
     company = await company_of(ctx, cart.company_id)
     if cart.end_customer_id is not None:
         location = await ctx.session.get_one(DeliveryLocation, cart.location_id)
         cart.delivery_street, cart.delivery_postal_code, cart.delivery_city = location.street, location.postal_code, location.city
         cart.payment_method = company.order_payment_method
+        check_invoice_allowed(company, cart.payment_method)
         customer = await ctx.session.get_one(EndCustomer, cart.end_customer_id)
         customer.last_ordered_at = utcnow()
     else:
         cart.delivery_street, cart.delivery_postal_code, cart.delivery_city = company.street, company.postal_code, company.city
         cart.payment_method = buyer_payment_method(cart.payment_method, buyer.payment_methods)
+        check_invoice_allowed(company, cart.payment_method)
     await ctx.session.flush()
 
 
 async def _next_number(ctx: UseCaseContext, company_id: int) -> str:
     """PO-<year>-<sequence>, sequential per company and year, safe under concurrency (upsert)."""
     year = utcnow().year
-    insert = postgresql_insert if ctx.session.bind.dialect.name == "postgresql" else sqlite_insert
     statement = (
-        insert(OrderNumberCounter).values(company_id=company_id, year=year, last_number=1)
+        insert_for(ctx.session)(OrderNumberCounter).values(company_id=company_id, year=year, last_number=1)
         .on_conflict_do_update(index_elements=["company_id", "year"],
                                set_={"last_number": OrderNumberCounter.last_number + 1})
         .returning(OrderNumberCounter.last_number)

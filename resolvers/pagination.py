@@ -27,10 +27,11 @@ def check_page_size(first: int, maximum: int) -> None:
 
 
 async def keyset_page(
-    session: AsyncSession, query: Select, key: InstrumentedAttribute, *, first: int, after: int | None, maximum: int
+    session: AsyncSession, query: Select, key: InstrumentedAttribute, *, first: int, after: int | None, maximum: int,
+    descending: bool = False,
 ) -> Page:
     check_page_size(first, maximum)
     if after is not None:
-        query = query.where(key > after)
-    rows = (await session.scalars(query.order_by(key).limit(first + 1))).unique().all()
+        query = query.where(key < after if descending else key > after)
+    rows = (await session.scalars(query.order_by(key.desc() if descending else key).limit(first + 1))).unique().all()
     return Page(list(rows[:first]), len(rows) > first, after is not None)

@@ -8,6 +8,7 @@ from models import PermissionRestriction
 from models.errors import DomainError, ErrorCode
 from policies.permissions import Permission
 from policies.scopes import load_member
+from resolvers.audit import audit
 from resolvers.context import UseCaseContext
 from resolvers.user import _member_for_change
 
@@ -22,6 +23,7 @@ async def restrict_permission(ctx: UseCaseContext, *, membership_id: int, permis
             membership_id=member.id, company_id=member.company_id, permission=permission.value,
             created_by_id=actor.user_id,
         ))
+        await audit(ctx, "user", member.id, "restrict", after={"permission": permission.value})
         await ctx.session.flush()
     return await load_member(ctx.session, member.id)
 
@@ -29,10 +31,12 @@ async def restrict_permission(ctx: UseCaseContext, *, membership_id: int, permis
 async def restore_permission(ctx: UseCaseContext, *, membership_id: int, permission: Permission):
     actor = ctx.require(Permission.USER_RESTRICT)
     member = await _member_for_change(ctx, actor, membership_id)
-    await ctx.session.execute(
+    removed = await ctx.session.execute(
         delete(PermissionRestriction).where(
             PermissionRestriction.membership_id == member.id, PermissionRestriction.permission == permission.value
         )
     )
+    if removed.rowcount:
+        await audit(ctx, "user", member.id, "restore", before={"permission": permission.value})
     await ctx.session.flush()
     return await load_member(ctx.session, member.id)

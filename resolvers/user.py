@@ -12,7 +12,9 @@ from models.user import normalize_email
 from policies.actor import Actor
 from policies.permissions import Permission
 from policies.scopes import company_members, find_group, find_member, load_member
+from resolvers.audit import audit
 from resolvers.context import UseCaseContext
+from resolvers.cost_centre import attach_default
 from resolvers.links import consume_link, issue_link, link_url
 from resolvers.mail import queue_mail
 from resolvers.pagination import Page, keyset_page
@@ -98,6 +100,8 @@ async def invite_user(ctx: UseCaseContext, *, email: str, group_id: int, role: R
         membership = Membership(company_id=actor.company_id, user_id=user.id, group_id=group.id, role=role.value,
                                 status=MembershipStatus.INVITED.value, payment_methods=[])
         ctx.session.add(membership)
+        await ctx.session.flush()
+        await attach_default(ctx, membership.id, actor.company_id)
     else:
         membership.group_id, membership.role = group.id, role.value
     await ctx.session.flush()
@@ -152,6 +156,7 @@ async def create_user(
                             status=MembershipStatus.ACTIVE.value, payment_methods=_payment_methods(payment_methods))
     ctx.session.add(membership)
     await ctx.session.flush()
+    await attach_default(ctx, membership.id, actor.company_id)
     token = await issue_link(ctx, LinkPurpose.SET_PASSWORD, user_id=user.id)
     company = await ctx.session.get_one(Company, actor.company_id)
     await queue_mail(
@@ -203,9 +208,14 @@ async def update_user(
         if member.user_id == actor.user_id:
             raise DomainError(ErrorCode.SELF_ACTION, "Ask another administrator to change your role", "role")
         await _ensure_not_last_admin(ctx, member)
+        await audit(ctx, "user", member.id, "role", before={"role": member.role}, after={"role": role.value})
         member.role = role.value
     if payment_methods is not None:
-        member.payment_methods = _payment_methods(payment_methods)
+        methods = _payment_methods(payment_methods)
+        if methods != sorted(member.payment_methods):
+            await audit(ctx, "user", member.id, "payment_methods", before={"payment_methods": sorted(member.payment_methods)},
+                        after={"payment_methods": methods})
+        member.payment_methods = methods
     await ctx.session.flush()
     return await load_member(ctx.session, member.id)
 
@@ -240,6 +250,7 @@ async def set_user_active(ctx: UseCaseContext, *, membership_id: int, active: bo
             raise DomainError(ErrorCode.INVALID_STATE, "The user is already deactivated", "id")
         await _ensure_not_last_admin(ctx, member)
         member.status = MembershipStatus.DEACTIVATED.value
+    await audit(ctx, "user", member.id, "reactivate" if active else "deactivate")
     await ctx.session.flush()
     return await load_member(ctx.session, member.id)
 

@@ -1,0 +1,31 @@
+"""The audit log: who changed which money control, rule, role or right, before and after."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from models import AuditEntry
+from policies.permissions import Permission
+from resolvers.context import UseCaseContext
+from resolvers.pagination import Page, keyset_page
+
+
+async def audit(
+    ctx: UseCaseContext, entity: str, entity_id: int | None, action: str, *, before: dict | None = None,
+    after: dict | None = None, company_id: int | None = None,
+) -> None:
+    actor = ctx.actor
+    ctx.session.add(AuditEntry(
+        company_id=company_id if company_id is not None else (actor.company_id if actor else None),
+        actor_user_id=actor.user_id if actor else None, entity=entity, entity_id=entity_id, action=action,
+        before=before, after=after,
+    ))
+
+
+async def list_audit(ctx: UseCaseContext, *, entity: str | None, first: int, after: int | None) -> Page[AuditEntry]:
+    actor = ctx.require(Permission.AUDIT_READ)
+    query = select(AuditEntry).where(AuditEntry.company_id == actor.company_id)
+    if entity:
+        query = query.where(AuditEntry.entity == entity)
+    return await keyset_page(ctx.session, query, AuditEntry.id, first=first, after=after,
+                             maximum=ctx.settings.max_page_size, descending=True)
