@@ -12,6 +12,7 @@ from models.order_state import OrderStatus
 from models.user import PaymentMethod
 from policies.permissions import Permission
 from resolvers.context import UseCaseContext
+from resolvers.cost_centre import resolve_cost_centre
 from resolvers.location import find_end_customer
 from resolvers.order_view import OrderView, fetch_order
 from resolvers.validation import clean_text
@@ -126,7 +127,7 @@ async def set_substitution(ctx: UseCaseContext, *, product_id: int | None, allow
 
 async def update_cart(
     ctx: UseCaseContext, *, reference=KEEP, po_number=KEEP, end_customer_id=KEEP, delivery_slot_id=KEEP,
-    delivery_date=KEEP, payment_method=KEEP,
+    delivery_date=KEEP, payment_method=KEEP, cost_centre_id=KEEP,
 ) -> OrderView:
     cart = await open_cart(ctx)
     if reference is not KEEP:
@@ -144,6 +145,8 @@ async def update_cart(
             raise DomainError(ErrorCode.PAYMENT_METHOD_NOT_ALLOWED,
                               "Orders for end customers are paid the way the company has set", "paymentMethod")
         cart.payment_method = payment_method.value if payment_method else None
+    if cost_centre_id is not KEEP:
+        cart.cost_centre_id = None if cost_centre_id is None else await resolve_cost_centre(ctx, cart.buyer_id, cost_centre_id)
     await ctx.session.flush()
     await check_delivery(ctx, cart, final=False)
     return await cart_view(ctx, cart.id)

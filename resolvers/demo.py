@@ -14,6 +14,8 @@ from policies.actor import Actor
 from resolvers import cart, order
 from resolvers.context import Services, UseCaseContext
 from resolvers.demo_catalogue import demo_products
+from resolvers.approval import decide
+from resolvers.demo_spend import load_spend_controls
 from resolvers.order_submit import submit_order
 
 DEMO_ORG_NUMBER = "923609016"  # a valid Norwegian organisation number (check digit verified by stdnum)
@@ -50,7 +52,7 @@ async def load_demo_data(services: Services) -> tuple[bool, list[DemoSignIn]]:
         company = Company(
             name="Nordlys Omsorg AS", country="NO", org_number=DEMO_ORG_NUMBER, currency="NOK",
             street="Storgata 1", postal_code="0155", city="Oslo", contact_email="post@demo.procura.test",
-            contact_phone="+47 22 00 00 00", order_payment_method="invoice",
+            contact_phone="+47 22 00 00 00", order_payment_method="invoice", invoice_enabled=True,
         )
         session.add(company)
         await session.flush()
@@ -74,6 +76,7 @@ async def load_demo_data(services: Services) -> tuple[bool, list[DemoSignIn]]:
         await session.flush()
         customers = await _locations(session, company.id)
         operator_actor = Actor(operator.id, 0, None, None, None, frozenset(), True)
+        await load_spend_controls(services, session, company, members, groups)
         await _orders(services, session, members, operator_actor, customers)
     return True, sign_ins()
 
@@ -104,18 +107,26 @@ async def _orders(services: Services, session, members: dict, operator: Actor, c
         return UseCaseContext(services=services, session=session, actor=actor)
 
     buyer = as_(members[Role.CUSTOMER])
-    products = (await session.scalars(select(Product.sku).order_by(Product.id).limit(40))).all()
+    rows = (await session.execute(select(Product.category, Product.sku).order_by(Product.id))).all()
+
+    def skus(category: str, count: int, skip: int = 0) -> list[str]:
+        return [sku for c, sku in rows if c == category][skip:skip + count]
+
     slot = await session.scalar(select(DeliverySlot).where(DeliverySlot.location_id == customers[0].location_id))
     delivery_date = utcnow().date() + timedelta(days=(slot.weekday - utcnow().weekday()) % 7 or 7)
     plans = [  # (buyer, skus, end customer, reference, then)
-        (buyer, products[0:4], customers[0], "Weekly shopping Ingrid", "fulfil"),
-        (buyer, products[10:13], customers[0], "Top-up Ingrid", None),
-        (buyer, products[20:22], None, "Office coffee", None),
-        (as_(members[Role.MANAGER]), products[30:35], None, "Cleaning supplies Q4", None),
+        (buyer, skus("Dairy", 4), customers[0], "Weekly shopping Ingrid", "fulfil"),
+        (buyer, skus("Fruit and vegetables", 3), customers[0], "Top-up Ingrid", None),
+        (buyer, skus("Dry goods", 2, skip=18), None, "Office coffee", "cancel"),
+        (as_(members[Role.MANAGER]), skus("Cleaning", 5), None, "Cleaning supplies Q4", None),
+        (buyer, skus("Care and health", 3), None, "Care supplies, large", "pending"),
+        (buyer, skus("Office supplies", 1, skip=8), None, "Printer toner", "reject"),
     ]
     for number, (ctx, skus, end_customer, reference, then) in enumerate(plans, start=1):
+        quantity = {"cancel": 40, "pending": 8, "reject": 3}.get(then, 1)  # above 2 000 NOK goes to approval
         for index, sku in enumerate(skus):
-            await cart.add_to_cart(ctx, product_id=None, sku=sku, quantity=index + 1, substitution_allowed=index % 2 == 0)
+            await cart.add_to_cart(ctx, product_id=None, sku=sku, quantity=quantity + index,
+                                   substitution_allowed=index % 2 == 0)
         details = {"reference": reference, "po_number": f"DEMO-{number:03d}"}
         if end_customer is not None:
             details.update(end_customer_id=end_customer.id)
@@ -125,3 +136,8 @@ async def _orders(services: Services, session, members: dict, operator: Actor, c
         placed = await submit_order(ctx, idempotency_key=f"demo-order-{number}")
         if then == "fulfil":
             await order.fulfil_order(as_(operator), order_id=placed.id, comment="Delivered")
+        elif then == "cancel":
+            await order.cancel_order(ctx, order_id=placed.id, reason="Ordered by mistake")
+        elif then == "reject":
+            await decide(as_(members[Role.ORDER_APPROVER]), order_id=placed.id, approve=False,
+                         comment="Toner is bought centrally; use the framework agreement")

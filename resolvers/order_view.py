@@ -11,7 +11,7 @@ from datetime import date, datetime, time
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import DeliveryLocation, DeliverySlot, EndCustomer, Group, Membership, Order, OrderEvent, OrderLine, Product, User
+from models import CostCentre, DeliveryLocation, DeliverySlot, EndCustomer, Group, Membership, Order, OrderEvent, OrderLine, Product, User
 from models.money import LineAmounts, Totals, line_amounts, totals_of
 from models.order_state import OrderStatus
 
@@ -72,6 +72,10 @@ class OrderView:
     slot_ends_at: time | None
     delivery_date: date | None
     payment_method: str | None
+    cost_centre_id: int | None
+    cost_centre_name: str | None
+    cost_centre_code: str | None
+    warnings: list[str]
     net_minor: int
     vat_minor: int
     credited_minor: int
@@ -92,7 +96,8 @@ ORDER_COLUMNS = (
     Order.end_customer_id, EndCustomer.name.label("end_customer_name"), EndCustomer.note.label("end_customer_note"),
     Order.location_id, DeliveryLocation.name.label("location_name"), Order.delivery_street, Order.delivery_postal_code,
     Order.delivery_city, Order.delivery_slot_id, DeliverySlot.weekday, DeliverySlot.starts_at, DeliverySlot.ends_at,
-    Order.delivery_date, Order.payment_method, Order.net_minor, Order.vat_minor, Order.credited_minor,
+    Order.delivery_date, Order.payment_method, Order.cost_centre_id, CostCentre.name.label("cost_centre_name"),
+    CostCentre.code, Order.warnings, Order.net_minor, Order.vat_minor, Order.credited_minor,
     Order.created_at, Order.submitted_at,
 )
 
@@ -107,17 +112,18 @@ def order_rows() -> Select:
         .outerjoin(EndCustomer, EndCustomer.id == Order.end_customer_id)
         .outerjoin(DeliveryLocation, DeliveryLocation.id == Order.location_id)
         .outerjoin(DeliverySlot, DeliverySlot.id == Order.delivery_slot_id)
+        .outerjoin(CostCentre, CostCentre.id == Order.cost_centre_id)
     )
 
 
 def _view(row) -> OrderView:
     (oid, company_id, number, status, currency, reference, po, buyer_id, email, first, last, group_id, group_name,
      ec_id, ec_name, ec_note, loc_id, loc_name, street, postal, city, slot_id, weekday, starts, ends, ddate, payment,
-     net, vat, credited, created, submitted) = row
+     cc_id, cc_name, cc_code, warnings, net, vat, credited, created, submitted) = row
     return OrderView(
         oid, company_id, number, OrderStatus(status), currency, reference, po, buyer_id, email, f"{first} {last}".strip(),
         group_id, group_name, ec_id, ec_name, ec_note, loc_id, loc_name, street, postal, city, slot_id, weekday, starts,
-        ends, ddate, payment, net, vat, credited, created, submitted,
+        ends, ddate, payment, cc_id, cc_name, cc_code, warnings or [], net, vat, credited, created, submitted,
     )
 
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import strawberry
 from strawberry.schema.config import StrawberryConfig
 
+from schema.approval import ApprovalMutation, ApprovalQuery
+from schema.audit import AuditQuery
 from schema.auth import AuthMutation
+from schema.budget import BudgetMutation, BudgetQuery
+from schema.cost_centre import CostCentre, CostCentreMutation, CostCentreQuery
+from schema.credit import CreditMutation, CreditQuery
 from schema.catalogue import CatalogueMutation, CatalogueQuery, Product
 from schema.location import DeliveryLocation, EndCustomer, LocationMutation, LocationQuery
 from schema.order import OrderMutation, OrderQuery
@@ -23,19 +28,19 @@ from settings import Settings
 
 @strawberry.type(description="Everything that can be read.")
 class Query(ViewerQuery, CompanyQuery, UserQuery, GroupQuery, CatalogueQuery, LocationQuery, OrderQuery,
-            SavedCartQuery, NodeQuery):
+            SavedCartQuery, CostCentreQuery, BudgetQuery, CreditQuery, ApprovalQuery, AuditQuery, NodeQuery):
     pass
 
 
 @strawberry.type(description="Everything that can be changed; each mutation is one transaction.")
 class Mutation(AuthMutation, CompanyMutation, UserMutation, GroupMutation, CatalogueMutation, LocationMutation,
-               OrderMutation, SavedCartMutation):
+               OrderMutation, SavedCartMutation, CostCentreMutation, BudgetMutation, CreditMutation, ApprovalMutation):
     pass
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     return strawberry.Schema(
-        query=Query, mutation=Mutation, types=[Company, Group, User, Product, DeliveryLocation, EndCustomer, Order, SavedCart],
+        query=Query, mutation=Mutation, types=[Company, Group, User, Product, DeliveryLocation, EndCustomer, Order, SavedCart, CostCentre],
         extensions=extensions_for(settings), config=StrawberryConfig(batching_config=None),
     )

@@ -11,6 +11,7 @@ import strawberry
 from models.money import parse_amount
 from models.order_state import OrderStatus as DomainStatus
 from models.user import PaymentMethod as DomainPaymentMethod
+from resolvers import approval_view
 from resolvers import cart as cart_use_cases
 from resolvers import order as order_use_cases
 from resolvers import order_history
@@ -85,6 +86,7 @@ class UpdateCartInput:
     delivery_slot_id: strawberry.ID | None = strawberry.field(default=strawberry.UNSET, description="One of the end customer's unit's slots.")
     delivery_date: date | None = strawberry.field(default=strawberry.UNSET, description="Delivery date, on the slot's weekday.")
     payment_method: PaymentMethod | None = strawberry.field(default=strawberry.UNSET, description="One of your approved methods (not for end customers).")
+    cost_centre_id: strawberry.ID | None = strawberry.field(default=strawberry.UNSET, description="One of your cost centres; null for your default.")
 
 
 @strawberry.input(description="Submit the cart.")
@@ -120,8 +122,17 @@ class OrderPayload:
 OrderResult = Annotated[OrderPayload | MutationError, strawberry.union("OrderResult", description="Result of a cart or order change.")]
 
 
-def _payload(view) -> OrderPayload:
-    return OrderPayload(order=order_from_view(view))
+def _payload(result) -> OrderPayload:
+    view, flow = result
+    return OrderPayload(order=order_from_view(view, flow))
+
+
+def with_flow(use_case):
+    """Run an order use case and load the order's approval flow in the same transaction."""
+    async def run(ctx):
+        view = await use_case(ctx)
+        return view, (await approval_view.flows(ctx, [view]))[view.id]
+    return run
 
 
 def _unset_to_keep(value, convert=lambda v: v):
@@ -156,7 +167,9 @@ class OrderQuery:
                 ctx, filter=(filter or OrderFilter()).to_domain(), sort=sort, first=first,
                 after=from_keyset_cursor(after), with_events=selects(info, "timeline"),
             )
-        edges = [Edge(cursor=to_keyset_cursor(order_history.sort_value(v, sort), v.id), node=order_from_view(v)) for v in page.orders]
+            flows = await approval_view.flows(ctx, page.orders) if selects(info, "approvalFlow") else {}
+        edges = [Edge(cursor=to_keyset_cursor(order_history.sort_value(v, sort), v.id), node=order_from_view(v, flows.get(v.id)))
+                 for v in page.orders]
         return Connection(edges=edges, page_info=PageInfo(
             has_next_page=page.has_next_page, has_previous_page=page.has_previous_page,
             start_cursor=edges[0].cursor if edges else None, end_cursor=edges[-1].cursor if edges else None))
@@ -165,53 +178,55 @@ class OrderQuery:
     async def order(self, info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="Global id.")]) -> Order | None:
         async with info.context.reading() as ctx:
             view = await order_use_cases.get_order(ctx, decode_id(id, "Order") or 0)
-        return order_from_view(view) if view else None
+            flow = (await approval_view.flows(ctx, [view]))[view.id] if view and selects(info, "approvalFlow") else None
+        return order_from_view(view, flow) if view else None
 
 
 @strawberry.type
 class OrderMutation:
     @strawberry.mutation(description="Add a product to your cart (opens one if needed). Requires `order:create`.")
     async def add_to_cart(self, info: strawberry.Info, input: AddToCartInput) -> OrderResult:
-        return await run_mutation(info, lambda ctx: cart_use_cases.add_to_cart(
+        return await run_mutation(info, with_flow(lambda ctx: cart_use_cases.add_to_cart(
             ctx, product_id=_product_id(input.product_id), sku=input.sku, quantity=input.quantity,
-            substitution_allowed=input.substitution_allowed), _payload)
+            substitution_allowed=input.substitution_allowed)), _payload)
 
     @strawberry.mutation(description="Change a cart line's quantity; 0 removes it. Requires `order:create`.")
     async def update_cart_line(self, info: strawberry.Info, input: UpdateCartLineInput) -> OrderResult:
-        return await run_mutation(info, lambda ctx: cart_use_cases.set_line_quantity(
-            ctx, product_id=_product_id(input.product_id), quantity=input.quantity), _payload)
+        return await run_mutation(info, with_flow(lambda ctx: cart_use_cases.set_line_quantity(
+            ctx, product_id=_product_id(input.product_id), quantity=input.quantity)), _payload)
 
     @strawberry.mutation(description="Allow or forbid substitution for one line or all lines. Requires `order:create`.")
     async def set_substitution(self, info: strawberry.Info, input: SetSubstitutionInput) -> OrderResult:
-        return await run_mutation(info, lambda ctx: cart_use_cases.set_substitution(
-            ctx, product_id=_product_id(input.product_id), allowed=input.allowed), _payload)
+        return await run_mutation(info, with_flow(lambda ctx: cart_use_cases.set_substitution(
+            ctx, product_id=_product_id(input.product_id), allowed=input.allowed)), _payload)
 
     @strawberry.mutation(description="Set the cart's reference, PO number, end customer, delivery slot and date, payment method. Requires `order:create`.")
     async def update_cart(self, info: strawberry.Info, input: UpdateCartInput) -> OrderResult:
-        return await run_mutation(info, lambda ctx: cart_use_cases.update_cart(
+        return await run_mutation(info, with_flow(lambda ctx: cart_use_cases.update_cart(
             ctx, reference=_unset_to_keep(input.reference), po_number=_unset_to_keep(input.po_number),
             end_customer_id=_unset_to_keep(input.end_customer_id, lambda v: decode_id(v, "EndCustomer") or 0),
             delivery_slot_id=_unset_to_keep(input.delivery_slot_id, lambda v: decode_id(v, "DeliverySlot") or 0),
             delivery_date=_unset_to_keep(input.delivery_date),
             payment_method=_unset_to_keep(input.payment_method, lambda v: DomainPaymentMethod(v.value)),
-        ), _payload)
+            cost_centre_id=_unset_to_keep(input.cost_centre_id, lambda v: decode_id(v, "CostCentre") or 0),
+        )), _payload)
 
     @strawberry.mutation(description="Submit your cart as an order (idempotent by key). Requires `order:create`.")
     async def submit_order(self, info: strawberry.Info, input: SubmitOrderInput) -> OrderResult:
-        return await run_mutation(info, lambda ctx: submit_order(ctx, idempotency_key=input.idempotency_key), _payload)
+        return await run_mutation(info, with_flow(lambda ctx: submit_order(ctx, idempotency_key=input.idempotency_key)), _payload)
 
     @strawberry.mutation(description="Cancel an order before approval: the buyer, or `order:manage` (managers, administrators).")
     async def cancel_order(self, info: strawberry.Info, input: CancelOrderInput) -> OrderResult:
-        return await run_mutation(info, lambda ctx: order_use_cases.cancel_order(
-            ctx, order_id=decode_id(input.id, "Order") or 0, reason=input.reason), _payload)
+        return await run_mutation(info, with_flow(lambda ctx: order_use_cases.cancel_order(
+            ctx, order_id=decode_id(input.id, "Order") or 0, reason=input.reason)), _payload)
 
     @strawberry.mutation(description="Mark an approved order fulfilled. Platform operators only (`order:fulfil`).")
     async def fulfil_order(self, info: strawberry.Info, input: FulfilOrderInput) -> OrderResult:
-        return await run_mutation(info, lambda ctx: order_use_cases.fulfil_order(
-            ctx, order_id=decode_id(input.id, "Order") or 0, comment=input.comment), _payload)
+        return await run_mutation(info, with_flow(lambda ctx: order_use_cases.fulfil_order(
+            ctx, order_id=decode_id(input.id, "Order") or 0, comment=input.comment)), _payload)
 
     @strawberry.mutation(description="Record goods returned from a fulfilled order and credit them. Platform operators only (`order:fulfil`).")
     async def record_return(self, info: strawberry.Info, input: RecordReturnInput) -> OrderResult:
-        return await run_mutation(info, lambda ctx: order_use_cases.record_return(
+        return await run_mutation(info, with_flow(lambda ctx: order_use_cases.record_return(
             ctx, order_id=decode_id(input.order_id, "Order") or 0, line_id=decode_id(input.line_id, "OrderLine") or 0,
-            quantity=input.quantity, reason=input.reason), _payload)
+            quantity=input.quantity, reason=input.reason)), _payload)

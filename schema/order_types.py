@@ -7,7 +7,9 @@ from enum import Enum
 
 import strawberry
 
+from resolvers.approval_view import FlowView
 from resolvers.order_view import EventView, LineView, OrderView
+from schema.approval_types import ApprovalFlow, flow_from_view
 from schema.company import Address
 from schema.location import Weekday
 from schema.money import Money, VatAmount, money
@@ -98,6 +100,13 @@ class OrderEvent:
     actor_name: str | None = strawberry.field(description="Who did it; null for the platform itself.")
 
 
+@strawberry.type(description="A cost centre, as recorded on an order.")
+class OrderCostCentre:
+    id: strawberry.ID = strawberry.field(description="The cost centre.")
+    name: str = strawberry.field(description="Name.")
+    code: str = strawberry.field(description="Code.")
+
+
 @strawberry.type(description="An order, or the cart (an order in DRAFT).")
 class Order(Node):
     number: str | None = strawberry.field(description="Human-readable number per company, e.g. PO-2026-000123; null for a cart.")
@@ -114,6 +123,9 @@ class Order(Node):
     created_at: datetime = strawberry.field(description="When the cart was started (UTC).")
     submitted_at: datetime | None = strawberry.field(description="When it was submitted (UTC).")
     timeline: list[OrderEvent] = strawberry.field(description="Every change, oldest first (who, what, when, from, to, comment).")
+    cost_centre: OrderCostCentre | None = strawberry.field(description="The cost centre (invoice recipient) it is booked to.")
+    warnings: list[str] = strawberry.field(description="Warnings recorded at submission, e.g. a budget exceeded with action WARN.")
+    approval_flow: ApprovalFlow | None = strawberry.field(description="Rules, tiers, who approved, who is pending, and what the caller may do now.")
 
 
 def _line(line: LineView, currency: str) -> OrderLine:
@@ -144,7 +156,7 @@ def _delivery(v: OrderView) -> Delivery:
                     location_name=v.location_name, address=address, slot=slot, date=v.delivery_date)
 
 
-def order_from_view(v: OrderView) -> Order:
+def order_from_view(v: OrderView, flow: FlowView | None = None) -> Order:
     c = v.currency
     totals = OrderTotals(
         net=money(v.totals.net, c), vat=money(v.totals.vat, c), gross=money(v.totals.gross, c),
@@ -162,4 +174,7 @@ def order_from_view(v: OrderView) -> Order:
         lines=[_line(line, c) for line in v.lines], totals=totals, reference=v.reference, po_number=v.po_number,
         delivery=_delivery(v), payment_method=PaymentMethod(v.payment_method) if v.payment_method else None,
         created_at=v.created_at, submitted_at=v.submitted_at, timeline=[_event(e) for e in v.events or []],
+        cost_centre=OrderCostCentre(id=to_global_id("CostCentre", v.cost_centre_id), name=v.cost_centre_name,
+                                    code=v.cost_centre_code) if v.cost_centre_id else None,
+        warnings=v.warnings, approval_flow=flow_from_view(flow) if flow else None,
     )

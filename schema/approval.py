@@ -1,0 +1,218 @@
+"""Approval rules, the approver's queue, and decisions (single and bulk)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+
+from models import ApprovalRule as RuleModel
+from models.approval import RuleCondition as DomainCondition
+from models.money import format_amount, parse_amount
+from models.user import Role as DomainRole
+from resolvers import approval as decisions
+from resolvers import approval_rule as rules
+from resolvers import approval_view
+from schema.approval_types import BudgetImpactType, flow_from_view, impact_from_view
+from schema.errors import MutationError, run_mutation
+from schema.order import OrderPayload, OrderResult, with_flow
+from schema.order_types import Order, order_from_view
+from schema.permissions import Role
+from schema.relay import Connection, Edge, PageInfo, decode_id, from_cursor, to_cursor, to_global_id
+
+
+@strawberry.enum(description="What an approval rule looks at.")
+class RuleCondition(Enum):
+    TOTAL_ABOVE = strawberry.enum_value("total_above", description="The order's gross total is above `threshold`.")
+    OVER_BUDGET = strawberry.enum_value("over_budget", description="The order takes a budget over its amount.")
+    OVER_PURCHASE_LIMIT = strawberry.enum_value("over_purchase_limit", description="The order is above the buyer's purchase limit (per order or month); without such a rule it is refused.")
+    COST_CENTRE = strawberry.enum_value("cost_centre", description="The order is booked to `costCentreId`.")
+    PRODUCT_CATEGORY = strawberry.enum_value("product_category", description="The order contains products of `category`.")
+
+
+@strawberry.type(description="One tier of approvers; any one of them satisfies it.")
+class ApprovalTier:
+    level: int = strawberry.field(description="1 to 5, decided in order.")
+    roles: list[Role] = strawberry.field(description="Roles whose holders may approve.")
+    user_ids: list[strawberry.ID] = strawberry.field(description="Named users who may approve.")
+
+
+@strawberry.type(description="An approval rule of the company.")
+class ApprovalRule:
+    id: strawberry.ID = strawberry.field(description="Global id.")
+    name: str = strawberry.field(description="Name.")
+    condition: RuleCondition = strawberry.field(description="What it looks at.")
+    threshold: str | None = strawberry.field(description="For TOTAL_ABOVE: the amount (decimal string).")
+    cost_centre_id: strawberry.ID | None = strawberry.field(description="For COST_CENTRE: the cost centre.")
+    category: str | None = strawberry.field(description="For PRODUCT_CATEGORY: the category.")
+    applies_to_roles: list[Role] = strawberry.field(description="Buyers' roles it applies to (empty: all).")
+    applies_to_group_ids: list[strawberry.ID] = strawberry.field(description="Buyers' groups it applies to (empty: all).")
+    tiers: list[ApprovalTier] = strawberry.field(description="Up to five sequential tiers.")
+    active: bool = strawberry.field(description="Whether it applies to new submissions.")
+
+    @classmethod
+    def from_model(cls, rule: RuleModel) -> ApprovalRule:
+        return cls(
+            id=to_global_id("ApprovalRule", rule.id), name=rule.name, condition=RuleCondition(rule.condition),
+            threshold=format_amount(rule.threshold_minor) if rule.threshold_minor is not None else None,
+            cost_centre_id=to_global_id("CostCentre", rule.cost_centre_id) if rule.cost_centre_id else None,
+            category=rule.category, applies_to_roles=[Role(r) for r in rule.applies_to_roles],
+            applies_to_group_ids=[to_global_id("Group", g) for g in rule.applies_to_group_ids],
+            tiers=[ApprovalTier(level=t.level, roles=[Role(r) for r in t.roles],
+                                user_ids=[to_global_id("User", m) for m in t.membership_ids]) for t in rule.tiers],
+            active=rule.active,
+        )
+
+
+@strawberry.input(description="A tier: at least one role or user.")
+class ApprovalTierInput:
+    roles: list[Role] = strawberry.field(default_factory=list, description="Roles that may approve (roles holding `order:approve`).")
+    user_ids: list[strawberry.ID] = strawberry.field(default_factory=list, description="Named users who may approve.")
+
+
+@strawberry.input(description="An approval rule; with `id` it replaces that rule's settings.")
+class ApprovalRuleInput:
+    id: strawberry.ID | None = strawberry.field(default=None, description="The rule to change; omit to create one.")
+    name: str = strawberry.field(description="Name.")
+    condition: RuleCondition = strawberry.field(description="What it looks at.")
+    threshold: str | None = strawberry.field(default=None, description="For TOTAL_ABOVE: amount (decimal string).")
+    cost_centre_id: strawberry.ID | None = strawberry.field(default=None, description="For COST_CENTRE.")
+    category: str | None = strawberry.field(default=None, description="For PRODUCT_CATEGORY.")
+    applies_to_roles: list[Role] = strawberry.field(default_factory=list, description="Buyers' roles (empty: all).")
+    applies_to_group_ids: list[strawberry.ID] = strawberry.field(default_factory=list, description="Buyers' groups (empty: all).")
+    tiers: list[ApprovalTierInput] = strawberry.field(description="One to five tiers, in order.")
+    active: bool = strawberry.field(default=True, description="Whether it applies.")
+
+    def to_spec(self) -> rules.RuleSpec:
+        return rules.RuleSpec(
+            name=self.name, condition=DomainCondition(self.condition.value),
+            threshold_minor=parse_amount(self.threshold, "threshold") if self.threshold else None,
+            cost_centre_id=decode_id(self.cost_centre_id, "CostCentre") or 0 if self.cost_centre_id else None,
+            category=self.category, applies_to_roles=[DomainRole(r.value) for r in self.applies_to_roles],
+            applies_to_group_ids=[decode_id(g, "Group") or 0 for g in self.applies_to_group_ids],
+            tiers=[rules.TierSpec([DomainRole(r.value) for r in t.roles], [decode_id(u, "User") or 0 for u in t.user_ids])
+                   for t in self.tiers],
+            active=self.active,
+        )
+
+
+@strawberry.input(description="An approval rule to remove.")
+class DeleteApprovalRuleInput:
+    id: strawberry.ID = strawberry.field(description="The rule.")
+
+
+@strawberry.input(description="A decision on one order.")
+class DecideOrderInput:
+    id: strawberry.ID = strawberry.field(description="The order.")
+    comment: str = strawberry.field(default="", description="Comment (required as the reason when rejecting).")
+
+
+@strawberry.input(description="The same decision on several orders.")
+class DecideOrdersInput:
+    ids: list[strawberry.ID] = strawberry.field(description="The orders (at most 100).")
+    comment: str = strawberry.field(default="", description="Comment (required as the reason when rejecting).")
+
+
+@strawberry.type(description="The rule after the change.")
+class ApprovalRulePayload:
+    rule: ApprovalRule = strawberry.field(description="The rule.")
+
+
+@strawberry.type(description="The rule was removed.")
+class DeleteApprovalRulePayload:
+    deleted_id: strawberry.ID = strawberry.field(description="Global id of the removed rule.")
+
+
+@strawberry.type(description="The outcome for one order of a bulk decision.")
+class BulkDecisionItem:
+    order_id: strawberry.ID = strawberry.field(description="The order.")
+    order: Order | None = strawberry.field(description="The order after the decision, when it succeeded.")
+    error: MutationError | None = strawberry.field(description="Why this order was not decided; the others are unaffected.")
+
+
+@strawberry.type(description="Per-order results of a bulk decision.")
+class BulkDecisionPayload:
+    results: list[BulkDecisionItem] = strawberry.field(description="One result per requested order, in order.")
+
+
+@strawberry.type(description="An order awaiting the caller's decision, with what it does to budgets.")
+class QueuedOrder:
+    order: Order = strawberry.field(description="The order, with its approval flow.")
+    budget_impact: list[BudgetImpactType] = strawberry.field(description="Each budget the order commits against.")
+
+
+ApprovalRuleResult = Annotated[ApprovalRulePayload | MutationError, strawberry.union("ApprovalRuleResult", description="Result of saveApprovalRule.")]
+DeleteApprovalRuleResult = Annotated[DeleteApprovalRulePayload | MutationError, strawberry.union("DeleteApprovalRuleResult", description="Result of deleteApprovalRule.")]
+
+
+async def _bulk(info: strawberry.Info, ids: list[str], approve: bool, comment: str) -> BulkDecisionPayload:
+    results = []
+    for gid in ids[:100]:
+        # Each order is its own transaction: one failure leaves the others decided.
+        outcome = await run_mutation(info, with_flow(lambda ctx, gid=gid: decisions.decide(
+            ctx, order_id=decode_id(gid, "Order") or 0, approve=approve, comment=comment)),
+            lambda result: OrderPayload(order=order_from_view(*result)))
+        ok = isinstance(outcome, OrderPayload)
+        results.append(BulkDecisionItem(order_id=gid, order=outcome.order if ok else None, error=None if ok else outcome))
+    return BulkDecisionPayload(results=results)
+
+
+@strawberry.type
+class ApprovalQuery:
+    @strawberry.field(description="The company's approval rules. Requires `approval_rule:read` (administrators, managers).")
+    async def approval_rules(self, info: strawberry.Info) -> list[ApprovalRule]:
+        async with info.context.reading() as ctx:
+            return [ApprovalRule.from_model(r) for r in await rules.list_rules(ctx)]
+
+    @strawberry.field(description="Orders waiting for your decision, oldest first, with their budget impact. Requires `order:approve`.")
+    async def approval_queue(
+        self, info: strawberry.Info,
+        first: Annotated[int, strawberry.argument(description="Page size, at most 100.")] = 50,
+        after: Annotated[str | None, strawberry.argument(description="Cursor to start after.")] = None,
+    ) -> Connection[QueuedOrder]:
+        async with info.context.reading() as ctx:
+            views, has_next = await approval_view.approval_queue(ctx, first=first, after=from_cursor(after))
+            flows = await approval_view.flows(ctx, views)
+            impacts = await approval_view.budget_impacts(ctx, [v.id for v in views])
+        edges = [Edge(cursor=to_cursor(v.id), node=QueuedOrder(
+            order=order_from_view(v, flows[v.id]), budget_impact=[impact_from_view(i, v.currency) for i in impacts[v.id]]))
+            for v in views]
+        return Connection(edges=edges, page_info=PageInfo(
+            has_next_page=has_next, has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None, end_cursor=edges[-1].cursor if edges else None))
+
+
+@strawberry.type
+class ApprovalMutation:
+    @strawberry.mutation(description="Create or change an approval rule. Requires `approval_rule:manage` (administrators).")
+    async def save_approval_rule(self, info: strawberry.Info, input: ApprovalRuleInput) -> ApprovalRuleResult:
+        return await run_mutation(info, lambda ctx: rules.save_rule(
+            ctx, rule_id=decode_id(input.id, "ApprovalRule") or 0 if input.id else None, spec=input.to_spec()),
+            lambda rule: ApprovalRulePayload(rule=ApprovalRule.from_model(rule)))
+
+    @strawberry.mutation(description="Remove an approval rule (pending orders keep the tiers they were given). Requires `approval_rule:manage`.")
+    async def delete_approval_rule(self, info: strawberry.Info, input: DeleteApprovalRuleInput) -> DeleteApprovalRuleResult:
+        return await run_mutation(info, lambda ctx: rules.delete_rule(ctx, rule_id=decode_id(input.id, "ApprovalRule") or 0),
+                                  lambda pk: DeleteApprovalRulePayload(deleted_id=to_global_id("ApprovalRule", pk)))
+
+    @strawberry.mutation(description="Approve the tiers of an order that wait for you. Requires `order:approve`; never your own order.")
+    async def approve_order(self, info: strawberry.Info, input: DecideOrderInput) -> OrderResult:
+        return await run_mutation(info, with_flow(lambda ctx: decisions.decide(
+            ctx, order_id=decode_id(input.id, "Order") or 0, approve=True, comment=input.comment)),
+            lambda result: OrderPayload(order=order_from_view(*result)))
+
+    @strawberry.mutation(description="Reject an order (a reason is required); one rejection rejects it. Requires `order:approve`.")
+    async def reject_order(self, info: strawberry.Info, input: DecideOrderInput) -> OrderResult:
+        return await run_mutation(info, with_flow(lambda ctx: decisions.decide(
+            ctx, order_id=decode_id(input.id, "Order") or 0, approve=False, comment=input.comment)),
+            lambda result: OrderPayload(order=order_from_view(*result)))
+
+    @strawberry.mutation(description="Approve several orders; each succeeds or fails on its own. Requires `order:approve`.")
+    async def approve_orders(self, info: strawberry.Info, input: DecideOrdersInput) -> BulkDecisionPayload:
+        return await _bulk(info, input.ids, True, input.comment)
+
+    @strawberry.mutation(description="Reject several orders with one reason; each succeeds or fails on its own. Requires `order:approve`.")
+    async def reject_orders(self, info: strawberry.Info, input: DecideOrdersInput) -> BulkDecisionPayload:
+        return await _bulk(info, input.ids, False, input.comment)

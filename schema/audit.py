@@ -1,0 +1,46 @@
+"""The audit log, for administrators."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+
+from models import AuditEntry as AuditModel
+from resolvers import audit as use_cases
+from schema.relay import Connection, connection, from_cursor, to_global_id
+
+
+@strawberry.type(description="One change: who, when, what, before and after.")
+class AuditEntry:
+    id: strawberry.ID = strawberry.field(description="Global id.")
+    at: datetime = strawberry.field(description="When (UTC).")
+    actor_id: strawberry.ID | None = strawberry.field(description="The person who made the change (null: the platform).")
+    entity: str = strawberry.field(description="What kind of thing changed: budget, purchase_limit, credit, approval_rule, user, order, cost_centre, invoice_application.")
+    entity_id: str | None = strawberry.field(description="Which one (its database key).")
+    action: str = strawberry.field(description="What was done, e.g. create, update, role, restrict, approve.")
+    before: JSON | None = strawberry.field(description="State before (amounts in minor units).")
+    after: JSON | None = strawberry.field(description="State after (amounts in minor units).")
+
+    @classmethod
+    def from_model(cls, e: AuditModel) -> AuditEntry:
+        return cls(id=to_global_id("AuditEntry", e.id), at=e.created_at,
+                   actor_id=to_global_id("Person", e.actor_user_id) if e.actor_user_id else None, entity=e.entity,
+                   entity_id=str(e.entity_id) if e.entity_id is not None else None, action=e.action,
+                   before=e.before, after=e.after)
+
+
+@strawberry.type
+class AuditQuery:
+    @strawberry.field(description="The company's audit log, newest first. Requires `audit:read` (administrators).")
+    async def audit_log(
+        self, info: strawberry.Info,
+        entity: Annotated[str | None, strawberry.argument(description="Only this kind of thing.")] = None,
+        first: Annotated[int, strawberry.argument(description="Page size, at most 100.")] = 50,
+        after: Annotated[str | None, strawberry.argument(description="Cursor to start after.")] = None,
+    ) -> Connection[AuditEntry]:
+        async with info.context.reading() as ctx:
+            page = await use_cases.list_audit(ctx, entity=entity, first=first, after=from_cursor(after))
+        return connection(page, AuditEntry.from_model)
