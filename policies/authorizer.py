@@ -27,21 +27,23 @@ ALL_DOMAINS = "*"
 
 class Authorizer:
     def __init__(self, model_path: Path = MODEL_PATH, policy_path: Path = POLICY_PATH) -> None:
-        self._enforcer = casbin.Enforcer(str(model_path), str(policy_path))
+        self._paths = (str(model_path), str(policy_path))
+        self._enforcer = self._load()
         self._decisions: dict[tuple[str, str], bool] = {}
-        self._check_policy_shape()
 
-    def _check_policy_shape(self) -> None:
+    def _load(self) -> casbin.Enforcer:
+        """A new enforcer from the files, refused (ValueError) unless every rule is well-formed."""
+        enforcer = casbin.Enforcer(*self._paths)
         known = {p.value for p in Permission}
-        for sub, dom, obj, act, *_ in self._enforcer.get_policy():
+        for sub, dom, obj, act, *_ in enforcer.get_policy():
             if dom != ALL_DOMAINS or f"{obj}:{act}" not in known:
                 raise ValueError(f"policy.csv rule for {sub} names unknown permission or domain: {obj}:{act} in {dom}")
+        return enforcer
 
     def reload(self) -> None:
-        """Re-read the policy files and drop every cached decision."""
-        self._enforcer.load_policy()
-        self._check_policy_shape()
-        self._decisions.clear()
+        """Re-read the policy files; a refused policy leaves the current one (and its cache) in force."""
+        enforcer = self._load()
+        self._enforcer, self._decisions = enforcer, {}
 
     def role_allows(self, role: str, permission: Permission) -> bool:
         key = (role, permission.value)

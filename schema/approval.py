@@ -16,7 +16,7 @@ from resolvers import approval as decisions
 from resolvers import approval_rule as rules
 from resolvers import approval_view
 from schema.approval_types import BudgetImpactType, flow_from_view, impact_from_view
-from schema.errors import MutationError, run_mutation
+from schema.errors import INPUT, MutationError, run_mutation
 from schema.order import OrderPayload, OrderResult, with_flow
 from schema.order_types import Order, order_from_view
 from schema.permissions import Role
@@ -187,32 +187,32 @@ class ApprovalQuery:
 @strawberry.type
 class ApprovalMutation:
     @strawberry.mutation(description="Create or change an approval rule. Requires `approval_rule:manage` (administrators).")
-    async def save_approval_rule(self, info: strawberry.Info, input: ApprovalRuleInput) -> ApprovalRuleResult:
+    async def save_approval_rule(self, info: strawberry.Info, input: Annotated[ApprovalRuleInput, INPUT]) -> ApprovalRuleResult:
         return await run_mutation(info, lambda ctx: rules.save_rule(
             ctx, rule_id=decode_id(input.id, "ApprovalRule") or 0 if input.id else None, spec=input.to_spec()),
             lambda rule: ApprovalRulePayload(rule=ApprovalRule.from_model(rule)))
 
     @strawberry.mutation(description="Remove an approval rule (pending orders keep the tiers they were given). Requires `approval_rule:manage`.")
-    async def delete_approval_rule(self, info: strawberry.Info, input: DeleteApprovalRuleInput) -> DeleteApprovalRuleResult:
+    async def delete_approval_rule(self, info: strawberry.Info, input: Annotated[DeleteApprovalRuleInput, INPUT]) -> DeleteApprovalRuleResult:
         return await run_mutation(info, lambda ctx: rules.delete_rule(ctx, rule_id=decode_id(input.id, "ApprovalRule") or 0),
                                   lambda pk: DeleteApprovalRulePayload(deleted_id=to_global_id("ApprovalRule", pk)))
 
     @strawberry.mutation(description="Approve the tiers of an order that wait for you. Requires `order:approve`; never your own order.")
-    async def approve_order(self, info: strawberry.Info, input: DecideOrderInput) -> OrderResult:
+    async def approve_order(self, info: strawberry.Info, input: Annotated[DecideOrderInput, INPUT]) -> OrderResult:
         return await run_mutation(info, with_flow(lambda ctx: decisions.decide(
             ctx, order_id=decode_id(input.id, "Order") or 0, approve=True, comment=input.comment)),
             lambda result: OrderPayload(order=order_from_view(*result)))
 
     @strawberry.mutation(description="Reject an order (a reason is required); one rejection rejects it. Requires `order:approve`.")
-    async def reject_order(self, info: strawberry.Info, input: DecideOrderInput) -> OrderResult:
+    async def reject_order(self, info: strawberry.Info, input: Annotated[DecideOrderInput, INPUT]) -> OrderResult:
         return await run_mutation(info, with_flow(lambda ctx: decisions.decide(
             ctx, order_id=decode_id(input.id, "Order") or 0, approve=False, comment=input.comment)),
             lambda result: OrderPayload(order=order_from_view(*result)))
 
     @strawberry.mutation(description="Approve several orders; each succeeds or fails on its own. Requires `order:approve`.")
-    async def approve_orders(self, info: strawberry.Info, input: DecideOrdersInput) -> BulkDecisionPayload:
+    async def approve_orders(self, info: strawberry.Info, input: Annotated[DecideOrdersInput, INPUT]) -> BulkDecisionPayload:
         return await _bulk(info, input.ids, True, input.comment)
 
     @strawberry.mutation(description="Reject several orders with one reason; each succeeds or fails on its own. Requires `order:approve`.")
-    async def reject_orders(self, info: strawberry.Info, input: DecideOrdersInput) -> BulkDecisionPayload:
+    async def reject_orders(self, info: strawberry.Info, input: Annotated[DecideOrdersInput, INPUT]) -> BulkDecisionPayload:
         return await _bulk(info, input.ids, False, input.comment)

@@ -9,7 +9,7 @@ import strawberry
 
 from resolvers import auth as use_cases
 from resolvers import password as password_use_cases
-from schema.errors import MutationError, run_mutation
+from schema.errors import INPUT, MutationError, run_mutation
 from schema.relay import decode_id, to_global_id
 
 
@@ -71,14 +71,14 @@ AcceptedResult = Annotated[AcceptedPayload | MutationError, strawberry.union("Ac
 @strawberry.type
 class AuthMutation:
     @strawberry.mutation(description="Sign in. Repeated failures slow down per account and per address. Open to anyone.")
-    async def login(self, info: strawberry.Info, input: LoginInput) -> AuthResult:
+    async def login(self, info: strawberry.Info, input: Annotated[LoginInput, INPUT]) -> AuthResult:
         company_id = decode_id(input.company_id, "Company") or 0 if input.company_id else None
         return await run_mutation(info, lambda ctx: use_cases.login(
             ctx, email=input.email, password=input.password, company_id=company_id,
         ), AuthPayload.from_issued)
 
     @strawberry.mutation(description="Exchange a refresh token for new tokens. Reusing a spent one ends the session. Open to the token's holder.")
-    async def refresh_token(self, info: strawberry.Info, input: RefreshTokenInput) -> AuthResult:
+    async def refresh_token(self, info: strawberry.Info, input: Annotated[RefreshTokenInput, INPUT]) -> AuthResult:
         return await run_mutation(info, lambda ctx: use_cases.refresh_tokens(ctx, refresh_token=input.refresh_token), AuthPayload.from_issued)
 
     @strawberry.mutation(description="End the current session: its access and refresh tokens stop working at once. Requires sign-in.")
@@ -86,20 +86,20 @@ class AuthMutation:
         return await run_mutation(info, use_cases.logout, lambda _: AcceptedPayload(message="Signed out"))
 
     @strawberry.mutation(description="Act for another of your companies; returns new tokens for it. Requires sign-in.")
-    async def switch_company(self, info: strawberry.Info, input: SwitchCompanyInput) -> AuthResult:
+    async def switch_company(self, info: strawberry.Info, input: Annotated[SwitchCompanyInput, INPUT]) -> AuthResult:
         return await run_mutation(info, lambda ctx: use_cases.switch_company(
             ctx, company_id=decode_id(input.company_id, "Company") or 0,
         ), AuthPayload.from_issued)
 
     @strawberry.mutation(description="Email a password reset link (valid 24 hours). Same answer whether or not the account exists. Open to anyone.")
-    async def request_password_reset(self, info: strawberry.Info, input: RequestPasswordResetInput) -> AcceptedResult:
+    async def request_password_reset(self, info: strawberry.Info, input: Annotated[RequestPasswordResetInput, INPUT]) -> AcceptedResult:
         return await run_mutation(
             info, lambda ctx: password_use_cases.request_password_reset(ctx, email=input.email),
             lambda _: AcceptedPayload(message="If the address has an account, a reset link is on its way"),
         )
 
     @strawberry.mutation(description="Set a new password with a reset or welcome token (single use); ends all sessions. Open to the token's holder.")
-    async def reset_password(self, info: strawberry.Info, input: ResetPasswordInput) -> AcceptedResult:
+    async def reset_password(self, info: strawberry.Info, input: Annotated[ResetPasswordInput, INPUT]) -> AcceptedResult:
         return await run_mutation(
             info, lambda ctx: password_use_cases.reset_password(ctx, token=input.token, new_password=input.new_password),
             lambda _: AcceptedPayload(message="Password changed; sign in with the new password"),

@@ -14,7 +14,7 @@ from models.budget import BudgetPeriod as DomainPeriod
 from models.money import parse_amount
 from resolvers import budget as use_cases
 from resolvers import purchase_limit as limits
-from schema.errors import MutationError, run_mutation
+from schema.errors import INPUT, MutationError, run_mutation
 from schema.money import Money, money
 from schema.relay import decode_id, to_global_id
 
@@ -156,7 +156,7 @@ class BudgetQuery:
 @strawberry.type
 class BudgetMutation:
     @strawberry.mutation(description="Create or change a budget. Requires `budget:manage` (administrators).")
-    async def save_budget(self, info: strawberry.Info, input: BudgetInput) -> BudgetResult:
+    async def save_budget(self, info: strawberry.Info, input: Annotated[BudgetInput, INPUT]) -> BudgetResult:
         currency = info.context.services.settings.supplier_currency
         spec = lambda: use_cases.BudgetSpec(  # noqa: E731 - parsed inside the transaction so errors are typed
             name=input.name, owner_type=DomainOwner(input.owner_type.value),
@@ -168,7 +168,7 @@ class BudgetMutation:
             lambda status: BudgetPayload(budget=budget_from_status(status, currency)))
 
     @strawberry.mutation(description="Set a buyer's purchase limits; applies to their next submission. Requires `budget:manage`.")
-    async def set_purchase_limit(self, info: strawberry.Info, input: SetPurchaseLimitInput) -> PurchaseLimitResult:
+    async def set_purchase_limit(self, info: strawberry.Info, input: Annotated[SetPurchaseLimitInput, INPUT]) -> PurchaseLimitResult:
         currency = info.context.services.settings.supplier_currency
         return await run_mutation(info, lambda ctx: limits.set_purchase_limit(
             ctx, membership_id=decode_id(input.user_id, "User") or 0,

@@ -10,7 +10,7 @@ import strawberry
 from models import Product as ProductModel
 from models.money import parse_amount
 from resolvers import catalogue as use_cases
-from schema.errors import MutationError, run_mutation
+from schema.errors import INPUT, MutationError, run_mutation
 from schema.money import Money, money
 from schema.relay import Connection, Node, connection, decode_id, from_cursor, to_global_id
 
@@ -100,10 +100,10 @@ def _payload(product: ProductModel) -> ProductPayload:
 @strawberry.type
 class CatalogueMutation:
     @strawberry.mutation(description="Add a product. Platform operators only (`catalogue:manage`).")
-    async def create_product(self, info: strawberry.Info, input: ProductInput) -> ProductResult:
+    async def create_product(self, info: strawberry.Info, input: Annotated[ProductInput, INPUT]) -> ProductResult:
         return await run_mutation(info, lambda ctx: use_cases.create_product(ctx, input.to_domain()), _payload)
 
     @strawberry.mutation(description="Change or deactivate a product. Platform operators only (`catalogue:manage`).")
-    async def update_product(self, info: strawberry.Info, input: UpdateProductInput) -> ProductResult:
+    async def update_product(self, info: strawberry.Info, input: Annotated[UpdateProductInput, INPUT]) -> ProductResult:
         return await run_mutation(info, lambda ctx: use_cases.update_product(
             ctx, decode_id(input.id, "Product") or 0, input.fields.to_domain()), _payload)

@@ -12,7 +12,7 @@ from models import Company as CompanyModel
 from models.company import Country as DomainCountry
 from models.company import format_org_number
 from resolvers import company as use_cases
-from schema.errors import MutationError, run_mutation
+from schema.errors import INPUT, MutationError, run_mutation
 from schema.relay import Node, to_global_id
 from schema.user import User
 
@@ -130,7 +130,7 @@ class CompanyQuery:
 @strawberry.type
 class CompanyMutation:
     @strawberry.mutation(description="Register a company and its first administrator. Open to anyone.")
-    async def register_company(self, info: strawberry.Info, input: RegisterCompanyInput) -> RegisterCompanyResult:
+    async def register_company(self, info: strawberry.Info, input: Annotated[RegisterCompanyInput, INPUT]) -> RegisterCompanyResult:
         return await run_mutation(info, lambda ctx: use_cases.register_company(
             ctx, country=DomainCountry(input.country.value), org_number=input.org_number, name=input.name,
             address=input.address.to_domain(), contact_email=input.contact_email, contact_phone=input.contact_phone,
@@ -139,7 +139,7 @@ class CompanyMutation:
         ), _registered)
 
     @strawberry.mutation(description="Change the company's details. Requires `company:update` (administrators).")
-    async def update_company(self, info: strawberry.Info, input: UpdateCompanyInput) -> UpdateCompanyResult:
+    async def update_company(self, info: strawberry.Info, input: Annotated[UpdateCompanyInput, INPUT]) -> UpdateCompanyResult:
         return await run_mutation(info, lambda ctx: use_cases.update_company(
             ctx, name=input.name, address=input.address.to_domain() if input.address else None,
             contact_email=input.contact_email, contact_phone=input.contact_phone,

@@ -9,7 +9,7 @@ import strawberry
 from models import CostCentre as CostCentreModel
 from resolvers import cost_centre as use_cases
 from schema.company import Address, AddressInput
-from schema.errors import MutationError, run_mutation
+from schema.errors import INPUT, MutationError, run_mutation
 from schema.relay import Node, decode_id, to_global_id
 
 
@@ -69,7 +69,7 @@ class CostCentreQuery:
 @strawberry.type
 class CostCentreMutation:
     @strawberry.mutation(description="Create or change a cost centre. Requires `cost_centre:manage` (administrators).")
-    async def save_cost_centre(self, info: strawberry.Info, input: CostCentreInput) -> CostCentreResult:
+    async def save_cost_centre(self, info: strawberry.Info, input: Annotated[CostCentreInput, INPUT]) -> CostCentreResult:
         spec = use_cases.CostCentreSpec(input.name, input.code, input.invoice_address.street,
                                         input.invoice_address.postal_code, input.invoice_address.city, input.active)
         return await run_mutation(info, lambda ctx: use_cases.save_cost_centre(
@@ -77,7 +77,7 @@ class CostCentreMutation:
             lambda c: CostCentrePayload(cost_centre=CostCentre.from_model(c)))
 
     @strawberry.mutation(description="Attach a user to cost centres and choose their default. Requires `cost_centre:manage`.")
-    async def set_user_cost_centres(self, info: strawberry.Info, input: SetUserCostCentresInput) -> UserCostCentresResult:
+    async def set_user_cost_centres(self, info: strawberry.Info, input: Annotated[SetUserCostCentresInput, INPUT]) -> UserCostCentresResult:
         async def use_case(ctx):
             member = await use_cases.set_user_cost_centres(
                 ctx, membership_id=decode_id(input.user_id, "User") or 0,

@@ -11,7 +11,7 @@ import strawberry
 from models import InvoiceApplication as ApplicationModel
 from models.money import parse_amount
 from resolvers import credit as use_cases
-from schema.errors import MutationError, run_mutation
+from schema.errors import INPUT, MutationError, run_mutation
 from schema.money import Money, money
 from schema.relay import decode_id, to_global_id
 
@@ -115,20 +115,20 @@ class CreditQuery:
 @strawberry.type
 class CreditMutation:
     @strawberry.mutation(description="Apply for invoice payment. Requires `company:update` (administrators).")
-    async def apply_for_invoice(self, info: strawberry.Info, input: ApplyForInvoiceInput) -> CreditResult:
+    async def apply_for_invoice(self, info: strawberry.Info, input: Annotated[ApplyForInvoiceInput, INPUT]) -> CreditResult:
         return await run_mutation(info, lambda ctx: use_cases.apply_for_invoice(ctx, message=input.message), _payload)
 
     @strawberry.mutation(description="Approve or reject an application for invoice payment. Platform operators only (`credit:manage`).")
-    async def decide_invoice_application(self, info: strawberry.Info, input: DecideInvoiceApplicationInput) -> CreditResult:
+    async def decide_invoice_application(self, info: strawberry.Info, input: Annotated[DecideInvoiceApplicationInput, INPUT]) -> CreditResult:
         return await run_mutation(info, lambda ctx: use_cases.decide_invoice_application(
             ctx, application_id=decode_id(input.id, "InvoiceApplication") or 0, approve=input.approve, note=input.note), _payload)
 
     @strawberry.mutation(description="Set a company's credit limit. Platform operators only (`credit:manage`).")
-    async def set_credit_limit(self, info: strawberry.Info, input: SetCreditLimitInput) -> CreditResult:
+    async def set_credit_limit(self, info: strawberry.Info, input: Annotated[SetCreditLimitInput, INPUT]) -> CreditResult:
         return await run_mutation(info, lambda ctx: use_cases.set_credit_limit(
             ctx, company_id=_company(input.company_id), credit_limit_minor=parse_amount(input.credit_limit, "creditLimit")), _payload)
 
     @strawberry.mutation(description="Register a payment received from a company. Platform operators only (`credit:manage`).")
-    async def register_payment(self, info: strawberry.Info, input: RegisterPaymentInput) -> CreditResult:
+    async def register_payment(self, info: strawberry.Info, input: Annotated[RegisterPaymentInput, INPUT]) -> CreditResult:
         return await run_mutation(info, lambda ctx: use_cases.register_payment(
             ctx, company_id=_company(input.company_id), amount_minor=parse_amount(input.amount, "amount")), _payload)

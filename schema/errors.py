@@ -75,6 +75,8 @@ class MutationError(Error):
         return cls(code=ErrorCode[error.code.value], message=error.message, field=error.field)
 
 
+INPUT = strawberry.argument(description="What to do; the input type describes each field.")
+
 T = TypeVar("T")
 P = TypeVar("P")
 

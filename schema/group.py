@@ -9,7 +9,7 @@ import strawberry
 
 from models import Group as GroupModel
 from resolvers import group as use_cases
-from schema.errors import MutationError, run_mutation
+from schema.errors import INPUT, MutationError, run_mutation
 from schema.relay import Connection, Node, connection, decode_id, from_cursor, to_global_id
 
 
@@ -86,19 +86,19 @@ class GroupQuery:
 @strawberry.type
 class GroupMutation:
     @strawberry.mutation(description="Create a group. Requires `group:manage` (administrators, managers).")
-    async def create_group(self, info: strawberry.Info, input: CreateGroupInput) -> GroupResult:
+    async def create_group(self, info: strawberry.Info, input: Annotated[CreateGroupInput, INPUT]) -> GroupResult:
         async def use_case(ctx):
             return Group.from_model(await use_cases.create_group(ctx, name=input.name), 0)
         return await run_mutation(info, use_case, lambda group: GroupPayload(group=group))
 
     @strawberry.mutation(description="Rename a group. Requires `group:manage`.")
-    async def rename_group(self, info: strawberry.Info, input: RenameGroupInput) -> GroupResult:
+    async def rename_group(self, info: strawberry.Info, input: Annotated[RenameGroupInput, INPUT]) -> GroupResult:
         async def use_case(ctx):
             return await _with_count(ctx, await use_cases.rename_group(ctx, group_id=_group_id(input.id), name=input.name))
         return await run_mutation(info, use_case, lambda group: GroupPayload(group=group))
 
     @strawberry.mutation(description="Delete an empty group (refused while it has members). Requires `group:manage`.")
-    async def delete_group(self, info: strawberry.Info, input: DeleteGroupInput) -> DeleteGroupResult:
+    async def delete_group(self, info: strawberry.Info, input: Annotated[DeleteGroupInput, INPUT]) -> DeleteGroupResult:
         return await run_mutation(
             info, lambda ctx: use_cases.delete_group(ctx, group_id=_group_id(input.id)),
             lambda pk: DeleteGroupPayload(deleted_id=to_global_id("Group", pk)),

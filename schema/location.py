@@ -14,7 +14,7 @@ from models import EndCustomer as EndCustomerModel
 from models.location import WEEKDAYS
 from resolvers import location as use_cases
 from schema.company import Address, AddressInput
-from schema.errors import MutationError, run_mutation
+from schema.errors import INPUT, MutationError, run_mutation
 from schema.relay import Connection, Node, connection, decode_id, from_cursor, to_global_id
 
 Weekday = strawberry.enum(
@@ -129,7 +129,7 @@ class LocationQuery:
 @strawberry.type
 class LocationMutation:
     @strawberry.mutation(description="Create or change a delivery location and its slots. Requires `location:manage`.")
-    async def save_delivery_location(self, info: strawberry.Info, input: DeliveryLocationInput) -> LocationResult:
+    async def save_delivery_location(self, info: strawberry.Info, input: Annotated[DeliveryLocationInput, INPUT]) -> LocationResult:
         slots = None if input.slots is None else [
             use_cases.SlotSpec(s.weekday.value, s.starts_at, s.ends_at) for s in input.slots]
         return await run_mutation(info, lambda ctx: use_cases.save_location(
@@ -138,7 +138,7 @@ class LocationMutation:
         ), lambda location: DeliveryLocationPayload(location=DeliveryLocation.from_model(location)))
 
     @strawberry.mutation(description="Create or change an end customer. Requires `location:manage`.")
-    async def save_end_customer(self, info: strawberry.Info, input: EndCustomerInput) -> EndCustomerResult:
+    async def save_end_customer(self, info: strawberry.Info, input: Annotated[EndCustomerInput, INPUT]) -> EndCustomerResult:
         return await run_mutation(info, lambda ctx: use_cases.save_end_customer(
             ctx, end_customer_id=_optional_id(input.id, "EndCustomer"), name=input.name, note=input.note,
             location_id=decode_id(input.location_id, "DeliveryLocation") or 0,

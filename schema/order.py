@@ -16,7 +16,7 @@ from resolvers import cart as cart_use_cases
 from resolvers import order as order_use_cases
 from resolvers import order_history
 from resolvers.order_submit import submit_order
-from schema.errors import MutationError, run_mutation
+from schema.errors import INPUT, MutationError, run_mutation
 from schema.order_types import Order, OrderStatus, order_from_view
 from schema.relay import Connection, Edge, PageInfo, decode_id, from_keyset_cursor, to_keyset_cursor
 from schema.selection import selects
@@ -185,23 +185,23 @@ class OrderQuery:
 @strawberry.type
 class OrderMutation:
     @strawberry.mutation(description="Add a product to your cart (opens one if needed). Requires `order:create`.")
-    async def add_to_cart(self, info: strawberry.Info, input: AddToCartInput) -> OrderResult:
+    async def add_to_cart(self, info: strawberry.Info, input: Annotated[AddToCartInput, INPUT]) -> OrderResult:
         return await run_mutation(info, with_flow(lambda ctx: cart_use_cases.add_to_cart(
             ctx, product_id=_product_id(input.product_id), sku=input.sku, quantity=input.quantity,
             substitution_allowed=input.substitution_allowed)), _payload)
 
     @strawberry.mutation(description="Change a cart line's quantity; 0 removes it. Requires `order:create`.")
-    async def update_cart_line(self, info: strawberry.Info, input: UpdateCartLineInput) -> OrderResult:
+    async def update_cart_line(self, info: strawberry.Info, input: Annotated[UpdateCartLineInput, INPUT]) -> OrderResult:
         return await run_mutation(info, with_flow(lambda ctx: cart_use_cases.set_line_quantity(
             ctx, product_id=_product_id(input.product_id), quantity=input.quantity)), _payload)
 
     @strawberry.mutation(description="Allow or forbid substitution for one line or all lines. Requires `order:create`.")
-    async def set_substitution(self, info: strawberry.Info, input: SetSubstitutionInput) -> OrderResult:
+    async def set_substitution(self, info: strawberry.Info, input: Annotated[SetSubstitutionInput, INPUT]) -> OrderResult:
         return await run_mutation(info, with_flow(lambda ctx: cart_use_cases.set_substitution(
             ctx, product_id=_product_id(input.product_id), allowed=input.allowed)), _payload)
 
     @strawberry.mutation(description="Set the cart's reference, PO number, end customer, delivery slot and date, payment method. Requires `order:create`.")
-    async def update_cart(self, info: strawberry.Info, input: UpdateCartInput) -> OrderResult:
+    async def update_cart(self, info: strawberry.Info, input: Annotated[UpdateCartInput, INPUT]) -> OrderResult:
         return await run_mutation(info, with_flow(lambda ctx: cart_use_cases.update_cart(
             ctx, reference=_unset_to_keep(input.reference), po_number=_unset_to_keep(input.po_number),
             end_customer_id=_unset_to_keep(input.end_customer_id, lambda v: decode_id(v, "EndCustomer") or 0),
@@ -212,21 +212,21 @@ class OrderMutation:
         )), _payload)
 
     @strawberry.mutation(description="Submit your cart as an order (idempotent by key). Requires `order:create`.")
-    async def submit_order(self, info: strawberry.Info, input: SubmitOrderInput) -> OrderResult:
+    async def submit_order(self, info: strawberry.Info, input: Annotated[SubmitOrderInput, INPUT]) -> OrderResult:
         return await run_mutation(info, with_flow(lambda ctx: submit_order(ctx, idempotency_key=input.idempotency_key)), _payload)
 
     @strawberry.mutation(description="Cancel an order before approval: the buyer, or `order:manage` (managers, administrators).")
-    async def cancel_order(self, info: strawberry.Info, input: CancelOrderInput) -> OrderResult:
+    async def cancel_order(self, info: strawberry.Info, input: Annotated[CancelOrderInput, INPUT]) -> OrderResult:
         return await run_mutation(info, with_flow(lambda ctx: order_use_cases.cancel_order(
             ctx, order_id=decode_id(input.id, "Order") or 0, reason=input.reason)), _payload)
 
     @strawberry.mutation(description="Mark an approved order fulfilled. Platform operators only (`order:fulfil`).")
-    async def fulfil_order(self, info: strawberry.Info, input: FulfilOrderInput) -> OrderResult:
+    async def fulfil_order(self, info: strawberry.Info, input: Annotated[FulfilOrderInput, INPUT]) -> OrderResult:
         return await run_mutation(info, with_flow(lambda ctx: order_use_cases.fulfil_order(
             ctx, order_id=decode_id(input.id, "Order") or 0, comment=input.comment)), _payload)
 
     @strawberry.mutation(description="Record goods returned from a fulfilled order and credit them. Platform operators only (`order:fulfil`).")
-    async def record_return(self, info: strawberry.Info, input: RecordReturnInput) -> OrderResult:
+    async def record_return(self, info: strawberry.Info, input: Annotated[RecordReturnInput, INPUT]) -> OrderResult:
         return await run_mutation(info, with_flow(lambda ctx: order_use_cases.record_return(
             ctx, order_id=decode_id(input.order_id, "Order") or 0, line_id=decode_id(input.line_id, "OrderLine") or 0,
             quantity=input.quantity, reason=input.reason)), _payload)

@@ -10,7 +10,7 @@ import strawberry
 from models import Product as ProductModel
 from models import SavedCart as SavedCartModel
 from resolvers import saved_cart as use_cases
-from schema.errors import MutationError, run_mutation
+from schema.errors import INPUT, MutationError, run_mutation
 from schema.order import OrderPayload, OrderResult
 from schema.order_types import order_from_view
 from schema.catalogue import Product
@@ -107,22 +107,22 @@ class SavedCartQuery:
 @strawberry.type
 class SavedCartMutation:
     @strawberry.mutation(description="Save the current cart under a name. Requires `order:create`.")
-    async def save_cart(self, info: strawberry.Info, input: SaveCartInput) -> SavedCartResult:
+    async def save_cart(self, info: strawberry.Info, input: Annotated[SaveCartInput, INPUT]) -> SavedCartResult:
         return await run_mutation(info, lambda ctx: use_cases.save_cart(ctx, name=input.name), _present(info))
 
     @strawberry.mutation(description="Rename, edit the lines of, or share a saved cart. Requires `order:create` (own carts); sharing needs `saved_cart:share`.")
-    async def update_saved_cart(self, info: strawberry.Info, input: UpdateSavedCartInput) -> SavedCartResult:
+    async def update_saved_cart(self, info: strawberry.Info, input: Annotated[UpdateSavedCartInput, INPUT]) -> SavedCartResult:
         lines = None if input.lines is None else [
             use_cases.SavedLineSpec(decode_id(l.product_id, "Product") or 0, l.quantity, l.substitution_allowed) for l in input.lines]
         return await run_mutation(info, lambda ctx: use_cases.update_saved_cart(
             ctx, saved_cart_id=_id(input.id), name=input.name, lines=lines, shared=input.shared), _present(info))
 
     @strawberry.mutation(description="Delete one of your saved carts. Requires `order:create`.")
-    async def delete_saved_cart(self, info: strawberry.Info, input: SavedCartIdInput) -> DeleteSavedCartResult:
+    async def delete_saved_cart(self, info: strawberry.Info, input: Annotated[SavedCartIdInput, INPUT]) -> DeleteSavedCartResult:
         return await run_mutation(info, lambda ctx: use_cases.delete_saved_cart(ctx, saved_cart_id=_id(input.id)),
                                   lambda pk: DeleteSavedCartPayload(deleted_id=to_global_id("SavedCart", pk)))
 
     @strawberry.mutation(description="Put a saved cart's lines into your cart at current prices. Requires `order:create`.")
-    async def add_saved_cart_to_cart(self, info: strawberry.Info, input: SavedCartIdInput) -> OrderResult:
+    async def add_saved_cart_to_cart(self, info: strawberry.Info, input: Annotated[SavedCartIdInput, INPUT]) -> OrderResult:
         return await run_mutation(info, lambda ctx: use_cases.add_saved_cart_to_cart(ctx, saved_cart_id=_id(input.id)),
                                   lambda view: OrderPayload(order=order_from_view(view)))

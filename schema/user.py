@@ -13,7 +13,7 @@ from models.errors import DomainError, ErrorCode
 from models.user import MembershipStatus, PaymentMethod as DomainPaymentMethod
 from resolvers import permission as permission_use_cases
 from resolvers import user as use_cases
-from schema.errors import MutationError, run_mutation
+from schema.errors import INPUT, MutationError, run_mutation
 from schema.group import Group
 from schema.permissions import Permission, Role, from_domain_permission, to_domain_permission, to_domain_role
 from schema.relay import Connection, Node, connection, decode_id, from_cursor, to_global_id
@@ -174,19 +174,19 @@ class UserQuery:
 @strawberry.type
 class UserMutation:
     @strawberry.mutation(description="Invite a person by email into a group with a role. Requires `user:create`.")
-    async def invite_user(self, info: strawberry.Info, input: InviteUserInput) -> UserResult:
+    async def invite_user(self, info: strawberry.Info, input: Annotated[InviteUserInput, INPUT]) -> UserResult:
         return await run_mutation(info, lambda ctx: use_cases.invite_user(
             ctx, email=input.email, group_id=decode_id(input.group_id, "Group") or 0, role=to_domain_role(input.role),
         ), _user_payload)
 
     @strawberry.mutation(description="Accept an invitation with the emailed token. Open to the token's holder.")
-    async def accept_invitation(self, info: strawberry.Info, input: AcceptInvitationInput) -> UserResult:
+    async def accept_invitation(self, info: strawberry.Info, input: Annotated[AcceptInvitationInput, INPUT]) -> UserResult:
         return await run_mutation(info, lambda ctx: use_cases.accept_invitation(
             ctx, token=input.token, first_name=input.first_name, last_name=input.last_name, password=input.password,
         ), _user_payload)
 
     @strawberry.mutation(description="Create a user directly; they get a set-password link valid 24 hours. Requires `user:create`.")
-    async def create_user(self, info: strawberry.Info, input: CreateUserInput) -> UserResult:
+    async def create_user(self, info: strawberry.Info, input: Annotated[CreateUserInput, INPUT]) -> UserResult:
         return await run_mutation(info, lambda ctx: use_cases.create_user(
             ctx, first_name=input.first_name, last_name=input.last_name, email=input.email,
             group_id=decode_id(input.group_id, "Group") or 0, role=to_domain_role(input.role),
@@ -194,7 +194,7 @@ class UserMutation:
         ), _user_payload)
 
     @strawberry.mutation(description="Change a user's names, group, role or payment methods. Requires `user:update`; roles need `user:assign_role`.")
-    async def update_user(self, info: strawberry.Info, input: UpdateUserInput) -> UserResult:
+    async def update_user(self, info: strawberry.Info, input: Annotated[UpdateUserInput, INPUT]) -> UserResult:
         group_id = None if input.group_id is None else decode_id(input.group_id, "Group") or 0
         return await run_mutation(info, lambda ctx: use_cases.update_user(
             ctx, membership_id=_user_id(input.id), first_name=input.first_name, last_name=input.last_name,
@@ -203,15 +203,15 @@ class UserMutation:
         ), _user_payload)
 
     @strawberry.mutation(description="Deactivate a user; effective on their next request. Requires `user:deactivate`.")
-    async def deactivate_user(self, info: strawberry.Info, input: UserIdInput) -> UserResult:
+    async def deactivate_user(self, info: strawberry.Info, input: Annotated[UserIdInput, INPUT]) -> UserResult:
         return await run_mutation(info, lambda ctx: use_cases.set_user_active(ctx, membership_id=_user_id(input.id), active=False), _user_payload)
 
     @strawberry.mutation(description="Reactivate a deactivated user. Requires `user:deactivate`.")
-    async def reactivate_user(self, info: strawberry.Info, input: UserIdInput) -> UserResult:
+    async def reactivate_user(self, info: strawberry.Info, input: Annotated[UserIdInput, INPUT]) -> UserResult:
         return await run_mutation(info, lambda ctx: use_cases.set_user_active(ctx, membership_id=_user_id(input.id), active=True), _user_payload)
 
     @strawberry.mutation(description="Move users into a group. Requires `group:manage`.")
-    async def move_users_to_group(self, info: strawberry.Info, input: MoveUsersToGroupInput) -> MoveUsersResult:
+    async def move_users_to_group(self, info: strawberry.Info, input: Annotated[MoveUsersToGroupInput, INPUT]) -> MoveUsersResult:
         if len(input.user_ids) > 100:
             return MutationError.from_domain(DomainError(ErrorCode.INVALID_INPUT, "At most 100 users at once", "userIds"))
         return await run_mutation(info, lambda ctx: use_cases.move_users_to_group(
@@ -219,13 +219,13 @@ class UserMutation:
         ), lambda members: MoveUsersToGroupPayload(users=[User.from_model(m) for m in members]))
 
     @strawberry.mutation(description="Take one permission away from one user, at once. Requires `user:restrict` (administrators).")
-    async def restrict_user_permission(self, info: strawberry.Info, input: UserPermissionInput) -> UserResult:
+    async def restrict_user_permission(self, info: strawberry.Info, input: Annotated[UserPermissionInput, INPUT]) -> UserResult:
         return await run_mutation(info, lambda ctx: permission_use_cases.restrict_permission(
             ctx, membership_id=_user_id(input.user_id), permission=to_domain_permission(input.permission),
         ), _user_payload)
 
     @strawberry.mutation(description="Give back a restricted permission. Requires `user:restrict` (administrators).")
-    async def restore_user_permission(self, info: strawberry.Info, input: UserPermissionInput) -> UserResult:
+    async def restore_user_permission(self, info: strawberry.Info, input: Annotated[UserPermissionInput, INPUT]) -> UserResult:
         return await run_mutation(info, lambda ctx: permission_use_cases.restore_permission(
             ctx, membership_id=_user_id(input.user_id), permission=to_domain_permission(input.permission),
         ), _user_payload)
