@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
@@ -83,3 +84,39 @@ class OrderApprovalStep(Base):
 
 def approver_keys(roles: list[str], membership_ids: list[int]) -> str:
     return " " + " ".join([f"role:{r}" for r in roles] + [f"member:{m}" for m in membership_ids]) + " "
+
+
+@dataclass(frozen=True)
+class OrderFacts:
+    """What approval rules look at, gathered at submission."""
+
+    gross_minor: int
+    buyer_role: str
+    group_id: int
+    cost_centre_id: int | None
+    categories: frozenset[str]
+    over_budgets: tuple[str, ...]
+    over_purchase_limit: str | None
+
+
+def applies_to(rule: ApprovalRule, facts: OrderFacts) -> bool:
+    return ((not rule.applies_to_roles or facts.buyer_role in rule.applies_to_roles)
+            and (not rule.applies_to_group_ids or facts.group_id in rule.applies_to_group_ids))
+
+
+def match_reason(rule: ApprovalRule, facts: OrderFacts) -> str | None:
+    """Why the rule applies to this order, or None when it does not."""
+    if not rule.active or not applies_to(rule, facts):
+        return None
+    condition = RuleCondition(rule.condition)
+    if condition is RuleCondition.TOTAL_ABOVE and facts.gross_minor > (rule.threshold_minor or 0):
+        return "Order total above the rule's amount"
+    if condition is RuleCondition.OVER_BUDGET and facts.over_budgets:
+        return "Over budget: " + ", ".join(facts.over_budgets)
+    if condition is RuleCondition.OVER_PURCHASE_LIMIT and facts.over_purchase_limit:
+        return facts.over_purchase_limit
+    if condition is RuleCondition.COST_CENTRE and facts.cost_centre_id == rule.cost_centre_id:
+        return "Booked to the rule's cost centre"
+    if condition is RuleCondition.PRODUCT_CATEGORY and rule.category in facts.categories:
+        return f"Contains products of the category {rule.category}"
+    return None

@@ -30,7 +30,7 @@ def validate_org_number(country: Country, raw: str) -> str:
     if validator is None:
         raise DomainError(ErrorCode.UNSUPPORTED_COUNTRY, f"Country {country} is not supported", "country")
     try:
-        return validator.validate(raw)
+        return validator.validate(raw.replace("-", "").replace(".", ""))
     except stdnum_errors.ValidationError as exc:
         raise DomainError(
             ErrorCode.INVALID_ORG_NUMBER,

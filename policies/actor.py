@@ -41,7 +41,8 @@ async def load_actor(session: AsyncSession, *, user_id: int, session_id: int, me
     row = (
         await session.execute(
             select(
-                User.is_operator, AuthSession.revoked_at, Membership.company_id, Membership.role, Membership.status,
+                User.is_operator, AuthSession.revoked_at, AuthSession.membership_id.label("session_membership_id"),
+                Membership.company_id, Membership.role, Membership.status,
                 _restrictions_column(session.bind.dialect.name).label("restricted"),
             )
             .select_from(AuthSession)
@@ -50,8 +51,8 @@ async def load_actor(session: AsyncSession, *, user_id: int, session_id: int, me
             .where(AuthSession.id == session_id, AuthSession.user_id == user_id)
         )
     ).one_or_none()
-    if row is None or row.revoked_at is not None:
-        return None
+    if row is None or row.revoked_at is not None or row.session_membership_id != membership_id:
+        return None  # revoked, or the session has switched company since this token was issued
     if membership_id is None:
         return Actor(user_id, session_id, None, None, None, frozenset(), True) if row.is_operator else None
     if row.status != MembershipStatus.ACTIVE.value:

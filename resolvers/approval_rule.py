@@ -118,6 +118,8 @@ async def save_rule(ctx: UseCaseContext, *, rule_id: int | None, spec: RuleSpec)
         if rule is None:
             raise DomainError(ErrorCode.NOT_FOUND, "No such approval rule", "id")
         before = rule_snapshot(rule)
+        rule.tiers.clear()  # delete the old tiers before inserting new ones: (rule_id, level) is unique
+        await ctx.session.flush()
     _apply(rule, spec)
     await ctx.session.flush()
     await audit(ctx, "approval_rule", rule.id, "create" if before is None else "update", before=before, after=rule_snapshot(rule))

@@ -147,8 +147,9 @@ async def update_cart(
         cart.payment_method = payment_method.value if payment_method else None
     if cost_centre_id is not KEEP:
         cart.cost_centre_id = None if cost_centre_id is None else await resolve_cost_centre(ctx, cart.buyer_id, cost_centre_id)
+    with ctx.session.no_autoflush:  # an unknown slot id is INVALID_DELIVERY, not a foreign-key CONFLICT
+        await check_delivery(ctx, cart, final=False)
     await ctx.session.flush()
-    await check_delivery(ctx, cart, final=False)
     return await cart_view(ctx, cart.id)
 
 

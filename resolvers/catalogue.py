@@ -84,7 +84,9 @@ async def _ensure_sku_free(ctx: UseCaseContext, sku: str, except_id: int | None 
     query = select(Product.id).where(Product.sku == sku)
     if except_id is not None:
         query = query.where(Product.id != except_id)
-    if await ctx.session.scalar(query) is not None:
+    with ctx.session.no_autoflush:  # the product's new SKU must not be flushed before the check
+        taken = await ctx.session.scalar(query)
+    if taken is not None:
         raise DomainError(ErrorCode.SKU_TAKEN, f"SKU {sku} is already used", "sku")
 
 

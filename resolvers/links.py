@@ -64,3 +64,8 @@ async def consume_link(ctx: UseCaseContext, token: str, purposes: set[LinkPurpos
 
 def link_url(ctx: UseCaseContext, path: str, token: str) -> str:
     return f"{ctx.settings.public_url.rstrip('/')}/{path}?token={token}"
+
+
+async def unspend_link(ctx: UseCaseContext, token: str) -> None:
+    """Give back a link spent in this transaction (its use failed for a reason worth recording)."""
+    await ctx.session.execute(update(LinkToken).where(LinkToken.token_hash == token_digest(token)).values(used_at=None))

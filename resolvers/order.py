@@ -66,8 +66,9 @@ async def record_return(ctx: UseCaseContext, *, order_id: int, line_id: int, qua
     if quantity < 1 or line.returned_quantity + quantity > line.quantity:
         raise DomainError(ErrorCode.RETURN_EXCEEDS_QUANTITY,
                           f"At most {line.quantity - line.returned_quantity} more can be returned", "quantity")
-    credited = int((Decimal(line.net_minor + line.vat_minor) * quantity / line.quantity)
-                   .quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    def share(returned: int) -> int:  # rounded on the running total: all returns together never exceed the line
+        return int((Decimal(line.net_minor + line.vat_minor) * returned / line.quantity).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    credited = share(line.returned_quantity + quantity) - share(line.returned_quantity)
     line.returned_quantity += quantity
     order.credited_minor += credited
     await credit_return(ctx, order, credited)

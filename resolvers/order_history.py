@@ -99,7 +99,7 @@ async def list_orders(
     key = tuple_(sort.column, Order.id)
     query = order_rows().where(visible_orders(actor, ctx.services.authorizer), *_conditions(filter))
     if after is not None:
-        if len(after) != 2:
+        if len(after) != 2 or not isinstance(after[0], datetime if sort.column is Order.submitted_at else int):
             raise DomainError(ErrorCode.INVALID_INPUT, "The cursor is not valid", "after")
         query = query.where(key < tuple_(*after) if sort.descending else key > tuple_(*after))
     order_by = (sort.column.desc(), Order.id.desc()) if sort.descending else (sort.column.asc(), Order.id.asc())

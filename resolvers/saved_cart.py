@@ -109,6 +109,8 @@ async def _replace_lines(ctx: UseCaseContext, cart: SavedCart, lines: list[Saved
             raise DomainError(ErrorCode.PRODUCT_UNAVAILABLE, "No such product", f"lines.{index}.productId")
         if not 1 <= line.quantity <= MAX_QUANTITY:
             raise DomainError(ErrorCode.INVALID_INPUT, f"Quantity must be between 1 and {MAX_QUANTITY}", f"lines.{index}.quantity")
+    cart.lines.clear()
+    await ctx.session.flush()  # delete the old lines first: the new ones may name the same products (unique per cart)
     cart.lines = [SavedCartLine(product_id=l.product_id, quantity=l.quantity, substitution_allowed=l.substitution_allowed)
                   for l in lines]
 

@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 
+from resolvers.upsert import insert_for
+
 from models import LoginThrottle
 from models.base import utcnow
 from models.user import normalize_email
@@ -25,9 +27,24 @@ def throttle_keys(email: str, client_address: str) -> list[str]:
     return [f"email:{normalize_email(email)}"[:400], f"ip:{client_address}"[:400]]
 
 
-async def locked_until(ctx: UseCaseContext, keys: list[str]) -> datetime | None:
+async def hold(ctx: UseCaseContext, keys: list[str]) -> datetime | None:
+    """Lock the keys' counters (creating missing ones) until the transaction ends, and return
+    until when they are locked out. Concurrent sign-ins for one account or address are thus
+    checked and counted one after the other: a burst of guesses cannot all pass the check
+    before the first failure is recorded, and two first failures cannot both insert a row."""
     now = utcnow()
-    rows = (await ctx.session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys)))).all()
+    keys = sorted(keys)  # one lock order for every transaction: no deadlocks
+    await ctx.session.execute(
+        insert_for(ctx.session)(LoginThrottle)
+        .values([{"key": key, "failures": 0, "last_failure_at": now} for key in keys])
+        .on_conflict_do_nothing(index_elements=[LoginThrottle.key])
+    )
+    rows = (
+        await ctx.session.scalars(
+            select(LoginThrottle).where(LoginThrottle.key.in_(keys)).order_by(LoginThrottle.key)
+            .with_for_update().execution_options(populate_existing=True)
+        )
+    ).all()
     until = [row.locked_until for row in rows if row.locked_until and row.locked_until > now]
     return max(until) if until else None
 

@@ -15,10 +15,11 @@ from policies.scopes import company_members, find_group, find_member, load_membe
 from resolvers.audit import audit
 from resolvers.context import UseCaseContext
 from resolvers.cost_centre import attach_default
-from resolvers.links import consume_link, issue_link, link_url
+from resolvers.links import consume_link, issue_link, link_url, unspend_link
 from resolvers.mail import queue_mail
 from resolvers.pagination import Page, keyset_page
 from resolvers.security import check_password_strength
+from resolvers.throttle import hold, record_failure, throttle_keys
 from resolvers.validation import clean_email, clean_text
 
 PRIVILEGED_ROLES = {Role.ADMIN, Role.MANAGER}
@@ -127,14 +128,27 @@ async def accept_invitation(ctx: UseCaseContext, *, token: str, first_name: str,
         user.first_name = clean_text(first_name, "firstName", 100)
         user.last_name = clean_text(last_name, "lastName", 100)
         user.password_hash = await ctx.services.passwords.hash(password)
-    elif not await ctx.services.passwords.verify(user.password_hash, password):
-        raise DomainError(ErrorCode.INVALID_CREDENTIALS, "You already have an account: give its password", "password")
+    else:
+        await _prove_existing_account(ctx, user, password, token)
     membership = await ctx.session.get_one(Membership, link.membership_id, with_for_update=True)
     if membership.status != MembershipStatus.INVITED.value:
         raise DomainError(ErrorCode.INVALID_TOKEN, "This invitation was withdrawn", "token")
     membership.status = MembershipStatus.ACTIVE.value
     await ctx.session.flush()
     return await load_member(ctx.session, membership.id)
+
+
+async def _prove_existing_account(ctx: UseCaseContext, user: User, password: str, token: str) -> None:
+    """An invitation to an existing account is accepted with its password, throttled like sign-in;
+    a wrong password leaves the invitation usable and counts as a failed sign-in."""
+    keys = throttle_keys(user.email, ctx.client_address)
+    if await hold(ctx, keys):
+        raise DomainError(ErrorCode.TOO_MANY_ATTEMPTS, "Too many failed sign-ins; wait a moment and try again", "password")
+    if not await ctx.services.passwords.verify(user.password_hash, password):
+        await unspend_link(ctx, token)
+        await record_failure(ctx, keys)
+        raise DomainError(ErrorCode.INVALID_CREDENTIALS, "You already have an account: give its password", "password",
+                          persist=True)
 
 
 async def create_user(

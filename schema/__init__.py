@@ -38,9 +38,15 @@ class Mutation(AuthMutation, CompanyMutation, UserMutation, GroupMutation, Catal
     pass
 
 
+class ProcuraSchema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None) -> None:
+        """Expected errors (access, validation) are answers, not incidents: the ErrorPolicy
+        extension logs the unexpected ones, so the default logging of every error is off."""
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
-    return strawberry.Schema(
+    return ProcuraSchema(
         query=Query, mutation=Mutation, types=[Company, Group, User, Product, DeliveryLocation, EndCustomer, Order, SavedCart, CostCentre],
         extensions=extensions_for(settings), config=StrawberryConfig(batching_config=None),
     )
