@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 
-from sqlalchemy import func, or_, tuple_
+from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy.orm import aliased
 
 from models import Order
 from models.errors import DomainError, ErrorCode
@@ -97,13 +98,16 @@ async def list_orders(
     actor = ctx.require_signed_in()
     check_page_size(first, ctx.settings.max_page_size)
     key = tuple_(sort.column, Order.id)
-    query = order_rows().where(visible_orders(actor, ctx.services.authorizer), *_conditions(filter))
+    page = select(Order).where(visible_orders(actor, ctx.services.authorizer), *_conditions(filter))
     if after is not None:
         if len(after) != 2 or not isinstance(after[0], datetime if sort.column is Order.submitted_at else int):
             raise DomainError(ErrorCode.INVALID_INPUT, "The cursor is not valid", "after")
-        query = query.where(key < tuple_(*after) if sort.descending else key > tuple_(*after))
+        page = page.where(key < tuple_(*after) if sort.descending else key > tuple_(*after))
     order_by = (sort.column.desc(), Order.id.desc()) if sort.descending else (sort.column.asc(), Order.id.asc())
-    rows = (await ctx.session.execute(query.order_by(*order_by).limit(first + 1))).all()
+    o = aliased(Order, page.order_by(*order_by).limit(first + 1).subquery("page"))
+    column = getattr(o, sort.column.key)
+    outer = (column.desc(), o.id.desc()) if sort.descending else (column.asc(), o.id.asc())
+    rows = (await ctx.session.execute(order_rows(o).order_by(*outer))).all()
     views = await fetch_orders(ctx.session, rows[:first], with_events=with_events)
     return OrderPage(views, len(rows) > first, after is not None, sort)
 

@@ -48,7 +48,6 @@ async def submit_order(ctx: UseCaseContext, *, idempotency_key: str) -> OrderVie
         raise DomainError(ErrorCode.EMPTY_CART, "The cart is empty", None)
     await _snapshot(ctx, cart, lines)
     cart.idempotency_key, cart.content_digest = key, digest
-    cart.number = await _next_number(ctx, cart.company_id)
     cart.submitted_at = utcnow()
     await transition(ctx, cart, Transition.SUBMIT)
     await _control_spend(ctx, cart, actor, {product.category for _, product in lines})
@@ -63,6 +62,8 @@ async def _control_spend(ctx: UseCaseContext, order: Order, actor, categories: s
     limit_route = any(r.condition == RuleCondition.OVER_PURCHASE_LIMIT.value
                       and applies_to(r, OrderFacts(**facts_base, over_budgets=(), over_purchase_limit=None)) for r in rules)
     outcome = await commit_spend(ctx, order, limit_has_approval_route=limit_route, today=utcnow().date())
+    # The company-wide counter row is locked last, so concurrent submissions hold it briefly.
+    order.number = await _next_number(ctx, order.company_id)
     if outcome.warnings:
         order.warnings = outcome.warnings
         await record_event(ctx, order, "warning", comment="; ".join(outcome.warnings), system=True)

@@ -90,29 +90,31 @@ class OrderView:
         return self.net_minor + self.vat_minor
 
 
-ORDER_COLUMNS = (
-    Order.id, Order.company_id, Order.number, Order.status, Order.currency, Order.reference, Order.po_number,
-    Order.buyer_id, User.email, User.first_name, User.last_name, Order.group_id, Group.name.label("group_name"),
-    Order.end_customer_id, EndCustomer.name.label("end_customer_name"), EndCustomer.note.label("end_customer_note"),
-    Order.location_id, DeliveryLocation.name.label("location_name"), Order.delivery_street, Order.delivery_postal_code,
-    Order.delivery_city, Order.delivery_slot_id, DeliverySlot.weekday, DeliverySlot.starts_at, DeliverySlot.ends_at,
-    Order.delivery_date, Order.payment_method, Order.cost_centre_id, CostCentre.name.label("cost_centre_name"),
-    CostCentre.code, Order.warnings, Order.net_minor, Order.vat_minor, Order.credited_minor,
-    Order.created_at, Order.submitted_at,
-)
-
-
-def order_rows() -> Select:
-    """Orders joined to everything a result shows; add WHERE, ORDER BY and LIMIT."""
+def _order_columns(o) -> tuple:
     return (
-        select(*ORDER_COLUMNS)
-        .join(Membership, Membership.id == Order.buyer_id)
+        o.id, o.company_id, o.number, o.status, o.currency, o.reference, o.po_number,
+        o.buyer_id, User.email, User.first_name, User.last_name, o.group_id, Group.name.label("group_name"),
+        o.end_customer_id, EndCustomer.name.label("end_customer_name"), EndCustomer.note.label("end_customer_note"),
+        o.location_id, DeliveryLocation.name.label("location_name"), o.delivery_street, o.delivery_postal_code,
+        o.delivery_city, o.delivery_slot_id, DeliverySlot.weekday, DeliverySlot.starts_at, DeliverySlot.ends_at,
+        o.delivery_date, o.payment_method, o.cost_centre_id, CostCentre.name.label("cost_centre_name"),
+        CostCentre.code, o.warnings, o.net_minor, o.vat_minor, o.credited_minor,
+        o.created_at, o.submitted_at,
+    )
+
+
+def order_rows(o=Order) -> Select:
+    """Orders (or an alias of a subquery of them) joined to everything a result shows; add WHERE, ORDER BY and LIMIT."""
+    return (
+        select(*_order_columns(o))
+        .select_from(o)
+        .join(Membership, Membership.id == o.buyer_id)
         .join(User, User.id == Membership.user_id)
-        .join(Group, Group.id == Order.group_id)
-        .outerjoin(EndCustomer, EndCustomer.id == Order.end_customer_id)
-        .outerjoin(DeliveryLocation, DeliveryLocation.id == Order.location_id)
-        .outerjoin(DeliverySlot, DeliverySlot.id == Order.delivery_slot_id)
-        .outerjoin(CostCentre, CostCentre.id == Order.cost_centre_id)
+        .join(Group, Group.id == o.group_id)
+        .outerjoin(EndCustomer, EndCustomer.id == o.end_customer_id)
+        .outerjoin(DeliveryLocation, DeliveryLocation.id == o.location_id)
+        .outerjoin(DeliverySlot, DeliverySlot.id == o.delivery_slot_id)
+        .outerjoin(CostCentre, CostCentre.id == o.cost_centre_id)
     )
 
 

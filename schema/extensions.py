@@ -56,13 +56,17 @@ class ReleaseSessions(SchemaExtension):
 
 def extensions_for(settings: Settings) -> list:
     """Extension classes/factories (never shared instances: they are not concurrency-safe)."""
+    # The limiters create their validation rule classes in __init__: built per request, the
+    # rules differ every time, so ValidationCache (keyed by document and rules) never hits.
+    # Build the rule classes once (they are stateless) and add them with one extension.
+    limits = [*QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+              *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules]
     extensions = [
         ErrorPolicy,
         ReleaseSessions,
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: AddValidationRules(limits),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
     ]
     if settings.is_production:
