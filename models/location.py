@@ -23,7 +23,12 @@ class DeliveryLocation(Base):
     city: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    slots: Mapped[list[DeliverySlot]] = relationship(lazy="raise", order_by="(DeliverySlot.weekday, DeliverySlot.starts_at)")
+    # Only the slots on offer; retired ones stay in the table for the orders that chose them.
+    slots: Mapped[list[DeliverySlot]] = relationship(
+        lazy="raise", order_by="(DeliverySlot.weekday, DeliverySlot.starts_at)",
+        primaryjoin="and_(DeliveryLocation.id == DeliverySlot.location_id, DeliverySlot.retired_at.is_(None))",
+        viewonly=True,
+    )
 
 
 class DeliverySlot(Base):
@@ -36,6 +41,7 @@ class DeliverySlot(Base):
     weekday: Mapped[int] = mapped_column(Integer)  # 0 = Monday
     starts_at: Mapped[time] = mapped_column(Time)
     ends_at: Mapped[time] = mapped_column(Time)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     def fits(self, day: date) -> bool:
         return day.weekday() == self.weekday

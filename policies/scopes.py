@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from models import Group, Membership, Order, OrderApprovalStep
 from models.order_state import OrderStatus
@@ -76,4 +76,10 @@ def eligible_step(actor: Actor) -> ColumnElement[bool]:
     keys = [OrderApprovalStep.approver_keys.contains(f" member:{actor.membership_id} ")]
     if actor.role is not None:
         keys.append(OrderApprovalStep.approver_keys.contains(f" role:{actor.role.value} "))
-    return and_(OrderApprovalStep.is_current.is_(True), OrderApprovalStep.decision.is_(None), or_(*keys))
+    # Tiers escalate: whoever decided one tier of a rule does not decide another tier of it.
+    earlier = aliased(OrderApprovalStep)
+    decided_earlier_tier = exists().where(
+        earlier.order_id == OrderApprovalStep.order_id, earlier.rule_name == OrderApprovalStep.rule_name,
+        earlier.decided_by_id == actor.membership_id)
+    return and_(OrderApprovalStep.is_current.is_(True), OrderApprovalStep.decision.is_(None), or_(*keys),
+                ~decided_earlier_tier)

@@ -45,6 +45,11 @@ async def route_submitted_order(
     if not steps:
         await transition(ctx, order, Transition.APPROVE, comment="No approval required", system=True)
         return
+    for step in steps:
+        if not await _approvers(ctx, order, [step]):
+            raise DomainError(ErrorCode.NO_APPROVER,
+                              f"Nobody but you could approve this order ({step.rule_name}, tier {step.level}); "
+                              "ask an administrator to adjust the approval rules", None)
     ctx.session.add_all(steps)
     await transition(ctx, order, Transition.REQUIRE_APPROVAL, system=True,
                      comment="; ".join(sorted({f"{s.rule_name}: {s.reason}" for s in steps})))

@@ -120,4 +120,4 @@ def _buyer_budgets(company_id: int, membership_id: int, group_id: int, cost_cent
         (Budget.owner_type == BudgetOwner.GROUP.value) & (Budget.owner_id == group_id),
         (Budget.owner_type == BudgetOwner.COST_CENTRE.value) & Budget.owner_id.in_(cost_centre_ids),
     ]
-    return select(Budget).where(Budget.company_id == company_id, or_(*owners)).order_by(Budget.id)
+    return select(Budget).where(Budget.company_id == company_id, Budget.active.is_(True), or_(*owners)).order_by(Budget.id)

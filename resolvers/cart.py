@@ -7,6 +7,7 @@ from datetime import date
 from sqlalchemy import select
 
 from models import Company, DeliverySlot, Membership, Order, OrderLine, Product
+from models.base import utcnow
 from models.errors import DomainError, ErrorCode
 from models.order_state import OrderStatus
 from models.user import PaymentMethod
@@ -148,7 +149,7 @@ async def update_cart(
     if cost_centre_id is not KEEP:
         cart.cost_centre_id = None if cost_centre_id is None else await resolve_cost_centre(ctx, cart.buyer_id, cost_centre_id)
     with ctx.session.no_autoflush:  # an unknown slot id is INVALID_DELIVERY, not a foreign-key CONFLICT
-        await check_delivery(ctx, cart, final=False)
+        await check_delivery(ctx, cart, final=False, today=utcnow().date() if delivery_date is not KEEP else None)
     await ctx.session.flush()
     return await cart_view(ctx, cart.id)
 
@@ -170,7 +171,7 @@ async def check_delivery(ctx: UseCaseContext, cart: Order, *, final: bool, today
     """A slot must be one of the end customer's unit; the date must fall on the slot's weekday."""
     if cart.delivery_slot_id is not None:
         slot = await ctx.session.get(DeliverySlot, cart.delivery_slot_id)
-        if slot is None or cart.location_id is None or slot.location_id != cart.location_id:
+        if slot is None or cart.location_id is None or slot.location_id != cart.location_id or slot.retired_at:
             raise DomainError(ErrorCode.INVALID_DELIVERY, "Choose one of the delivery slots of the end customer's unit",
                               "deliverySlotId")
         if cart.delivery_date is not None and not slot.fits(cart.delivery_date):

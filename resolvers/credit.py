@@ -100,6 +100,8 @@ async def register_payment(ctx: UseCaseContext, *, company_id: int, amount_minor
     ctx.services.authorizer.require_operator(ctx.actor, Permission.CREDIT_MANAGE)
     if amount_minor <= 0:
         raise DomainError(ErrorCode.INVALID_INPUT, "A payment is a positive amount", "amount")
+    if await ctx.session.get(Company, company_id) is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "No such company", "companyId")
     await ensure_credit_account(ctx, company_id)
     result = await ctx.session.execute(update(CreditAccount).where(
         CreditAccount.company_id == company_id, CreditAccount.outstanding_minor >= amount_minor,

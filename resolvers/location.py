@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import time
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import selectinload
 
 from models import DeliveryLocation, DeliverySlot, EndCustomer, Order
+from models.base import utcnow
 from models.errors import DomainError, ErrorCode
 from policies.permissions import Permission
 from resolvers.context import UseCaseContext
@@ -64,10 +65,13 @@ async def save_location(
     await ctx.session.flush()
     if slots is not None:
         _check_slots(slots)
-        # Slots already chosen by orders are kept (history); the offer is what the unit has now.
+        # Slots that orders chose are retired (kept for their history); the others are deleted.
+        await ctx.session.execute(update(DeliverySlot).where(
+            DeliverySlot.location_id == location.id, DeliverySlot.retired_at.is_(None),
+            DeliverySlot.id.in_(select_used_slots()),
+        ).values(retired_at=utcnow()))
         await ctx.session.execute(delete(DeliverySlot).where(
-            DeliverySlot.location_id == location.id,
-            DeliverySlot.id.not_in(select_used_slots()),
+            DeliverySlot.location_id == location.id, DeliverySlot.id.not_in(select_used_slots()),
         ))
         ctx.session.add_all(DeliverySlot(location_id=location.id, weekday=s.weekday, starts_at=s.starts_at, ends_at=s.ends_at)
                             for s in slots)

@@ -63,7 +63,9 @@ async def record_return(ctx: UseCaseContext, *, order_id: int, line_id: int, qua
     )
     if line is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No such line on this order", "lineId")
-    if quantity < 1 or line.returned_quantity + quantity > line.quantity:
+    if quantity < 1:
+        raise DomainError(ErrorCode.INVALID_INPUT, "Return at least one unit", "quantity")
+    if line.returned_quantity + quantity > line.quantity:
         raise DomainError(ErrorCode.RETURN_EXCEEDS_QUANTITY,
                           f"At most {line.quantity - line.returned_quantity} more can be returned", "quantity")
     def share(returned: int) -> int:  # rounded on the running total: all returns together never exceed the line

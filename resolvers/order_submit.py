@@ -67,7 +67,9 @@ async def _control_spend(ctx: UseCaseContext, order: Order, actor, categories: s
     if outcome.warnings:
         order.warnings = outcome.warnings
         await record_event(ctx, order, "warning", comment="; ".join(outcome.warnings), system=True)
-    facts = OrderFacts(**facts_base, over_budgets=tuple(outcome.over_budgets), over_purchase_limit=outcome.over_purchase_limit)
+    # A WARN budget lets the order through by definition: only REQUIRE_APPROVAL budgets count as "over budget".
+    facts = OrderFacts(**facts_base, over_budgets=tuple(outcome.approval_budgets),
+                       over_purchase_limit=outcome.over_purchase_limit)
     await route_submitted_order(ctx, order, facts, rules, outcome.approval_budgets)
 
 

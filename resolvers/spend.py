@@ -94,7 +94,8 @@ async def _commit_purchase_limits(ctx: UseCaseContext, order: Order, outcome: Sp
         .values(committed_minor=MemberMonthlySpend.committed_minor + amount).returning(MemberMonthlySpend.committed_minor)
     )).scalar_one_or_none()
     if committed is None or (buyer.monthly_limit_minor is not None and committed > buyer.monthly_limit_minor):
-        outcome.over_purchase_limit = f"Above the monthly purchase limit ({format_amount(buyer.monthly_limit_minor)})"
+        monthly = f"Above the monthly purchase limit ({format_amount(buyer.monthly_limit_minor)})"
+        outcome.over_purchase_limit = f"{outcome.over_purchase_limit}; {monthly}" if outcome.over_purchase_limit else monthly
     if outcome.over_purchase_limit and not approval_route:
         raise DomainError(ErrorCode.PURCHASE_LIMIT_EXCEEDED, outcome.over_purchase_limit, None)
     ctx.session.add(OrderCharge(order_id=order.id, kind="member_month", period_start=month, amount_minor=amount))

@@ -51,6 +51,7 @@ CODE_DESCRIPTIONS = {
     "NOT_AN_APPROVER": "You are not among the approvers the order waits for now.",
     "INVOICE_NOT_APPROVED": "Invoice payment needs an approved application first.",
     "APPLICATION_PENDING": "An application is already waiting for a decision.",
+    "NO_APPROVER": "An approval tier the order needs has nobody but the buyer to decide it.",
 }
 assert set(CODE_DESCRIPTIONS) >= {c.value for c in DomainCode}
 

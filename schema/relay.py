@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Generic, TypeVar
 
 import strawberry
@@ -109,6 +109,9 @@ def from_keyset_cursor(cursor: str | None) -> tuple | None:
         value, pk = json.loads(_decode(cursor) or "")
         if isinstance(value, dict):
             value = datetime.fromisoformat(value["t"])
+            if value.tzinfo is None:
+                raise ValueError("naive time in cursor")
+            value = value.astimezone(timezone.utc)
         if not isinstance(pk, int) or not isinstance(value, (int, datetime)):
             raise ValueError
         return value, pk
