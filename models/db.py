@@ -55,9 +55,12 @@ class Database:
     def connect(cls, url: str, *, busy_timeout_ms: int = 10000) -> Database:
         engine = make_engine(url, busy_timeout_ms=busy_timeout_ms)
         writer = engine.execution_options(**{WRITE_OPTION: True})
+        # PostgreSQL reads at READ COMMITTED see a fresh snapshot per statement anyway, so a
+        # transaction around them buys nothing but two round trips (BEGIN, ROLLBACK).
+        reader = engine.execution_options(isolation_level="AUTOCOMMIT") if engine.dialect.name == "postgresql" else engine
         return cls(
             engine=engine,
-            read_sessions=async_sessionmaker(engine, expire_on_commit=False, autoflush=False),
+            read_sessions=async_sessionmaker(reader, expire_on_commit=False, autoflush=False),
             write_sessions=async_sessionmaker(writer, expire_on_commit=False, autoflush=True),
         )
 
