@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from models import Group, Membership
+from models import Company, Group, Membership
 from models.errors import DomainError, ErrorCode
 from models.group import clean_group_name
 from policies.actor import Actor
@@ -47,8 +47,15 @@ async def _ensure_name_free(ctx: UseCaseContext, actor: Actor, name: str, except
     return name
 
 
+async def _lock_company(ctx: UseCaseContext, actor: Actor) -> None:
+    """Serialize the name checks of one company's groups: a row lock on PostgreSQL (SQLite's
+    write transactions are serialized already). Taken first, as user changes take it."""
+    await ctx.session.get_one(Company, actor.company_id, with_for_update=True)
+
+
 async def create_group(ctx: UseCaseContext, *, name: str) -> Group:
     actor = ctx.require(Permission.GROUP_MANAGE)
+    await _lock_company(ctx, actor)
     group = Group(company_id=actor.company_id, name=await _ensure_name_free(ctx, actor, name))
     ctx.session.add(group)
     await ctx.session.flush()
@@ -64,6 +71,7 @@ async def _require_group(ctx: UseCaseContext, actor: Actor, group_id: int) -> Gr
 
 async def rename_group(ctx: UseCaseContext, *, group_id: int, name: str) -> Group:
     actor = ctx.require(Permission.GROUP_MANAGE)
+    await _lock_company(ctx, actor)
     group = await _require_group(ctx, actor, group_id)
     group.name = await _ensure_name_free(ctx, actor, name, except_id=group.id)
     await ctx.session.flush()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import time
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import selectinload
 
 from models import DeliveryLocation, DeliverySlot, EndCustomer, Order
@@ -97,7 +97,7 @@ async def list_end_customers(
     if location_id is not None:
         query = query.where(EndCustomer.location_id == location_id)
     if search:
-        query = query.where(EndCustomer.name.ilike(f"%{search.strip()}%"))
+        query = query.where(func.lower(EndCustomer.name).contains(search.strip().lower(), autoescape=True))
     return await keyset_page(ctx.session, query, EndCustomer.id, first=first, after=after, maximum=ctx.settings.max_page_size)
 
 

@@ -15,7 +15,7 @@ from resolvers.user import _member_for_change
 
 async def restrict_permission(ctx: UseCaseContext, *, membership_id: int, permission: Permission):
     actor = ctx.require(Permission.USER_RESTRICT)
-    member = await _member_for_change(ctx, actor, membership_id)
+    member = await _member_for_change(ctx, actor, membership_id, "userId")
     if member.user_id == actor.user_id:
         raise DomainError(ErrorCode.SELF_ACTION, "You cannot restrict your own permissions", "userId")
     if permission.value not in {r.permission for r in member.restrictions}:
@@ -30,7 +30,9 @@ async def restrict_permission(ctx: UseCaseContext, *, membership_id: int, permis
 
 async def restore_permission(ctx: UseCaseContext, *, membership_id: int, permission: Permission):
     actor = ctx.require(Permission.USER_RESTRICT)
-    member = await _member_for_change(ctx, actor, membership_id)
+    member = await _member_for_change(ctx, actor, membership_id, "userId")
+    if member.user_id == actor.user_id:
+        raise DomainError(ErrorCode.SELF_ACTION, "Ask another administrator to restore your permissions", "userId")
     removed = await ctx.session.execute(
         delete(PermissionRestriction).where(
             PermissionRestriction.membership_id == member.id, PermissionRestriction.permission == permission.value

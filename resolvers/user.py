@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 
-from models import Company, Group, LinkPurpose, Membership, MembershipStatus, PaymentMethod, Role, User
+from models import Company, Group, LinkPurpose, LinkToken, Membership, MembershipStatus, PaymentMethod, Role, User
+from models.base import utcnow
 from models.errors import DomainError, ErrorCode
 from models.user import normalize_email
 from policies.actor import Actor
@@ -43,10 +44,11 @@ async def list_users(ctx: UseCaseContext, *, filter: UserFilter, first: int, aft
     if filter.status is not None:
         query = query.where(Membership.status == filter.status.value)
     if filter.search:
-        pattern = f"%{filter.search.strip().lower()}%"
+        term = filter.search.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{term}%"
         query = query.where(Membership.user_id.in_(select(User.id).where(or_(
-            func.lower(User.email).like(pattern), func.lower(User.first_name).like(pattern),
-            func.lower(User.last_name).like(pattern),
+            func.lower(User.email).like(pattern, escape="\\"), func.lower(User.first_name).like(pattern, escape="\\"),
+            func.lower(User.last_name).like(pattern, escape="\\"),
         ))))
     return await keyset_page(ctx.session, query, Membership.id, first=first, after=after, maximum=ctx.settings.max_page_size)
 
@@ -73,9 +75,9 @@ def _require_role_grant(ctx: UseCaseContext, role: Role) -> None:
         raise DomainError(ErrorCode.ROLE_NOT_ALLOWED, f"You may not give the {role.value} role", "role")
 
 
-def _require_manageable(ctx: UseCaseContext, member: Membership) -> None:
+def _require_manageable(ctx: UseCaseContext, member: Membership, field: str = "id") -> None:
     if Role(member.role) in PRIVILEGED_ROLES and not ctx.allows(Permission.USER_ASSIGN_ROLE):
-        raise DomainError(ErrorCode.ROLE_NOT_ALLOWED, "Only an administrator may change administrators and managers", "id")
+        raise DomainError(ErrorCode.ROLE_NOT_ALLOWED, "Only an administrator may change administrators and managers", field)
 
 
 def _payment_methods(methods: list[PaymentMethod]) -> list[str]:
@@ -184,12 +186,12 @@ async def create_user(
     return await load_member(ctx.session, membership.id)
 
 
-async def _member_for_change(ctx: UseCaseContext, actor: Actor, membership_id: int) -> Membership:
+async def _member_for_change(ctx: UseCaseContext, actor: Actor, membership_id: int, field: str = "id") -> Membership:
     # Lock the company row first: concurrent changes to its administrators serialize here.
     await ctx.session.get_one(Company, actor.company_id, with_for_update=True)
     member = await find_member(ctx.session, actor, membership_id, for_update=True)
     if member is None:
-        raise DomainError(ErrorCode.NOT_FOUND, "No such user", "id")
+        raise DomainError(ErrorCode.NOT_FOUND, "No such user", field)
     return member
 
 
@@ -242,7 +244,8 @@ async def _update_names(ctx: UseCaseContext, member: Membership, first: str | No
         )
     )
     if elsewhere:
-        raise DomainError(ErrorCode.SHARED_ACCOUNT, "This person also belongs to another company; only they can change their name", "firstName")
+        raise DomainError(ErrorCode.SHARED_ACCOUNT, "This person also belongs to another company; only they can change their name",
+                          "firstName" if first is not None else "lastName")
     user = await ctx.session.get_one(User, member.user_id)
     if first is not None:
         user.first_name = clean_text(first, "firstName", 100)
@@ -262,8 +265,16 @@ async def set_user_active(ctx: UseCaseContext, *, membership_id: int, active: bo
     else:
         if member.status == MembershipStatus.DEACTIVATED.value:
             raise DomainError(ErrorCode.INVALID_STATE, "The user is already deactivated", "id")
-        await _ensure_not_last_admin(ctx, member)
-        member.status = MembershipStatus.DEACTIVATED.value
+        if member.status == MembershipStatus.INVITED.value:
+            # Withdraw the invitation: its links stop working, the person stays invited (never
+            # active without accepting); inviteUser sends a fresh link.
+            await ctx.session.execute(
+                update(LinkToken).where(LinkToken.membership_id == member.id, LinkToken.used_at.is_(None))
+                .values(used_at=utcnow())
+            )
+        else:
+            await _ensure_not_last_admin(ctx, member)
+            member.status = MembershipStatus.DEACTIVATED.value
     await audit(ctx, "user", member.id, "reactivate" if active else "deactivate")
     await ctx.session.flush()
     return await load_member(ctx.session, member.id)
@@ -277,7 +288,7 @@ async def move_users_to_group(ctx: UseCaseContext, *, membership_ids: list[int],
         member = await find_member(ctx.session, actor, membership_id, for_update=True)
         if member is None:
             raise DomainError(ErrorCode.NOT_FOUND, "No such user", "userIds")
-        _require_manageable(ctx, member)
+        _require_manageable(ctx, member, "userIds")
         member.group_id = group.id
         members.append(member.id)
     await ctx.session.flush()
