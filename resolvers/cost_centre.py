@@ -80,6 +80,11 @@ async def list_cost_centres(ctx: UseCaseContext) -> list[CostCentre]:
     return list((await ctx.session.scalars(query.order_by(CostCentre.id))).all())
 
 
+async def get_cost_centre(ctx: UseCaseContext, cost_centre_id: int) -> CostCentre | None:
+    """A cost centre the caller may see (all of the company's with `cost_centre:read`, else their own), or None."""
+    return next((c for c in await list_cost_centres(ctx) if c.id == cost_centre_id), None)
+
+
 def _snapshot(c: CostCentre) -> dict:
     return {"name": c.name, "code": c.code, "street": c.street, "postal_code": c.postal_code, "city": c.city, "active": c.active}
 

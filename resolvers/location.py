@@ -46,6 +46,15 @@ async def find_location(ctx: UseCaseContext, location_id: int, *, for_update: bo
     return await ctx.session.scalar(query)
 
 
+async def find_slot(ctx: UseCaseContext, slot_id: int) -> DeliverySlot | None:
+    """A delivery slot of one of the company's locations, or None."""
+    actor = ctx.require(Permission.LOCATION_READ)
+    return await ctx.session.scalar(
+        select(DeliverySlot).join(DeliveryLocation, DeliveryLocation.id == DeliverySlot.location_id)
+        .where(DeliverySlot.id == slot_id, DeliveryLocation.company_id == actor.company_id)
+    )
+
+
 async def save_location(
     ctx: UseCaseContext, *, location_id: int | None, name: str, street: str, postal_code: str, city: str,
     slots: list[SlotSpec] | None,

@@ -14,7 +14,7 @@ from policies.permissions import Permission
 from policies.scopes import visible_orders
 from resolvers.context import UseCaseContext
 from resolvers.order_events import record_event, transition
-from resolvers.order_view import OrderView, fetch_order
+from resolvers.order_view import LineView, OrderView, fetch_order
 from resolvers.spend import credit_return, release_spend, settle_spend
 
 
@@ -24,6 +24,14 @@ def _scope(ctx: UseCaseContext):
 
 async def get_order(ctx: UseCaseContext, order_id: int, *, with_events: bool = True) -> OrderView | None:
     return await fetch_order(ctx.session, and_(Order.id == order_id, _scope(ctx)), with_events=with_events)
+
+
+async def get_order_line(ctx: UseCaseContext, line_id: int) -> tuple[OrderView, LineView] | None:
+    """A line of an order the caller may see, with its order, or None."""
+    order_id = await ctx.session.scalar(select(OrderLine.order_id).where(OrderLine.id == line_id))
+    view = await get_order(ctx, order_id, with_events=False) if order_id is not None else None
+    line = next((l for l in view.lines if l.id == line_id), None) if view else None
+    return (view, line) if line else None
 
 
 async def _order_for_change(ctx: UseCaseContext, order_id: int) -> Order:

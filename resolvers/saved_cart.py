@@ -139,3 +139,9 @@ async def add_saved_cart_to_cart(ctx: UseCaseContext, *, saved_cart_id: int) -> 
                                       substitution_allowed=line.substitution_allowed))
     await ctx.session.flush()
     return await cart_view(ctx, cart.id)
+
+
+async def get_saved_cart(ctx: UseCaseContext, saved_cart_id: int) -> tuple[SavedCart, dict[int, Product]] | None:
+    """A saved cart the caller may see (their own or a shared one), or None."""
+    cart = await ctx.session.scalar(_visible(ctx).where(SavedCart.id == saved_cart_id))
+    return (cart, await _products(ctx, [cart])) if cart else None

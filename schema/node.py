@@ -7,6 +7,8 @@ from typing import Annotated
 import strawberry
 
 from resolvers import catalogue as catalogue_use_cases
+from resolvers import cost_centre as cost_centre_use_cases
+from resolvers import saved_cart as saved_cart_use_cases
 from resolvers import company as company_use_cases
 from resolvers import group as group_use_cases
 from resolvers import location as location_use_cases
@@ -16,7 +18,10 @@ from schema.catalogue import Product
 from schema.company import Company
 from schema.group import Group
 from schema.location import DeliveryLocation, EndCustomer
-from schema.order_types import order_from_view
+from schema.cost_centre import CostCentre
+from schema.location import DeliverySlot
+from schema.order_types import order_from_view, order_line_from_view
+from schema.saved_cart import SavedCart
 from schema.relay import Node, parse_global_id
 from schema.user import User
 
@@ -56,9 +61,30 @@ async def _end_customer(ctx, pk: int):
     return EndCustomer.from_model(customer) if customer else None
 
 
+async def _slot(ctx, pk: int):
+    slot = await location_use_cases.find_slot(ctx, pk)
+    return DeliverySlot.from_model(slot) if slot else None
+
+
+async def _order_line(ctx, pk: int):
+    found = await order_use_cases.get_order_line(ctx, pk)
+    return order_line_from_view(found[1], found[0].currency) if found else None
+
+
+async def _saved_cart(ctx, pk: int):
+    found = await saved_cart_use_cases.get_saved_cart(ctx, pk)
+    return SavedCart.from_model(found[0], found[1], ctx.actor.membership_id) if found else None
+
+
+async def _cost_centre(ctx, pk: int):
+    centre = await cost_centre_use_cases.get_cost_centre(ctx, pk)
+    return CostCentre.from_model(centre) if centre else None
+
+
 NODE_FETCHERS = {
     "Company": _company, "Group": _group, "User": _user, "Product": _product, "Order": _order,
-    "DeliveryLocation": _location, "EndCustomer": _end_customer,
+    "DeliveryLocation": _location, "EndCustomer": _end_customer, "DeliverySlot": _slot, "OrderLine": _order_line,
+    "SavedCart": _saved_cart, "CostCentre": _cost_centre,
 }
 
 

@@ -128,7 +128,7 @@ class Order(Node):
     approval_flow: ApprovalFlow | None = strawberry.field(description="Rules, tiers, who approved, who is pending, and what the caller may do now.")
 
 
-def _line(line: LineView, currency: str) -> OrderLine:
+def order_line_from_view(line: LineView, currency: str) -> OrderLine:
     return OrderLine(
         id=to_global_id("OrderLine", line.id), product_id=to_global_id("Product", line.product_id), sku=line.sku,
         name=line.name, unit=line.unit, quantity=line.quantity, unit_price=money(line.unit_price_minor, currency),
@@ -171,7 +171,7 @@ def order_from_view(v: OrderView, flow: FlowView | None = None) -> Order:
         id=to_global_id("Order", v.id), number=v.number, status=OrderStatus(v.status.value),
         buyer=OrderBuyer(id=to_global_id("User", v.buyer_id), name=v.buyer_name, email=v.buyer_email),
         group=OrderGroup(id=to_global_id("Group", v.group_id), name=v.group_name), end_customer=end_customer,
-        lines=[_line(line, c) for line in v.lines], totals=totals, reference=v.reference, po_number=v.po_number,
+        lines=[order_line_from_view(line, c) for line in v.lines], totals=totals, reference=v.reference, po_number=v.po_number,
         delivery=_delivery(v), payment_method=PaymentMethod(v.payment_method) if v.payment_method else None,
         created_at=v.created_at, submitted_at=v.submitted_at, timeline=[_event(e) for e in v.events or []],
         cost_centre=OrderCostCentre(id=to_global_id("CostCentre", v.cost_centre_id), name=v.cost_centre_name,
