@@ -29,7 +29,7 @@ test: $(STAMP)
 ## Headless Chromium opens GraphiQL, signs in, runs `me` and saves a screenshot.
 browser-test: $(STAMP)
 	$(BIN)/python -m pip install --quiet 'playwright>=1.47'
-	$(BIN)/python -m pytest tests/browser -p no:randomly
+	PROCURA_BROWSER_TEST=1 $(BIN)/python -m pytest tests/browser
 
 bench: $(STAMP)
 	$(BIN)/python bench/authz.py

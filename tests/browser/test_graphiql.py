@@ -1,0 +1,130 @@
+"""GraphiQL end to end: sign in with `login`, put the token in the Headers pane, run `me`.
+
+Run with `make browser-test` (or `PROCURA_BROWSER_TEST=1 .venv/bin/python -m pytest tests/browser`).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+from urllib.parse import urlsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ADMIN_EMAIL = "admin@demo.procura.test"
+ADMIN_PASSWORD = "demo-password-1"
+LOGIN = (
+    "mutation SignIn {\n"
+    f'  login(input: {{email: "{ADMIN_EMAIL}", password: "{ADMIN_PASSWORD}"}}) {{\n'
+    "    ... on AuthPayload { accessToken }\n"
+    "    ... on MutationError { code message }\n"
+    "  }\n"
+    "}\n"
+)
+ME = "query Me {\n  me { email }\n}\n"
+SCREENSHOT = PROJECT_ROOT / "screenshots" / "graphiql-me.png"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+LOCAL_SCHEMES = {"data", "blob", "about", "chrome-error"}
+
+QUERY_EDITOR = ".graphiql-query-editor"
+HEADERS_EDITOR = 'section.graphiql-editor-tool[aria-label="Headers"]'
+RESULT = "section.result-window"
+TIMEOUT_MS = 20_000
+
+
+def editor_value(page, container: str) -> str:
+    # The tools pane holds both the variables and the headers editor; the inactive one is hidden.
+    return page.eval_on_selector_all(
+        f"{container} .graphiql-editor:not(.hidden) .CodeMirror, {container} > .CodeMirror",
+        "elements => elements[0].CodeMirror.getValue()",
+    )
+
+
+def replace_editor_text(page, container: str, text: str) -> None:
+    """Focus a GraphiQL editor, select everything, delete it and type `text` in, as a user pasting would."""
+    page.locator(f"{container} .CodeMirror-lines >> visible=true").first.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    # insert_text sends the text as one input event (like a paste), so CodeMirror's
+    # bracket auto-closing and autocompletion do not rewrite it keystroke by keystroke.
+    page.keyboard.insert_text(text)
+    page.keyboard.press("Escape")  # close any autocompletion popup
+    assert editor_value(page, container).strip() == text.strip()
+    # GraphiQL re-reads the operations of the document on a debounce; clicking "run" before it
+    # has would still see the previous document's operations (and ask which one to run).
+    page.wait_for_timeout(700)
+
+
+def run_and_wait_for_result(page, must_contain: str) -> str:
+    page.locator("button.graphiql-execute-button").click()
+    page.wait_for_function(
+        """([selector, needle]) => {
+               const editor = document.querySelector(selector + " .CodeMirror");
+               return editor && editor.CodeMirror.getValue().includes(needle);
+           }""",
+        arg=[RESULT, must_contain], timeout=TIMEOUT_MS,
+    )
+    return editor_value(page, RESULT)
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG file"
+    return struct.unpack(">II", header[16:24])
+
+
+def test_graphiql_signs_in_and_runs_me(server, browser_context):
+    from playwright.sync_api import expect
+
+    requests: list[str] = []
+    browser_context.on("request", lambda request: requests.append(request.url))
+    console_errors: list[str] = []
+    page = browser_context.pages[0] if browser_context.pages else browser_context.new_page()
+    page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
+    page.on("pageerror", lambda error: console_errors.append(str(error)))
+
+    try:
+        response = page.goto(f"{server.base_url}/graphql", wait_until="load")
+        assert response is not None and response.ok, f"GET /graphql answered {response and response.status}"
+        assert "text/html" in response.request.all_headers().get("accept", "")
+        assert response.headers["content-type"].startswith("text/html")
+        page.wait_for_selector(f"{QUERY_EDITOR} .CodeMirror", timeout=TIMEOUT_MS)
+        assert "Sign in" in editor_value(page, QUERY_EDITOR)  # the page's default query is shown
+
+        # 1. Sign in with the `login` mutation; the token comes back in the result pane.
+        replace_editor_text(page, QUERY_EDITOR, LOGIN)
+        login_result = json.loads(run_and_wait_for_result(page, "accessToken"))
+        token = login_result["data"]["login"]["accessToken"]
+        assert token.count(".") == 2, f"not a JWT: {token!r}"
+
+        # 2. Put {"Authorization": "Bearer <token>"} in the Headers pane.
+        page.get_by_role("button", name="Headers", exact=True).click()
+        expect(page.locator(HEADERS_EDITOR)).to_be_visible(timeout=TIMEOUT_MS)
+        replace_editor_text(page, HEADERS_EDITOR, json.dumps({"Authorization": f"Bearer {token}"}))
+
+        # 3. Run `me` with that header: the result pane shows the admin's email.
+        replace_editor_text(page, QUERY_EDITOR, ME)
+        me_result = json.loads(run_and_wait_for_result(page, ADMIN_EMAIL))
+        assert me_result == {"data": {"me": {"email": ADMIN_EMAIL}}}
+        expect(page.locator(RESULT)).to_contain_text(ADMIN_EMAIL, timeout=TIMEOUT_MS)
+
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+    except Exception:
+        failure = PROJECT_ROOT / "screenshots" / "graphiql-failure.png"
+        failure.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(failure), full_page=True)
+        print(f"browser console errors: {console_errors}\nserver log:\n{server.log()}")
+        raise
+
+    assert SCREENSHOT.is_file()
+    assert SCREENSHOT.stat().st_size > 10_000, f"screenshot is only {SCREENSHOT.stat().st_size} bytes"
+    width, height = png_size(SCREENSHOT)
+    assert width >= 800 and height >= 600, f"screenshot is {width}x{height}"
+
+    assert requests, "no request was seen"
+    foreign = [url for url in requests
+               if urlsplit(url).scheme not in LOCAL_SCHEMES and urlsplit(url).hostname not in LOCAL_HOSTS]
+    assert not foreign, f"requests left localhost: {foreign}"
+    graphql_posts = [url for url in requests if urlsplit(url).path == "/graphql"]
+    assert len(graphql_posts) >= 3, f"expected the page, the login and `me` on /graphql, saw {graphql_posts}"
