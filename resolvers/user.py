@@ -9,7 +9,6 @@ from sqlalchemy import func, or_, select, update
 from models import Company, Group, LinkPurpose, LinkToken, Membership, MembershipStatus, PaymentMethod, Role, User
 from models.base import utcnow
 from models.errors import DomainError, ErrorCode
-from models.user import normalize_email
 from policies.actor import Actor
 from policies.permissions import Permission
 from policies.scopes import company_members, find_group, find_member, load_member

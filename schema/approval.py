@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import Enum
 from typing import Annotated
 
@@ -15,7 +14,7 @@ from models.user import Role as DomainRole
 from resolvers import approval as decisions
 from resolvers import approval_rule as rules
 from resolvers import approval_view
-from schema.approval_types import BudgetImpactType, flow_from_view, impact_from_view
+from schema.approval_types import BudgetImpactType, impact_from_view
 from schema.errors import INPUT, MutationError, run_mutation
 from schema.order import OrderPayload, OrderResult, with_flow
 from schema.order_types import Order, order_from_view
