@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +15,9 @@ from policies.permissions import Permission
 from resolvers.security import AccessTokens, Passwords
 from settings import Settings
 
+if TYPE_CHECKING:  # resolvers.mail imports this module
+    from resolvers.mail import Mailer
+
 
 @dataclass
 class Services:
@@ -24,7 +28,7 @@ class Services:
     authorizer: Authorizer
     passwords: Passwords
     tokens: AccessTokens
-    mailer: "Mailer"  # noqa: F821 - resolvers.mail imports this module
+    mailer: Mailer
 
 
 @dataclass

@@ -158,11 +158,15 @@ class BudgetMutation:
     @strawberry.mutation(description="Create or change a budget. Requires `budget:manage` (administrators).")
     async def save_budget(self, info: strawberry.Info, input: Annotated[BudgetInput, INPUT]) -> BudgetResult:
         currency = info.context.services.settings.supplier_currency
-        spec = lambda: use_cases.BudgetSpec(  # noqa: E731 - parsed inside the transaction so errors are typed
-            name=input.name, owner_type=DomainOwner(input.owner_type.value),
-            owner_id=decode_id(input.owner_id, OWNER_TYPE_NAMES[input.owner_type.value]) or 0,
-            period=DomainPeriod(input.period.value), amount_minor=parse_amount(input.amount, "amount"),
-            action=DomainAction(input.action.value), starts_on=input.starts_on, ends_on=input.ends_on, active=input.active)
+
+        def spec() -> use_cases.BudgetSpec:  # parsed inside the transaction, so bad amounts are typed errors
+            return use_cases.BudgetSpec(
+                name=input.name, owner_type=DomainOwner(input.owner_type.value),
+                owner_id=decode_id(input.owner_id, OWNER_TYPE_NAMES[input.owner_type.value]) or 0,
+                period=DomainPeriod(input.period.value), amount_minor=parse_amount(input.amount, "amount"),
+                action=DomainAction(input.action.value), starts_on=input.starts_on, ends_on=input.ends_on,
+                active=input.active)
+
         return await run_mutation(info, lambda ctx: use_cases.save_budget(
             ctx, budget_id=decode_id(input.id, "Budget") or 0 if input.id else None, spec=spec()),
             lambda status: BudgetPayload(budget=budget_from_status(status, currency)))
