@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, JSON, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime, utcnow
@@ -29,7 +29,7 @@ class ApprovalRule(Base):
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     condition: Mapped[str] = mapped_column(String(30))
-    threshold_minor: Mapped[int | None] = mapped_column(Integer)
+    threshold_minor: Mapped[int | None] = mapped_column(BigInteger)
     cost_centre_id: Mapped[int | None] = mapped_column(ForeignKey("cost_centres.id", ondelete="CASCADE"))
     category: Mapped[str | None] = mapped_column(String(100))
     applies_to_roles: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: everyone

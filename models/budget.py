@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
@@ -43,7 +43,7 @@ class Budget(Base):
     period: Mapped[str] = mapped_column(String(20))
     starts_on: Mapped[date | None] = mapped_column(Date)  # fixed range only
     ends_on: Mapped[date | None] = mapped_column(Date)  # fixed range only, inclusive
-    amount_minor: Mapped[int] = mapped_column(Integer)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
     action: Mapped[str] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -56,8 +56,8 @@ class BudgetUsage(Base):
 
     budget_id: Mapped[int] = mapped_column(ForeignKey("budgets.id", ondelete="CASCADE"), primary_key=True)
     period_start: Mapped[date] = mapped_column(Date, primary_key=True)
-    committed_minor: Mapped[int] = mapped_column(Integer, default=0)
-    spent_minor: Mapped[int] = mapped_column(Integer, default=0)
+    committed_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    spent_minor: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class OrderCharge(Base):
@@ -72,7 +72,7 @@ class OrderCharge(Base):
     kind: Mapped[str] = mapped_column(String(20))  # budget | member_month | credit
     budget_id: Mapped[int | None] = mapped_column(ForeignKey("budgets.id", ondelete="CASCADE"))
     period_start: Mapped[date | None] = mapped_column(Date)
-    amount_minor: Mapped[int] = mapped_column(Integer)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
     released: Mapped[bool] = mapped_column(Boolean, default=False)
 
 

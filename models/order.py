@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, JSON, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime, utcnow
@@ -45,10 +45,10 @@ class Order(Base):
     payment_method: Mapped[str | None] = mapped_column(String(20))
     cost_centre_id: Mapped[int | None] = mapped_column(ForeignKey("cost_centres.id"), index=True)
     warnings: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
-    net_minor: Mapped[int] = mapped_column(Integer, default=0)
-    vat_minor: Mapped[int] = mapped_column(Integer, default=0)
-    gross_minor: Mapped[int] = mapped_column(Integer, default=0)
-    credited_minor: Mapped[int] = mapped_column(Integer, default=0)
+    net_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    vat_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    gross_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    credited_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     idempotency_key: Mapped[str | None] = mapped_column(String(100))
     content_digest: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -71,10 +71,10 @@ class OrderLine(Base):
     sku: Mapped[str] = mapped_column(String(64), default="")
     name: Mapped[str] = mapped_column(String(200), default="")
     unit: Mapped[str] = mapped_column(String(20), default="")
-    unit_price_minor: Mapped[int] = mapped_column(Integer, default=0)
+    unit_price_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     vat_rate: Mapped[int] = mapped_column(Integer, default=0)
-    net_minor: Mapped[int] = mapped_column(Integer, default=0)
-    vat_minor: Mapped[int] = mapped_column(Integer, default=0)
+    net_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    vat_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     returned_quantity: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -102,7 +102,7 @@ class LineReturn(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id", ondelete="CASCADE"), index=True)
     quantity: Mapped[int] = mapped_column(Integer)
-    credited_minor: Mapped[int] = mapped_column(Integer)
+    credited_minor: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(Text, default="")
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

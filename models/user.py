@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import Enum
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, JSON, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime, utcnow
@@ -71,8 +71,8 @@ class Membership(Base):
     status: Mapped[str] = mapped_column(String(20), default=MembershipStatus.ACTIVE.value)
     payment_methods: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Purchase limits (köpgräns); None means no limit.
-    order_limit_minor: Mapped[int | None] = mapped_column(Integer)
-    monthly_limit_minor: Mapped[int | None] = mapped_column(Integer)
+    order_limit_minor: Mapped[int | None] = mapped_column(BigInteger)
+    monthly_limit_minor: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -104,4 +104,4 @@ class MemberMonthlySpend(Base):
 
     membership_id: Mapped[int] = mapped_column(ForeignKey("memberships.id", ondelete="CASCADE"), primary_key=True)
     month_start: Mapped[date] = mapped_column(Date, primary_key=True)
-    committed_minor: Mapped[int] = mapped_column(Integer, default=0)
+    committed_minor: Mapped[int] = mapped_column(BigInteger, default=0)

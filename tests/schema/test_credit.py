@@ -226,3 +226,12 @@ async def test_only_administrators_apply_and_only_operators_decide(api, services
     op = await operator(api)
     missing = await call(api, "decideInvoiceApplication", {"id": to_global_id("InvoiceApplication", 99_999), "approve": True}, op.token)
     assert missing["code"] == "NOT_FOUND"
+
+
+async def test_amounts_beyond_32_bits_are_stored_exactly(api, services):
+    """Money is stored as 64-bit minor units: 50 million kroner (5 billion øre) survives both databases."""
+    st = await spend_tenant(api, [Role.ADMIN, Role.CUSTOMER])
+    op = await operator(api)
+    changed = await ok(api, "setCreditLimit", {"companyId": st.tenant.gid, "creditLimit": "50000000.25"}, op.token)
+    assert changed["credit"]["creditLimit"]["amount"] == "50000000.25"
+    assert (await credit_row(services, st.company_id))[0] == 5_000_000_025
