@@ -40,23 +40,34 @@ def editor_value(page, container: str) -> str:
     )
 
 
-def replace_editor_text(page, container: str, text: str) -> None:
-    """Focus a GraphiQL editor, select everything, delete it and type `text` in, as a user pasting would."""
+def replace_editor_text(page, container: str, text: str, storage_key: str) -> None:
+    """Focus a GraphiQL editor, select everything, delete it and type `text` in, as a user pasting would.
+
+    GraphiQL takes an edit in on a debounce (100 ms for the query, when it also re-reads the document's
+    operations; 500 ms for the headers) and then persists it under `storage_key` in localStorage.
+    Wait for that: clicking "run" earlier would act on the previous document's operations.
+    """
     page.locator(f"{container} .CodeMirror-lines >> visible=true").first.click()
     page.keyboard.press("Control+A")
     page.keyboard.press("Delete")
     # insert_text sends the text as one input event (like a paste), so CodeMirror's
     # bracket auto-closing and autocompletion do not rewrite it keystroke by keystroke.
     page.keyboard.insert_text(text)
+    page.keyboard.press("Control+Home")  # scroll back to the start, so the screenshot shows it
     page.keyboard.press("Escape")  # close any autocompletion popup
     assert editor_value(page, container).strip() == text.strip()
-    # GraphiQL re-reads the operations of the document on a debounce; clicking "run" before it
-    # has would still see the previous document's operations (and ask which one to run).
-    page.wait_for_timeout(700)
+    page.wait_for_function(
+        "([key, text]) => window.localStorage.getItem(key) === text", arg=[storage_key, text], timeout=TIMEOUT_MS,
+    )
 
 
 def run_and_wait_for_result(page, must_contain: str) -> str:
-    page.locator("button.graphiql-execute-button").click()
+    from playwright.sync_api import expect
+
+    # With one operation in the editor the button runs it; with several it opens a menu instead.
+    run = page.locator("button.graphiql-execute-button:not([aria-haspopup])")
+    expect(run).to_have_count(1, timeout=TIMEOUT_MS)
+    run.click()
     page.wait_for_function(
         """([selector, needle]) => {
                const editor = document.querySelector(selector + " .CodeMirror");
@@ -92,7 +103,7 @@ def test_graphiql_signs_in_and_runs_me(server, browser_context):
         assert "Sign in" in editor_value(page, QUERY_EDITOR)  # the page's default query is shown
 
         # 1. Sign in with the `login` mutation; the token comes back in the result pane.
-        replace_editor_text(page, QUERY_EDITOR, LOGIN)
+        replace_editor_text(page, QUERY_EDITOR, LOGIN, "graphiql:query")
         login_result = json.loads(run_and_wait_for_result(page, "accessToken"))
         token = login_result["data"]["login"]["accessToken"]
         assert token.count(".") == 2, f"not a JWT: {token!r}"
@@ -100,10 +111,10 @@ def test_graphiql_signs_in_and_runs_me(server, browser_context):
         # 2. Put {"Authorization": "Bearer <token>"} in the Headers pane.
         page.get_by_role("button", name="Headers", exact=True).click()
         expect(page.locator(HEADERS_EDITOR)).to_be_visible(timeout=TIMEOUT_MS)
-        replace_editor_text(page, HEADERS_EDITOR, json.dumps({"Authorization": f"Bearer {token}"}))
+        replace_editor_text(page, HEADERS_EDITOR, json.dumps({"Authorization": f"Bearer {token}"}), "graphiql:headers")
 
         # 3. Run `me` with that header: the result pane shows the admin's email.
-        replace_editor_text(page, QUERY_EDITOR, ME)
+        replace_editor_text(page, QUERY_EDITOR, ME, "graphiql:query")
         me_result = json.loads(run_and_wait_for_result(page, ADMIN_EMAIL))
         assert me_result == {"data": {"me": {"email": ADMIN_EMAIL}}}
         expect(page.locator(RESULT)).to_contain_text(ADMIN_EMAIL, timeout=TIMEOUT_MS)
