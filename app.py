@@ -91,8 +91,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await services.mailer.drain()
         await services.db.dispose()
 
+    async def no_favicon(_: Request) -> Response:
+        return Response(status_code=204)  # browsers ask for one; an empty answer beats a logged 404
+
     routes = [
-        Route("/healthz", healthz), Route("/readyz", readyz),
+        Route("/healthz", healthz), Route("/readyz", readyz), Route("/favicon.ico", no_favicon),
         Route("/graphql", graphql, methods=["GET", "POST"]),
     ]
     if not settings.is_production:
