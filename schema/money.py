@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
 import strawberry
 
@@ -15,7 +16,9 @@ class Money:
     currency: str = strawberry.field(description="ISO 4217 currency code.")
 
 
+@lru_cache(maxsize=8192)
 def money(minor: int, currency: str) -> Money:
+    """Money values are immutable, and a page repeats many (unit prices, zero credits): share them."""
     return Money(amount=to_amount(minor), currency=currency)
 
 

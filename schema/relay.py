@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Generic, TypeVar
 
 import strawberry
@@ -27,6 +28,7 @@ def _decode(value: str) -> str | None:
         return None
 
 
+@lru_cache(maxsize=65536)
 def to_global_id(type_name: str, pk: int) -> strawberry.ID:
     return strawberry.ID(_encode(f"{type_name}:{pk}"))
 
