@@ -56,6 +56,20 @@ def db_downgrade(revision: str = typer.Argument(..., help="Target revision, e.g.
     typer.echo(f"Database at {revision}.")
 
 
+def run_with_services(use_case):
+    """Build the services from the environment, await `use_case(services)`, dispose the engine."""
+    from app import build_services
+
+    async def run():
+        services = build_services(Settings())
+        try:
+            return await use_case(services)
+        finally:
+            await services.db.dispose()
+
+    return asyncio.run(run())
+
+
 def _print_sign_ins(sign_ins, url: str) -> None:
     typer.echo(f"\nProcura demo at {url}/graphql  (GraphiQL in a browser)\nSign in with the `login` mutation:")
     for sign_in in sign_ins:
@@ -66,19 +80,10 @@ def _print_sign_ins(sign_ins, url: str) -> None:
 @app.command("demo-data")
 def demo_data() -> None:
     """Load the demo company and its users (once; later runs change nothing)."""
-    from app import build_services
     from resolvers.demo import load_demo_data
 
     settings = Settings()
-
-    async def run():
-        services = build_services(settings)
-        try:
-            return await load_demo_data(services)
-        finally:
-            await services.db.dispose()
-
-    created, people = asyncio.run(run())
+    created, people = run_with_services(load_demo_data)
     typer.echo("Demo data loaded." if created else "Demo data already present.")
     _print_sign_ins(people, f"http://{settings.host}:{settings.port}")
 
@@ -93,21 +98,13 @@ def create_operator(
     """Create a platform operator (the supplier's staff, outside every company)."""
     import os
 
-    from app import build_services
     from models.errors import DomainError
     from resolvers.operator import create_operator as create
 
     password = password or os.environ.get("PROCURA_OPERATOR_PASSWORD") or getpass.getpass("Password: ")
-
-    async def run():
-        services = build_services(Settings())
-        try:
-            return await create(services, email=email, first_name=first_name, last_name=last_name, password=password)
-        finally:
-            await services.db.dispose()
-
     try:
-        user = asyncio.run(run())
+        user = run_with_services(lambda services: create(
+            services, email=email, first_name=first_name, last_name=last_name, password=password))
     except DomainError as error:
         typer.echo(f"{error.code.value}: {error.message}", err=True)
         raise typer.Exit(1) from error
@@ -120,19 +117,11 @@ def import_products(file: Path = typer.Argument(..., exists=True, dir_okay=False
 
     Columns: sku, name, description, unit, category, unit_price (decimal, excl. VAT), vat_rate, active.
     """
-    from app import build_services
     from resolvers.product_import import ProductImportError
     from resolvers.product_import import import_products as run_import
 
-    async def run():
-        services = build_services(Settings())
-        try:
-            return await run_import(services, file.read_text(encoding="utf-8"))
-        finally:
-            await services.db.dispose()
-
     try:
-        result = asyncio.run(run())
+        result = run_with_services(lambda services: run_import(services, file.read_text(encoding="utf-8")))
     except ProductImportError as error:
         typer.echo(f"{file}: {error}; nothing was imported.", err=True)
         raise typer.Exit(1) from error

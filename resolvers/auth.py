@@ -13,7 +13,7 @@ from models.errors import DomainError, ErrorCode
 from models.user import normalize_email
 from resolvers.context import UseCaseContext
 from resolvers.security import new_opaque_token, token_digest
-from resolvers.throttle import clear_account_failures, hold, record_failure, throttle_keys
+from resolvers.throttle import TOO_MANY_ATTEMPTS, clear_account_failures, hold, record_failure, throttle_keys
 
 INVALID_CREDENTIALS = "Invalid email or password"
 
@@ -31,7 +31,7 @@ class IssuedTokens:
 async def login(ctx: UseCaseContext, *, email: str, password: str, company_id: int | None) -> IssuedTokens:
     keys = throttle_keys(email, ctx.client_address)
     if await hold(ctx, keys):
-        raise DomainError(ErrorCode.TOO_MANY_ATTEMPTS, "Too many failed sign-ins; wait a moment and try again")
+        raise DomainError(ErrorCode.TOO_MANY_ATTEMPTS, TOO_MANY_ATTEMPTS)
     user = await ctx.session.scalar(select(User).where(User.email == normalize_email(email)))
     valid = await ctx.services.passwords.verify(user.password_hash if user else None, password)
     membership_id = await _default_membership(ctx, user, company_id) if valid and user else None

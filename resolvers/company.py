@@ -16,7 +16,7 @@ from resolvers.context import UseCaseContext
 from resolvers.cost_centre import attach_default, create_default_cost_centre
 from resolvers.spend import ensure_credit_account
 from resolvers.security import check_password_strength
-from resolvers.throttle import hold, record_failure, throttle_keys
+from resolvers.throttle import password_matches
 from resolvers.validation import clean_email, clean_text
 from policies.scopes import load_member
 
@@ -75,14 +75,7 @@ async def _first_administrator(ctx: UseCaseContext, email: str, first: str, last
     email = clean_email(email, "administrator.email")
     existing = await ctx.session.scalar(select(User).where(User.email == normalize_email(email)))
     if existing is not None:
-        # A password check like sign-in's: it must not be a way around sign-in throttling.
-        keys = throttle_keys(email, ctx.client_address)
-        if await hold(ctx, keys):
-            raise DomainError(
-                ErrorCode.TOO_MANY_ATTEMPTS, "Too many failed sign-ins; wait a moment and try again", "administrator.email"
-            )
-        if not await ctx.services.passwords.verify(existing.password_hash, password):
-            await record_failure(ctx, keys)
+        if not await password_matches(ctx, existing, password, "administrator.email"):
             raise DomainError(
                 ErrorCode.EMAIL_TAKEN,
                 "This email already has an account: give that account's password to register another company with it",

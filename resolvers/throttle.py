@@ -17,6 +17,7 @@ from resolvers.upsert import insert_for
 
 from models import LoginThrottle
 from models.base import utcnow
+from models.errors import DomainError, ErrorCode
 from models.user import normalize_email
 from resolvers.context import UseCaseContext
 
@@ -70,3 +71,19 @@ async def record_failure(ctx: UseCaseContext, keys: list[str]) -> None:
 
 async def clear_account_failures(ctx: UseCaseContext, email: str) -> None:
     await ctx.session.execute(delete(LoginThrottle).where(LoginThrottle.key == throttle_keys(email, "")[0]))
+
+
+TOO_MANY_ATTEMPTS = "Too many failed sign-ins; wait a moment and try again"
+
+
+async def password_matches(ctx: UseCaseContext, user, password: str, field: str) -> bool:
+    """A password check outside sign-in, throttled exactly like sign-in so it is no way around it:
+    TOO_MANY_ATTEMPTS while the account or address is locked out; a wrong password counts as a
+    failed sign-in (the caller raises its error with persist=True so the count is kept)."""
+    keys = throttle_keys(user.email, ctx.client_address)
+    if await hold(ctx, keys):
+        raise DomainError(ErrorCode.TOO_MANY_ATTEMPTS, TOO_MANY_ATTEMPTS, field)
+    if await ctx.services.passwords.verify(user.password_hash, password):
+        return True
+    await record_failure(ctx, keys)
+    return False

@@ -19,7 +19,7 @@ from resolvers.links import consume_link, issue_link, link_url, unspend_link
 from resolvers.mail import queue_mail
 from resolvers.pagination import Page, keyset_page
 from resolvers.security import check_password_strength
-from resolvers.throttle import hold, record_failure, throttle_keys
+from resolvers.throttle import password_matches
 from resolvers.validation import clean_email, clean_text
 
 PRIVILEGED_ROLES = {Role.ADMIN, Role.MANAGER}
@@ -142,12 +142,8 @@ async def accept_invitation(ctx: UseCaseContext, *, token: str, first_name: str,
 async def _prove_existing_account(ctx: UseCaseContext, user: User, password: str, token: str) -> None:
     """An invitation to an existing account is accepted with its password, throttled like sign-in;
     a wrong password leaves the invitation usable and counts as a failed sign-in."""
-    keys = throttle_keys(user.email, ctx.client_address)
-    if await hold(ctx, keys):
-        raise DomainError(ErrorCode.TOO_MANY_ATTEMPTS, "Too many failed sign-ins; wait a moment and try again", "password")
-    if not await ctx.services.passwords.verify(user.password_hash, password):
+    if not await password_matches(ctx, user, password, "password"):
         await unspend_link(ctx, token)
-        await record_failure(ctx, keys)
         raise DomainError(ErrorCode.INVALID_CREDENTIALS, "You already have an account: give its password", "password",
                           persist=True)
 

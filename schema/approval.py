@@ -19,7 +19,7 @@ from schema.errors import INPUT, MutationError, run_mutation
 from schema.order import OrderPayload, OrderResult, with_flow
 from schema.order_types import Order, order_from_view
 from schema.permissions import Role
-from schema.relay import Connection, Edge, PageInfo, decode_id, from_cursor, to_cursor, to_global_id
+from schema.relay import Connection, Edge, connection_of, decode_id, from_cursor, to_cursor, to_global_id
 
 
 @strawberry.enum(description="What an approval rule looks at.")
@@ -178,9 +178,7 @@ class ApprovalQuery:
         edges = [Edge(cursor=to_cursor(v.id), node=QueuedOrder(
             order=order_from_view(v, flows[v.id]), budget_impact=[impact_from_view(i, v.currency) for i in impacts[v.id]]))
             for v in views]
-        return Connection(edges=edges, page_info=PageInfo(
-            has_next_page=has_next, has_previous_page=after is not None,
-            start_cursor=edges[0].cursor if edges else None, end_cursor=edges[-1].cursor if edges else None))
+        return connection_of(edges, has_next_page=has_next, has_previous_page=after is not None)
 
 
 @strawberry.type

@@ -18,7 +18,7 @@ from resolvers import order_history
 from resolvers.order_submit import submit_order
 from schema.errors import INPUT, MutationError, run_mutation
 from schema.order_types import Order, OrderStatus, order_from_view
-from schema.relay import Connection, Edge, PageInfo, decode_id, from_keyset_cursor, to_keyset_cursor
+from schema.relay import Connection, Edge, connection_of, decode_id, from_keyset_cursor, to_keyset_cursor
 from schema.selection import selects
 from schema.user import PaymentMethod
 
@@ -172,9 +172,7 @@ class OrderQuery:
             flows = await approval_view.flows(ctx, page.orders) if selects(info, "approvalFlow") else {}
         edges = [Edge(cursor=to_keyset_cursor(order_history.sort_value(v, sort), v.id), node=order_from_view(v, flows.get(v.id)))
                  for v in page.orders]
-        return Connection(edges=edges, page_info=PageInfo(
-            has_next_page=page.has_next_page, has_previous_page=page.has_previous_page,
-            start_cursor=edges[0].cursor if edges else None, end_cursor=edges[-1].cursor if edges else None))
+        return connection_of(edges, has_next_page=page.has_next_page, has_previous_page=page.has_previous_page)
 
     @strawberry.field(description="One order you may see, with its timeline, or null. Requires sign-in.")
     async def order(self, info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="Global id.")]) -> Order | None:

@@ -88,10 +88,15 @@ class Connection(Generic[T]):
 
 def connection(page: Page, to_node, key=lambda item: item.id) -> Connection:
     edges = [Edge(cursor=to_cursor(key(item)), node=to_node(item)) for item in page.items]
+    return connection_of(edges, has_next_page=page.has_next_page, has_previous_page=page.has_previous_page)
+
+
+def connection_of(edges: list[Edge], *, has_next_page: bool, has_previous_page: bool) -> Connection:
+    """A connection of ready-made edges (for cursors other than by id)."""
     return Connection(
         edges=edges,
         page_info=PageInfo(
-            has_next_page=page.has_next_page, has_previous_page=page.has_previous_page,
+            has_next_page=has_next_page, has_previous_page=has_previous_page,
             start_cursor=edges[0].cursor if edges else None, end_cursor=edges[-1].cursor if edges else None,
         ),
     )
