@@ -11,14 +11,13 @@ from datetime import datetime
 from enum import Enum
 
 from sqlalchemy import func, or_, select, tuple_
-from sqlalchemy.orm import aliased
 
 from models import Order
 from models.errors import DomainError, ErrorCode
 from models.order_state import OrderStatus
 from policies.scopes import visible_orders
 from resolvers.context import UseCaseContext
-from resolvers.order_view import OrderView, fetch_orders, order_rows
+from resolvers.order_view import PAGE_COLUMNS, OrderView, fetch_orders, page_rows
 from resolvers.pagination import check_page_size
 
 
@@ -35,6 +34,21 @@ class OrderSort(str, Enum):
     @property
     def descending(self) -> bool:
         return self.name.endswith("DESC")
+
+    @property
+    def order_by(self) -> tuple:
+        return _ORDER_BY[self]
+
+    def order_of(self, columns) -> tuple:
+        """This order over the same-named columns of a subquery of orders."""
+        column, key = columns[self.column.key], columns.id
+        return (column.desc(), key.desc()) if self.descending else (column.asc(), key.asc())
+
+
+_ORDER_BY = {
+    sort: (sort.column.desc(), Order.id.desc()) if sort.descending else (sort.column.asc(), Order.id.asc())
+    for sort in OrderSort
+}
 
 
 @dataclass
@@ -98,16 +112,14 @@ async def list_orders(
     actor = ctx.require_signed_in()
     check_page_size(first, ctx.settings.max_page_size)
     key = tuple_(sort.column, Order.id)
-    page = select(Order).where(visible_orders(actor, ctx.services.authorizer), *_conditions(filter))
+    # The page is chosen from `orders` alone (an index range scan), and only its rows are joined.
+    page = select(*PAGE_COLUMNS).where(visible_orders(actor, ctx.services.authorizer), *_conditions(filter))
     if after is not None:
         if len(after) != 2 or not isinstance(after[0], datetime if sort.column is Order.submitted_at else int):
             raise DomainError(ErrorCode.INVALID_INPUT, "The cursor is not valid", "after")
         page = page.where(key < tuple_(*after) if sort.descending else key > tuple_(*after))
-    order_by = (sort.column.desc(), Order.id.desc()) if sort.descending else (sort.column.asc(), Order.id.asc())
-    o = aliased(Order, page.order_by(*order_by).limit(first + 1).subquery("page"))
-    column = getattr(o, sort.column.key)
-    outer = (column.desc(), o.id.desc()) if sort.descending else (column.asc(), o.id.asc())
-    rows = (await ctx.session.execute(order_rows(o).order_by(*outer))).all()
+    page = page.order_by(*sort.order_by).limit(first + 1)
+    rows = (await ctx.session.execute(page_rows(page, sort.order_of))).all()
     views = await fetch_orders(ctx.session, rows[:first], with_events=with_events)
     return OrderPage(views, len(rows) > first, after is not None, sort)
 

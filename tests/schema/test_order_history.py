@@ -393,3 +393,37 @@ async def test_the_timeline_adds_one_statement_whatever_the_page_size(api, servi
     # Actor, orders, lines, events (SQLite also shows the BEGIN the app emits itself).
     assert len(queries(large)) <= 4, large
     assert len(large) == len(small)
+
+
+FULL_HISTORY = """query($first: Int!) { orders(first: $first) {
+  edges { cursor node { __typename id number status reference poNumber paymentMethod createdAt submittedAt warnings
+    buyer { id name email } group { id name } endCustomer { id name note } costCentre { id name code }
+    lines { id productId sku name unit quantity vatRate substitutionAllowed returnedQuantity
+            unitPrice { amount currency } net { amount } vat { amount } gross { amount } }
+    totals { net { amount currency } vat { amount } gross { amount } credited { amount }
+             vatBreakdown { rate net { amount } vat { amount } } }
+    delivery { locationId locationName date address { street postalCode city }
+               slot { id weekday startsAt endsAt } }
+    timeline { kind fromStatus toStatus comment at actorName }
+    approvalFlow { viewerActions rules { ruleName reason tiers { level status approverRoles approverNames decidedBy comment } } }
+  } }
+  pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }"""
+
+
+async def test_the_compiled_completion_answers_a_full_page_exactly_like_graphql_core(api, services, monkeypatch):
+    from schema import execution
+
+    w = await company_world(api, services)
+    manager = w["tenant"][Role.MANAGER]
+    runs = []
+    original = execution.Plan.run
+    monkeypatch.setattr(execution.Plan, "run", lambda plan, *args: runs.append(plan) or original(plan, *args))
+    compiled = await api.query(FULL_HISTORY, {"first": 3}, manager.token)
+    assert {plan.object_type.name for plan in runs} >= {"OrderConnection"}  # the whole page in one plan
+    monkeypatch.setattr(execution.PlainTreeExecutor, "compiled_completion", False)
+    runs.clear()
+    generic = await api.query(FULL_HISTORY, {"first": 3}, manager.token)
+    assert not runs
+    assert compiled == generic
+    assert len(compiled["orders"]["edges"]) == 3 and compiled["orders"]["pageInfo"]["hasNextPage"]
+    assert compiled["orders"]["edges"][1]["node"]["timeline"]
