@@ -117,7 +117,7 @@ class _Compiler:
             sub_nodes = [d.node for d in sub_details]
             name = sub_nodes[0].name.value
             if name == "__typename":
-                fields.append((key, None, None, None, None, True, sub_nodes, name))
+                fields.append((key, None, None, None, True, sub_nodes, name))
                 continue
             field_def = e.schema.get_field(object_type, name)
             if field_def is None or field_def.args or any(n.arguments for n in sub_nodes):
@@ -128,8 +128,8 @@ class _Compiler:
             spec = self.value_spec(field_def.type, sub_details, object_type, name, field_def)
             if spec is None:
                 return None
-            complete, coerce, nullable = spec
-            fields.append((key, attribute, complete, coerce, field_def.type, nullable, sub_nodes, name))
+            complete, leaf, nullable = spec
+            fields.append((key, attribute, complete, leaf, nullable, sub_nodes, name))
         field_nodes = [d.node for d in field_details_list]
         is_type_of = object_type.is_type_of
         fields = tuple(fields)
@@ -143,7 +143,7 @@ class _Compiler:
                 if not matches:
                     raise GraphQLError(f"Expected value of type '{type_name}' but got: {inspect(source)}.", field_nodes)
             result = {}
-            for key, attribute, complete, coerce, _type, nullable, nodes, name in fields:
+            for key, attribute, complete, leaf, nullable, nodes, name in fields:
                 if attribute is None:
                     result[key] = type_name
                     continue
@@ -155,8 +155,8 @@ class _Compiler:
                         if not nullable:
                             raise TypeError(f"Cannot return null for non-nullable field {type_name}.{name}.")
                         result[key] = None
-                    elif coerce is not None:
-                        result[key] = _coerce_leaf(coerce, _type, value, run)
+                    elif leaf is not None:
+                        result[key] = _coerce_leaf(leaf, value, run)
                     else:
                         child = (path, key, type_name)
                         result[key] = complete(value, child, child, run)
@@ -169,11 +169,11 @@ class _Compiler:
         return complete_object
 
     def value_spec(self, gql_type, field_details_list, parent_type, name, field_def):
-        """(completer of a non-null value, or None for leaves; leaf coercion, or None; nullable)."""
+        """(completer of a non-null value, or None for leaves; (coercion, leaf type), or None; nullable)."""
         nullable = not is_non_null_type(gql_type)
         inner = gql_type if nullable else gql_type.of_type
         if is_leaf_type(inner):
-            return None, inner.coerce_output_value, nullable
+            return None, (inner.coerce_output_value, inner), nullable
         if is_list_type(inner):
             item = self.list_completer(inner, field_details_list, parent_type, name, field_def)
             return (item, None, nullable) if item else None
@@ -190,8 +190,7 @@ class _Compiler:
         spec = self.value_spec(list_type.of_type, field_details_list, parent_type, name, field_def)
         if spec is None:
             return None
-        item_complete, coerce, item_nullable = spec
-        item_type = list_type.of_type
+        item_complete, leaf, item_nullable = spec
         nodes = [d.node for d in field_details_list]
         null_message = f"Cannot return null for non-nullable field {parent_type.name}.{name}."
 
@@ -208,8 +207,8 @@ class _Compiler:
                         if not item_nullable:
                             raise TypeError(null_message)
                         append(None)
-                    elif coerce is not None:
-                        append(_coerce_leaf(coerce, item_type, value, run))
+                    elif leaf is not None:
+                        append(_coerce_leaf(leaf, value, run))
                     else:
                         position = (path, index, None)
                         append(item_complete(value, position, field_path, run))
@@ -247,7 +246,8 @@ class _LazyInfo:
         return getattr(self._info, name)
 
 
-def _coerce_leaf(coerce, leaf_type, value, run: _Run):
+def _coerce_leaf(leaf: tuple, value, run: _Run):
+    coerce, leaf_type = leaf
     try:
         coerced = coerce(value)
     except Exception:

@@ -19,7 +19,19 @@ from cli import upgrade_database
 from settings import Settings
 from tests.factories import Api
 
-BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+def _backends() -> list[str]:
+    """SQLite, plus PostgreSQL when TEST_DATABASE_URL is set; TEST_BACKENDS (e.g. "postgresql")
+    picks among them, so that CI does not run the SQLite half twice."""
+    available = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+    chosen = [name.strip() for name in os.environ.get("TEST_BACKENDS", "").split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in available]
+    if unknown:
+        raise pytest.UsageError(f"TEST_BACKENDS names {unknown}, but only {available} are available "
+                                "(PostgreSQL needs TEST_DATABASE_URL)")
+    return chosen or available
+
+
+BACKENDS = _backends()
 _TMP = Path(tempfile.mkdtemp(prefix="procura-tests-"))
 
 

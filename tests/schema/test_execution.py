@@ -8,9 +8,11 @@ import asyncio
 from datetime import datetime, timezone
 from decimal import Decimal
 from enum import Enum
+from typing import NewType
 
 import pytest
 import strawberry
+from strawberry.schema.config import StrawberryConfig
 
 from schema import execution
 from schema.execution import GenericExecutor, PlainTreeExecutor
@@ -27,6 +29,11 @@ class Colour(Enum):
     BLUE = "blue"
 
 
+Code = NewType("Code", str)
+CODE_SCALAR = strawberry.scalar(name="Code", description="A code that cannot always be shown.",
+                                serialize=lambda value: None if value == "secret" else value, parse_value=str)
+
+
 @strawberry.type
 class Part(Named):
     count: int
@@ -34,6 +41,7 @@ class Part(Named):
     colour: Colour
     made_at: datetime
     note: str | None
+    code: Code | None
     tags: list[str]
     optional_tags: list[str | None] | None
 
@@ -65,7 +73,7 @@ class NotAPart:
 
 def part(name: str = "bolt", **changes) -> Part:
     values = dict(name=name, count=3, price=Decimal("12.50"), colour=Colour.RED,
-                  made_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc), note=None, tags=["a", "b"],
+                  made_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc), note=None, code="A1", tags=["a", "b"],
                   optional_tags=["x", None])
     values.update(changes)
     return Part(**values)
@@ -89,6 +97,7 @@ CASES = {
     "null_leaf_in_non_null_field": lambda: [crate(first=part(name=None)), crate(loose=[part(name=None)])],
     "int_out_of_range": lambda: [crate(parts=[part(count=2**40)])],
     "wrong_leaf_type": lambda: [crate(parts=[part(colour="green", tags=["a", 7])])],
+    "scalar_coerced_to_null": lambda: [crate(parts=[part(code="secret")], first=part(code="secret"))],
     "exception_value": lambda: [crate(first=part(note=ValueError("no note")))],
     "raising_attribute": lambda: [Exploding(crate()), crate("ok")],
     "wrong_object_type": lambda: [crate(first=NotAPart()), crate(parts=[NotAPart()])],
@@ -114,7 +123,8 @@ class Query:
 
 
 def _schema(executor) -> strawberry.Schema:
-    return strawberry.Schema(query=Query, types=[Part], execution_context_class=executor)
+    return strawberry.Schema(query=Query, types=[Part], execution_context_class=executor,
+                             config=StrawberryConfig(scalar_map={Code: CODE_SCALAR}))
 
 
 PLAIN = _schema(PlainTreeExecutor)
@@ -122,12 +132,12 @@ GENERIC = _schema(GenericExecutor)
 
 SELECTION = """
   label
-  parts { name count price colour madeAt note tags optionalTags __typename }
+  parts { name count price colour madeAt note code tags optionalTags __typename }
   loose { name count }
   first { ...PartFields }
   required { name ... on Part { count tags } }
 """
-FRAGMENT = "fragment PartFields on Part { name count note colour }"
+FRAGMENT = "fragment PartFields on Part { name count note code colour }"
 
 
 def _outcome(result):
