@@ -23,6 +23,9 @@ rows: page 1,000; at sizes where the company has fewer orders, its last full pag
     sql: the exact statements the request issued (captured with before_cursor_execute),
     replayed with the same parameters on a raw asyncpg connection (prepared statements).
 (c) peak: tracemalloc peak above the starting point around one request (median of 5).
+(d) generic: the server time with graphql-core's own completion instead of the compiled plans of
+    schema/execution.py (PlainTreeExecutor.compiled_completion off), measured in the same rounds;
+    the first round checks that both answer the same.
 
 Goals: server within 1.2x of the floor; the 1,000,000-order page within 1.25x of the
 10,000-order page.
@@ -100,6 +103,7 @@ class Config:
     engine: object
     server_ms: list[float] = field(default_factory=list)
     client_ms: list[float] = field(default_factory=list)
+    generic_ms: list[float] = field(default_factory=list)
     response: dict | None = None
     statements: list[tuple[str, tuple]] = field(default_factory=list)
     graphql_ms: float = 0.0
@@ -162,11 +166,19 @@ async def company_orders(dsn: str) -> int:
         await connection.close()
 
 
-async def post(config: Config, *, record: bool = False) -> dict:
-    started = time.perf_counter_ns()
-    response = await config.client.post("/graphql", json={"query": QUERY, "variables": config.variables},
-                                        headers={"authorization": f"Bearer {config.token}"})
-    if record:
+async def post(config: Config, *, record: bool = False, generic: bool = False) -> dict:
+    from schema.execution import PlainTreeExecutor
+
+    PlainTreeExecutor.compiled_completion = not generic
+    try:
+        started = time.perf_counter_ns()
+        response = await config.client.post("/graphql", json={"query": QUERY, "variables": config.variables},
+                                            headers={"authorization": f"Bearer {config.token}"})
+    finally:
+        PlainTreeExecutor.compiled_completion = True
+    if record and generic:
+        config.generic_ms.append(config.timer.last_ms)
+    elif record:
         config.client_ms.append((time.perf_counter_ns() - started) / 1e6)
         config.server_ms.append(config.timer.last_ms)
     if response.status_code != 200:
@@ -208,20 +220,33 @@ def run_graphql(config: Config, floor_schema, document) -> float:
     return (time.perf_counter_ns() - started) / 1e6
 
 
-async def time_floor(configs: list[Config], floor_schema, document, runs: int, warmup: int) -> None:
-    """Both parts of the floor of every configuration, in interleaved rounds like the server times."""
+async def time_rounds(configs: list[Config], floor_schema, document, runs: int, warmup: int) -> None:
+    """Every measurement of every configuration (the server with compiled completion, the server with
+    graphql-core's, and both parts of the floor) in the same interleaved rounds, so that the machine's
+    noise and drift hit them alike."""
     for config in configs:
         result = execute(floor_schema, document, root_value=config.response["data"], variable_values=config.variables)
         if result.errors or result.data != config.response["data"]:
             raise SystemExit(f"{config.label}: the floor does not reproduce the response: {result.errors}")
+        if await post(config, generic=True) != config.response:
+            raise SystemExit(f"{config.label}: graphql-core's completion answers differently from the compiled one")
     connections = {config.dsn: await asyncpg.connect(config.dsn) for config in configs}
     samples = {id(config): ([], []) for config in configs}
     try:
         for index in range(warmup + runs):
             for config in configs:
+                record = index >= warmup
+                # Each measurement starts with no garbage of the previous one: a collection it
+                # triggers is then its own.
+                gc.collect()
+                await post(config, record=record)
+                gc.collect()
+                await post(config, record=record, generic=True)
+                gc.collect()
                 sql = await run_sql(connections[config.dsn], config)
+                gc.collect()
                 gql = run_graphql(config, floor_schema, document)
-                if index >= warmup:
+                if record:
                     samples[id(config)][0].append(gql)
                     samples[id(config)][1].append(sql)
     finally:
@@ -311,16 +336,13 @@ async def main() -> None:
             raise SystemExit(f"{config.label}: the cursor page does not start at order {config.first_id}")
         config.response = body
 
-    print(f"  timing {len(configs)} configurations: {args.warmup} warm-up + {args.runs} interleaved rounds",
-          file=sys.stderr)
-    for round_index in range(args.warmup + args.runs):
-        for config in configs:
-            await post(config, record=round_index >= args.warmup)
     floor_schema = build_sdl_schema(build_schema(bench_settings("postgresql+asyncpg://x/y")).as_str())
     document = parse(QUERY)
     for config in configs:
         await capture_statements(config)
-    await time_floor(configs, floor_schema, document, args.runs, args.warmup)
+    print(f"  timing {len(configs)} configurations: {args.warmup} warm-up + {args.runs} interleaved rounds",
+          file=sys.stderr)
+    await time_rounds(configs, floor_schema, document, args.runs, args.warmup)
     for config in configs:
         await peak_memory(config)
     if args.profile:
@@ -331,13 +353,13 @@ async def main() -> None:
     for size in sizes:
         print(f"  {size:>9,} orders: {notes[size]}")
     header = (f"{'size':>10} {'page':>5} {'skipped':>8} {'server':>8} {'client':>8} {'floor':>7} {'= gql':>7} {'+ sql':>6}"
-              f" {'stmts':>5} {'server/floor':>12} {'peak KiB':>9}")
+              f" {'stmts':>5} {'server/floor':>12} {'peak KiB':>9} {'generic':>8} {'generic/floor':>13}")
     print(header)
     for c in configs:
         floor = c.graphql_ms + c.sql_ms
         print(f"{c.size:>10,} {c.page:>5,} {c.skipped:>8,} {median(c.server_ms):>8.2f} {median(c.client_ms):>8.2f}"
               f" {floor:>7.2f} {c.graphql_ms:>7.2f} {c.sql_ms:>6.2f} {len(c.statements):>5} {median(c.server_ms) / floor:>11.2f}x"
-              f" {c.peak_kib:>9,.0f}")
+              f" {c.peak_kib:>9,.0f} {median(c.generic_ms):>8.2f} {median(c.generic_ms) / floor:>12.2f}x")
     by_key = {(c.size, c.skipped == 0): c for c in configs}
     small, large = sizes[0], sizes[-1]
     print()

@@ -4,11 +4,13 @@ role change or a restriction applies to the very next request, not at token expi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import AuthSession, Membership, MembershipStatus, PermissionRestriction, Role, User
+from models.db import plain_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,21 +38,27 @@ def _restrictions_column(dialect: str):
     )
 
 
+@cache
+def _actor_statement(dialect: str):
+    return (
+        select(
+            User.is_operator, AuthSession.revoked_at, AuthSession.membership_id.label("session_membership_id"),
+            Membership.company_id, Membership.role, Membership.status,
+            _restrictions_column(dialect).label("restricted"),
+        )
+        .select_from(AuthSession)
+        .join(User, User.id == AuthSession.user_id)
+        .outerjoin(Membership, and_(Membership.id == bindparam("membership_id"), Membership.user_id == User.id))
+        .where(AuthSession.id == bindparam("session_id"), AuthSession.user_id == bindparam("user_id"))
+    )
+
+
 async def load_actor(session: AsyncSession, *, user_id: int, session_id: int, membership_id: int | None) -> Actor | None:
     """The actor behind a verified access token, or None when it no longer stands."""
-    row = (
-        await session.execute(
-            select(
-                User.is_operator, AuthSession.revoked_at, AuthSession.membership_id.label("session_membership_id"),
-                Membership.company_id, Membership.role, Membership.status,
-                _restrictions_column(session.bind.dialect.name).label("restricted"),
-            )
-            .select_from(AuthSession)
-            .join(User, User.id == AuthSession.user_id)
-            .outerjoin(Membership, and_(Membership.id == membership_id, Membership.user_id == User.id))
-            .where(AuthSession.id == session_id, AuthSession.user_id == user_id)
-        )
-    ).one_or_none()
+    statement = _actor_statement(session.bind.dialect.name)
+    rows = await plain_rows(session, statement, {"user_id": user_id, "session_id": session_id,
+                                                 "membership_id": membership_id})
+    row = rows[0] if rows else None
     if row is None or row.revoked_at is not None or row.session_membership_id != membership_id:
         return None  # revoked, or the session has switched company since this token was issued
     if membership_id is None:

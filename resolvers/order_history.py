@@ -9,13 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
+from functools import lru_cache
 
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import Integer, Select, bindparam, func, or_, select, tuple_
 
 from models import Order
+from models.db import plain_rows
 from models.errors import DomainError, ErrorCode
 from models.order_state import OrderStatus
-from policies.scopes import visible_orders
+from policies.scopes import OrderScope, order_scope, order_scope_condition
 from resolvers.context import UseCaseContext
 from resolvers.order_view import PAGE_COLUMNS, OrderView, fetch_orders, page_rows
 from resolvers.pagination import check_page_size
@@ -74,31 +76,60 @@ class OrderPage:
     sort: OrderSort
 
 
-def _conditions(f: OrderFilter) -> list:
-    conditions = []
+def _contains_pattern(text: str) -> str:
+    """A LIKE pattern finding `text` anywhere, its own wildcards escaped (escape character "/")."""
+    return "%" + text.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+
+
+# Each filter's condition over a bound parameter of the filter's name, built once.
+_FILTERS = {
+    "statuses": Order.status.in_(bindparam("statuses", expanding=True)),
+    "submitted_from": Order.submitted_at >= bindparam("submitted_from"),
+    "submitted_to": Order.submitted_at < bindparam("submitted_to"),
+    "buyer_id": Order.buyer_id == bindparam("buyer_id"),
+    "group_id": Order.group_id == bindparam("group_id"),
+    "end_customer_id": Order.end_customer_id == bindparam("end_customer_id"),
+    "reference": func.lower(Order.reference).like(bindparam("reference"), escape="/"),
+    "po_number": Order.po_number == bindparam("po_number"),
+    "min_total_minor": Order.gross_minor >= bindparam("min_total_minor"),
+    "max_total_minor": Order.gross_minor <= bindparam("max_total_minor"),
+    "search": or_(func.lower(Order.number).like(bindparam("search"), escape="/"),
+                  func.lower(Order.reference).like(bindparam("search"), escape="/")),
+}
+
+
+def _filter_values(f: OrderFilter) -> dict:
+    """The parameters of the filters in use, by filter name."""
+    values = {}
     if f.statuses:
-        conditions.append(Order.status.in_([s.value for s in f.statuses]))
-    if f.submitted_from:
-        conditions.append(Order.submitted_at >= f.submitted_from)
-    if f.submitted_to:
-        conditions.append(Order.submitted_at < f.submitted_to)
-    for column, value in ((Order.buyer_id, f.buyer_id), (Order.group_id, f.group_id),
-                          (Order.end_customer_id, f.end_customer_id)):
-        if value is not None:
-            conditions.append(column == value)
+        values["statuses"] = [s.value for s in f.statuses]
+    for name in ("submitted_from", "submitted_to"):
+        if getattr(f, name):
+            values[name] = getattr(f, name)
+    for name in ("buyer_id", "group_id", "end_customer_id", "min_total_minor", "max_total_minor"):
+        if getattr(f, name) is not None:
+            values[name] = getattr(f, name)
     if f.reference:
-        conditions.append(func.lower(Order.reference).contains(f.reference.strip().lower(), autoescape=True))
+        values["reference"] = _contains_pattern(f.reference.strip().lower())
     if f.po_number:
-        conditions.append(Order.po_number == f.po_number.strip())
-    if f.min_total_minor is not None:
-        conditions.append(Order.gross_minor >= f.min_total_minor)
-    if f.max_total_minor is not None:
-        conditions.append(Order.gross_minor <= f.max_total_minor)
+        values["po_number"] = f.po_number.strip()
     if f.search:
-        text = f.search.strip().lower()
-        conditions.append(or_(func.lower(Order.number).contains(text, autoescape=True),
-                              func.lower(Order.reference).contains(text, autoescape=True)))
-    return conditions
+        values["search"] = _contains_pattern(f.search.strip().lower())
+    return values
+
+
+@lru_cache(maxsize=512)
+def _page_statement(sort: OrderSort, scope: OrderScope, filters: tuple[str, ...], keyset: bool) -> Select:
+    """One history page of a shape (sort, visibility, filters in use, first page or not), with its
+    values as bound parameters: built once per shape, not per request."""
+    # The page is chosen from `orders` alone (an index range scan), and only its rows are joined.
+    page = select(*PAGE_COLUMNS).where(order_scope_condition(scope), *(_FILTERS[name] for name in filters))
+    if keyset:
+        key = tuple_(sort.column, Order.id)
+        after = tuple_(bindparam("after_value", type_=sort.column.type), bindparam("after_id", type_=Order.id.type))
+        page = page.where(key < after if sort.descending else key > after)
+    page = page.order_by(*sort.order_by).limit(bindparam("page_limit", type_=Integer))
+    return page_rows(page, sort.order_of)
 
 
 def sort_value(view: OrderView, sort: OrderSort):
@@ -111,15 +142,15 @@ async def list_orders(
 ) -> OrderPage:
     actor = ctx.require_signed_in()
     check_page_size(first, ctx.settings.max_page_size)
-    key = tuple_(sort.column, Order.id)
-    # The page is chosen from `orders` alone (an index range scan), and only its rows are joined.
-    page = select(*PAGE_COLUMNS).where(visible_orders(actor, ctx.services.authorizer), *_conditions(filter))
+    scope, params = order_scope(actor, ctx.services.authorizer)
+    values = _filter_values(filter)
+    params.update(values, page_limit=first + 1)
     if after is not None:
         if len(after) != 2 or not isinstance(after[0], datetime if sort.column is Order.submitted_at else int):
             raise DomainError(ErrorCode.INVALID_INPUT, "The cursor is not valid", "after")
-        page = page.where(key < tuple_(*after) if sort.descending else key > tuple_(*after))
-    page = page.order_by(*sort.order_by).limit(first + 1)
-    rows = (await ctx.session.execute(page_rows(page, sort.order_of))).all()
+        params.update(after_value=after[0], after_id=after[1])
+    statement = _page_statement(sort, scope, tuple(sorted(values)), after is not None)
+    rows = await plain_rows(ctx.session, statement, params)
     views = await fetch_orders(ctx.session, rows[:first], with_events=with_events)
     return OrderPage(views, len(rows) > first, after is not None, sort)
 

@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import CostCentre, DeliveryLocation, DeliverySlot, EndCustomer, Group, Membership, Order, OrderEvent, OrderLine, Product, User
+from models.db import plain_rows
 from models.money import LineAmounts, Totals, line_amounts, totals_of
 from models.order_state import OrderStatus
 
@@ -210,7 +211,7 @@ def _events_of_orders() -> Select:
 
 async def _attach_lines(session: AsyncSession, by_id: dict[int, OrderView]) -> None:
     # Draft lines show the catalogue's current price; submitted ones their snapshot.
-    rows = await session.execute(_lines_of_orders(), {"order_ids": list(by_id)})
+    rows = await plain_rows(session, _lines_of_orders(), {"order_ids": list(by_id)})
     for (lid, oid, pid, sku, name, unit, qty, price, rate, net, vat, subst, returned,
          p_sku, p_name, p_unit, p_price, p_rate) in rows:
         order = by_id[oid]
@@ -223,7 +224,7 @@ async def _attach_lines(session: AsyncSession, by_id: dict[int, OrderView]) -> N
 
 
 async def _attach_events(session: AsyncSession, by_id: dict[int, OrderView]) -> None:
-    rows = await session.execute(_events_of_orders(), {"order_ids": list(by_id)})
+    rows = await plain_rows(session, _events_of_orders(), {"order_ids": list(by_id)})
     events: dict[int, list[EventView]] = defaultdict(list)
     for eid, oid, kind, src, dst, comment, created, actor_id, first, last in rows:
         name = f"{first or ''} {last or ''}".strip() or None
@@ -233,6 +234,6 @@ async def _attach_events(session: AsyncSession, by_id: dict[int, OrderView]) -> 
 
 
 async def fetch_order(session: AsyncSession, condition: ColumnElement[bool], *, with_events: bool = True) -> OrderView | None:
-    rows = (await session.execute(order_rows().where(condition))).all()
+    rows = await plain_rows(session, order_rows().where(condition))
     views = await fetch_orders(session, rows, with_events=with_events)
     return views[0] if views else None

@@ -98,14 +98,11 @@ async def app(settings: Settings) -> AsyncIterator:
 
 
 async def _empty_tables(db) -> None:
+    # DELETE, children first: on tables this small it is much faster than TRUNCATE on PostgreSQL.
     tables = list(reversed(models.Base.metadata.sorted_tables))
     async with db.transaction() as session:
-        if db.dialect == "postgresql":
-            names = ", ".join(t.name for t in tables)
-            await session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                await session.execute(table.delete())
+        for table in tables:
+            await session.execute(table.delete())
 
 
 @pytest.fixture
