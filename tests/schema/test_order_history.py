@@ -174,6 +174,8 @@ async def test_filters(api, services):
     assert await filtered(search=n[3][-6:]) == [n[3]]  # part of the number
     assert await filtered(search=n[3].lower()) == [n[3]]
     assert await filtered(search="%") == []  # no wildcard
+    assert await filtered(search="_") == [] and await filtered(reference="d_7") == []
+    assert await filtered(reference="/") == [] and await filtered(search="//") == []  # nor the escape character
     assert await filtered(statuses=["APPROVED"], buyerId=tenant[Role.CUSTOMER].gid, reference="kitchen") == [n[1]]
     # Filters never widen what the caller may see.
     assert await numbers(api, tenant[Role.CUSTOMER], filter={"buyerId": w["second"].gid}) == []
