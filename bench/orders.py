@@ -14,18 +14,22 @@ rows: page 1,000; at sizes where the company has fewer orders, its last full pag
 
 (a) server: the request POSTed through the real ASGI app (httpx.ASGITransport, app.create_app
     with a real access token for an auth_sessions row); the time from the ASGI call to the
-    last body chunk, median over --runs after --warmup, the pages measured in interleaved
-    rounds so that machine noise hits every configuration alike. `client` adds httpx.
+    last body chunk, median over --runs after --warmup. `client` adds httpx.
 (b) floor = graphql + sql.
     graphql: the same query executed by plain graphql-core (a schema built from the API's
     SDL, default resolvers) over the response data already in memory as dicts, plus the
-    JSON encoding of the result: what any Python GraphQL server must at least spend.
+    JSON encoding of the result: the least a server completing every field with graphql-core
+    spends.
     sql: the exact statements the request issued (captured with before_cursor_execute),
     replayed with the same parameters on a raw asyncpg connection (prepared statements).
 (c) peak: tracemalloc peak above the starting point around one request (median of 5).
 (d) generic: the server time with graphql-core's own completion instead of the compiled plans of
-    schema/execution.py (PlainTreeExecutor.compiled_completion off), measured in the same rounds;
-    the first round checks that both answer the same.
+    schema/execution.py (PlainTreeExecutor.compiled_completion off); before timing, the script
+    checks that both answer exactly the same.
+
+All of them are measured in the same interleaved rounds (so that machine noise and drift hit
+every figure alike), each after a gc.collect() (so that a collection is paid by whoever made
+the garbage).
 
 Goals: server within 1.2x of the floor; the 1,000,000-order page within 1.25x of the
 10,000-order page.
