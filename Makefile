@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Test processes (pytest-xdist): one per CPU by default; TEST_WORKERS=0 runs in this process.
+TEST_WORKERS ?= auto
 
 .PHONY: run test test-postgres browser-test bench schema migrate clean
 
@@ -24,7 +26,7 @@ run: $(STAMP)
 
 ## Set up and run the whole suite on SQLite; on PostgreSQL too when TEST_DATABASE_URL is set.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 ## Headless Chromium opens GraphiQL, signs in, runs `me` and saves a screenshot.
 browser-test: $(STAMP)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 import models
 from app import create_app
@@ -35,10 +35,50 @@ BACKENDS = _backends()
 _TMP = Path(tempfile.mkdtemp(prefix="procura-tests-"))
 
 
+# With pytest-xdist each worker process has its own databases: SQLite in its own temporary
+# directory, and on PostgreSQL a database of its own next to TEST_DATABASE_URL's, created on
+# first use and dropped when the worker ends.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+
+
 def database_url_for(backend: str) -> str:
     if backend == "postgresql":
-        return os.environ["TEST_DATABASE_URL"]
+        url = os.environ["TEST_DATABASE_URL"]
+        return _worker_database(url) if _WORKER else url
     return f"sqlite+aiosqlite:///{_TMP / 'test.db'}"
+
+
+def _admin(url: str, statement: str) -> None:
+    import asyncpg
+
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def run() -> None:
+        connection = await asyncpg.connect(dsn)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(run())
+
+
+def _worker_database(url: str) -> str:
+    base = make_url(url)
+    name = f"{base.database}_{_WORKER}"
+    if name not in _worker_databases:
+        _admin(url, f'DROP DATABASE IF EXISTS "{name}"')
+        _admin(url, f'CREATE DATABASE "{name}"')
+        _worker_databases[name] = url
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+_worker_databases: dict[str, str] = {}
+
+
+def pytest_sessionfinish(session) -> None:
+    for name, url in _worker_databases.items():
+        _admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_settings(database_url: str, **overrides) -> Settings:
