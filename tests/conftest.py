@@ -48,7 +48,8 @@ def database_url_for(backend: str) -> str:
     return f"sqlite+aiosqlite:///{_TMP / 'test.db'}"
 
 
-def _admin(url: str, statement: str) -> None:
+def admin(url: str, statement: str) -> None:
+    """Run one statement on the PostgreSQL server of `url` (e.g. CREATE DATABASE), outside any transaction."""
     import asyncpg
 
     dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -67,8 +68,8 @@ def _worker_database(url: str) -> str:
     base = make_url(url)
     name = f"{base.database}_{_WORKER}"
     if name not in _worker_databases:
-        _admin(url, f'DROP DATABASE IF EXISTS "{name}"')
-        _admin(url, f'CREATE DATABASE "{name}"')
+        admin(url, f'DROP DATABASE IF EXISTS "{name}"')
+        admin(url, f'CREATE DATABASE "{name}"')
         _worker_databases[name] = url
     return base.set(database=name).render_as_string(hide_password=False)
 
@@ -78,7 +79,7 @@ _worker_databases: dict[str, str] = {}
 
 def pytest_sessionfinish(session) -> None:
     for name, url in _worker_databases.items():
-        _admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_settings(database_url: str, **overrides) -> Settings:

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 import models
 from cli import alembic_config
 from models.db import make_engine
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, admin
 
 
 async def _tables(url: str) -> set[str]:
@@ -49,24 +49,13 @@ def test_migrations_round_trip(database: str):
 
 
 def _round_trip_on_a_new_postgresql_database() -> None:
-    import asyncpg
-
-    base = make_url(os.environ["TEST_DATABASE_URL"])
+    url = os.environ["TEST_DATABASE_URL"]
     name = f"procura_migrations_{uuid.uuid4().hex[:10]}"
-    admin_dsn = base.set(drivername="postgresql", database=base.database).render_as_string(hide_password=False)
-
-    async def admin(statement: str) -> None:
-        connection = await asyncpg.connect(admin_dsn)
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    admin(url, f'CREATE DATABASE "{name}"')
     try:
-        _round_trip(base.set(database=name).render_as_string(hide_password=False))
+        _round_trip(make_url(url).set(database=name).render_as_string(hide_password=False))
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin(url, f'DROP DATABASE IF EXISTS "{name}"')
 
 
 def test_check_fails_when_a_model_has_no_migration(tmp_path):
