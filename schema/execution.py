@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+import structlog
 from graphql import (
     FieldNode, FragmentSpreadNode, GraphQLError, GraphQLList, GraphQLObjectType, InlineFragmentNode,
     SelectionSetNode, is_leaf_type, is_list_type, is_non_null_type, is_object_type, located_error,
@@ -27,6 +28,7 @@ from graphql.pyutils import Path, Undefined, inspect
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.field import StrawberryField
 
+log = structlog.get_logger("procura.graphql")
 STRAWBERRY_FIELD = "strawberry-definition"
 PLAN_CACHE_SIZE = 1024
 
@@ -315,7 +317,11 @@ def _cached_plan(executor: PlainTreeExecutor, object_type: GraphQLObjectType, fi
     if entry is not None:
         _plans.move_to_end(key)
         return entry[1]
-    plan = _Compiler(executor).object_plan(object_type, field_details_list)
+    try:
+        plan = _Compiler(executor).object_plan(object_type, field_details_list)
+    except Exception:  # a shape the compiler does not foresee: graphql-core answers it, and we hear of it
+        log.exception("plan_compilation_failed", type=object_type.name)
+        plan = None
     _plans[key] = (nodes, plan)
     if len(_plans) > PLAN_CACHE_SIZE:
         _plans.popitem(last=False)

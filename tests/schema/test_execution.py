@@ -208,3 +208,15 @@ async def test_an_awaitable_attribute_falls_back_and_is_awaited(plan_runs):
     assert plain == generic
     assert plain[0]["awaitableAttribute"]["label"] == "awaited"
     assert plan_runs  # tried, then handed back to graphql-core
+
+
+async def test_a_plan_that_cannot_be_compiled_leaves_the_answer_to_graphql_core(monkeypatch, plan_runs):
+    def broken(self, object_type, field_details_list):
+        raise RuntimeError("unforeseen shape")
+
+    monkeypatch.setattr(execution._Compiler, "object_plan", broken)
+    query = '{ crates(case: "well_formed") { uniquelyAliasedLabel: label parts { name } } }'
+    plain, generic = await _both(query)
+    assert plain == generic and not plain[1]
+    assert plain[0]["crates"][0]["uniquelyAliasedLabel"] == "c1"
+    assert not plan_runs
