@@ -133,4 +133,3 @@ def _eligible_step_condition(has_role: bool, value: Callable[[str], ColumnElemen
         earlier.decided_by_id == value("scope_membership_id"))
     return and_(OrderApprovalStep.is_current.is_(True), OrderApprovalStep.decision.is_(None), or_(*keys),
                 ~decided_earlier_tier)
-

@@ -47,10 +47,7 @@ class OrderSort(str, Enum):
         return (column.desc(), key.desc()) if self.descending else (column.asc(), key.asc())
 
 
-_ORDER_BY = {
-    sort: (sort.column.desc(), Order.id.desc()) if sort.descending else (sort.column.asc(), Order.id.asc())
-    for sort in OrderSort
-}
+_ORDER_BY = {sort: sort.order_of(Order.__table__.c) for sort in OrderSort}
 
 
 @dataclass

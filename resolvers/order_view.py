@@ -4,7 +4,7 @@ their lines, and one for their timelines when asked for.
 
 The statements are built once (they are immutable; callers add WHERE and ORDER BY
 generatively, and the lines and events take the order ids as an expanding parameter):
-building a select of 36 columns over 8 tables costs more than running it."""
+building a select of 36 columns over seven tables costs more than running it."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import Any
 from functools import cache
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession

@@ -39,6 +39,7 @@ _TMP = Path(tempfile.mkdtemp(prefix="procura-tests-"))
 # directory, and on PostgreSQL a database of its own next to TEST_DATABASE_URL's, created on
 # first use and dropped when the worker ends.
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+_worker_databases: dict[str, str] = {}  # name -> the TEST_DATABASE_URL it was made next to
 
 
 def database_url_for(backend: str) -> str:
@@ -72,9 +73,6 @@ def _worker_database(url: str) -> str:
         admin(url, f'CREATE DATABASE "{name}"')
         _worker_databases[name] = url
     return base.set(database=name).render_as_string(hide_password=False)
-
-
-_worker_databases: dict[str, str] = {}
 
 
 def pytest_sessionfinish(session) -> None:
