@@ -8,7 +8,7 @@ PORT ?= 8000
 # Test processes (pytest-xdist): one per CPU by default; TEST_WORKERS=0 runs in this process.
 TEST_WORKERS ?= auto
 
-.PHONY: run test test-postgres browser-test bench schema migrate clean
+.PHONY: run test lint test-postgres browser-test bench schema migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ run: $(STAMP)
 ## Set up and run the whole suite on SQLite; on PostgreSQL too when TEST_DATABASE_URL is set.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)
+
+## ruff (lint and import order) and mypy over the project.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 ## Headless Chromium opens GraphiQL, signs in, runs `me` and saves a screenshot.
 browser-test: $(STAMP)
