@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from logging.config import fileConfig
 
-from alembic import context
 from sqlalchemy.engine import Connection
 
 import models
+from alembic import context
 from models.db import make_engine
 from settings import Settings
 

@@ -10,12 +10,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from alembic import command
 from alembic.util.exc import CommandError
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
 import models
+from alembic import command
 from cli import alembic_config
 from models.db import make_engine
 from tests.conftest import BACKENDS, admin

@@ -79,4 +79,4 @@ def test_final_statuses_have_no_way_out(status):
 
 
 def test_open_statuses_are_the_submitted_and_not_ended_ones():
-    assert OPEN_STATUSES == {S.SUBMITTED, S.PENDING_APPROVAL, S.APPROVED, S.FULFILLED}
+    assert {S.SUBMITTED, S.PENDING_APPROVAL, S.APPROVED, S.FULFILLED} == OPEN_STATUSES
