@@ -80,7 +80,7 @@ def _print_sign_ins(sign_ins, url: str) -> None:
 @app.command("demo-data")
 def demo_data() -> None:
     """Load the demo company and its users (once; later runs change nothing)."""
-    from resolvers.demo import load_demo_data
+    from demo.load import load_demo_data
 
     settings = Settings()
     created, people = run_with_services(load_demo_data)

@@ -8,14 +8,14 @@ from datetime import time, timedelta
 
 from sqlalchemy import func, select
 
+from demo.catalogue import demo_products
+from demo.spend import load_spend_controls
 from models import Company, DeliveryLocation, DeliverySlot, EndCustomer, Group, Membership, MembershipStatus, Product, Role, User
 from models.base import utcnow
 from policies.actor import Actor
 from resolvers import cart, order
-from resolvers.context import Services, UseCaseContext
-from resolvers.demo_catalogue import demo_products
 from resolvers.approval import decide
-from resolvers.demo_spend import load_spend_controls
+from resolvers.context import Services, UseCaseContext
 from resolvers.order_submit import submit_order
 
 DEMO_ORG_NUMBER = "923609016"  # a valid Norwegian organisation number (check digit verified by stdnum)

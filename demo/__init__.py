@@ -1,0 +1,1 @@
+"""Demo data for `procura demo-data` (and `make run`): not part of the product's request path."""
