@@ -10,7 +10,18 @@ from sqlalchemy import func, select
 
 from demo.catalogue import demo_products
 from demo.spend import load_spend_controls
-from models import Company, DeliveryLocation, DeliverySlot, EndCustomer, Group, Membership, MembershipStatus, Product, Role, User
+from models import (
+    Company,
+    DeliveryLocation,
+    DeliverySlot,
+    EndCustomer,
+    Group,
+    Membership,
+    MembershipStatus,
+    Product,
+    Role,
+    User,
+)
 from models.base import utcnow
 from policies.actor import Actor
 from resolvers import cart, order
@@ -39,7 +50,7 @@ class DemoSignIn:
 
 def sign_ins() -> list[DemoSignIn]:
     people = [DemoSignIn(email, DEMO_PASSWORD, role.value) for email, _f, _l, role, _g, _m in DEMO_USERS]
-    return people + [DemoSignIn(DEMO_OPERATOR, DEMO_PASSWORD, "operator")]
+    return [*people, DemoSignIn(DEMO_OPERATOR, DEMO_PASSWORD, "operator")]
 
 
 async def load_demo_data(services: Services) -> tuple[bool, list[DemoSignIn]]:
@@ -122,12 +133,12 @@ async def _orders(services: Services, session, members: dict, operator: Actor, c
         (buyer, skus("Care and health", 3), None, "Care supplies, large", "pending"),
         (buyer, skus("Office supplies", 1, skip=8), None, "Printer toner", "reject"),
     ]
-    for number, (ctx, skus, end_customer, reference, then) in enumerate(plans, start=1):
-        quantity = {"cancel": 40, "pending": 8, "reject": 3}.get(then, 1)  # above 2 000 NOK goes to approval
-        for index, sku in enumerate(skus):
+    for number, (ctx, order_skus, end_customer, reference, then) in enumerate(plans, start=1):
+        quantity = {"cancel": 40, "pending": 8, "reject": 3}.get(then or "", 1)  # above 2 000 NOK goes to approval
+        for index, sku in enumerate(order_skus):
             await cart.add_to_cart(ctx, product_id=None, sku=sku, quantity=quantity + index,
                                    substitution_allowed=index % 2 == 0)
-        details = {"reference": reference, "po_number": f"DEMO-{number:03d}"}
+        details: dict[str, object] = {"reference": reference, "po_number": f"DEMO-{number:03d}"}
         if end_customer is not None:
             details.update(end_customer_id=end_customer.id)
         await cart.update_cart(ctx, **details)

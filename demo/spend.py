@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import date
 
 from models import (
-    ApprovalRule, ApprovalTier, Budget, CostCentre, CreditAccount, InvoiceApplication, MemberCostCentre, Membership, Role,
+    ApprovalRule,
+    ApprovalTier,
+    Budget,
+    CostCentre,
+    CreditAccount,
+    InvoiceApplication,
+    MemberCostCentre,
+    Membership,
+    Role,
 )
 from models.base import utcnow
 from resolvers.context import Services
@@ -28,7 +36,8 @@ async def load_spend_controls(services: Services, session, company, members: dic
     year = utcnow().year
     session.add_all([
         Budget(company_id=company.id, name="Home care north, monthly", owner_type="group",
-               owner_id=groups["Home care north"].id, period="monthly", amount_minor=25_000_00, action="require_approval"),
+               owner_id=groups["Home care north"].id, period="monthly", amount_minor=25_000_00,
+               action="require_approval"),
         Budget(company_id=company.id, name="Home care, yearly", owner_type="cost_centre", owner_id=care.id,
                period="yearly", amount_minor=250_000_00, action="block"),
         Budget(company_id=company.id, name="Kari's personal budget", owner_type="user",
