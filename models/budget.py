@@ -10,6 +10,7 @@ from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, St
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
+from models.errors import DomainError, ErrorCode
 
 
 class BudgetOwner(str, Enum):
@@ -82,10 +83,21 @@ class PeriodWindow:
     end: date  # exclusive
 
 
-def period_window(period: BudgetPeriod, day: date, starts_on: date | None = None, ends_on: date | None = None) -> PeriodWindow | None:
-    """The period containing `day`; None when a fixed budget does not cover the day."""
+PERIOD_END_MESSAGE = "The budget period containing this day ends after 9999-12-31, the last day that can be handled"
+
+
+def period_window(
+    period: BudgetPeriod, day: date, starts_on: date | None = None, ends_on: date | None = None,
+) -> PeriodWindow | None:
+    """The period containing `day`; None when a fixed budget does not cover the day. A window's end
+    is the day after the period, and there is no day after 9999-12-31: such a period is an
+    INVALID_INPUT error on `endsOn` (a fixed range, whatever the day) or on `date` (the day asked about)."""
     if period is BudgetPeriod.FIXED:
-        if starts_on is None or ends_on is None or not starts_on <= day <= ends_on:
+        if starts_on is None or ends_on is None:
+            return None
+        if ends_on == date.max:
+            raise DomainError(ErrorCode.INVALID_INPUT, PERIOD_END_MESSAGE, "endsOn")
+        if not starts_on <= day <= ends_on:
             return None
         return PeriodWindow(starts_on, date.fromordinal(ends_on.toordinal() + 1))
     if period is BudgetPeriod.MONTHLY:
@@ -98,5 +110,7 @@ def period_window(period: BudgetPeriod, day: date, starts_on: date | None = None
         start = day.replace(month=1, day=1)
         months = 12
     month_index = start.month - 1 + months
-    end = date(start.year + month_index // 12, month_index % 12 + 1, 1)
-    return PeriodWindow(start, end)
+    end_year = start.year + month_index // 12
+    if end_year > date.max.year:
+        raise DomainError(ErrorCode.INVALID_INPUT, PERIOD_END_MESSAGE, "date")
+    return PeriodWindow(start, date(end_year, month_index % 12 + 1, 1))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
 from models.errors import DomainError, ErrorCode
 
@@ -22,17 +23,27 @@ def format_amount(minor: int) -> str:
     return str(to_amount(minor))
 
 
+# ASCII digits only ([0-9], never \d, which also matches Arabic-Indic digits), no exponent, sign, separator or space
+# inside: one amount has one spelling, and nothing reaches Decimal before its size is known.
+_AMOUNT = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
+NOT_AN_AMOUNT = "Not a decimal amount: digits 0-9 with up to two decimals after a point, such as 1234.50"
+MAX_INTEGER_DIGITS = 13  # amounts below 10 000 000 000 000: minor units fit 64 bits with room for sums
+
+
 def parse_amount(text: str, field_name: str) -> int:
-    """A decimal string ("1234.5", "1234.50") as minor units; more than two decimals is refused."""
-    try:
-        value = Decimal(text.strip())
-    except (InvalidOperation, AttributeError) as exc:
-        raise DomainError(ErrorCode.INVALID_INPUT, "Not a decimal amount", field_name) from exc
-    if not value.is_finite() or value != value.quantize(Decimal("0.01")):
+    """A decimal string ("1234.5", "1234.50", "-3") as minor units. Surrounding spaces are ignored;
+    more than two decimals, or an amount of 10^13 or more, is refused."""
+    match = _AMOUNT.fullmatch(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        raise DomainError(ErrorCode.INVALID_INPUT, NOT_AN_AMOUNT, field_name)
+    sign, integer, decimals = match.groups()
+    if decimals is not None and len(decimals) > 2:
         raise DomainError(ErrorCode.INVALID_INPUT, "An amount has at most two decimals", field_name)
-    if abs(value) >= Decimal(10) ** 13:
+    integer = integer.lstrip("0") or "0"
+    if len(integer) > MAX_INTEGER_DIGITS:
         raise DomainError(ErrorCode.INVALID_INPUT, "Amount out of range", field_name)
-    return int(value * MINOR_PER_MAJOR)
+    minor = int(integer) * MINOR_PER_MAJOR + int((decimals or "").ljust(2, "0"))
+    return -minor if sign else minor
 
 
 def vat_of(net_minor: int, rate_percent: int) -> int:
@@ -42,7 +53,8 @@ def vat_of(net_minor: int, rate_percent: int) -> int:
 
 def check_vat_rate(rate: int, field_name: str = "vatRate") -> int:
     if rate not in VAT_RATES:
-        raise DomainError(ErrorCode.INVALID_INPUT, f"VAT rate must be one of {', '.join(map(str, VAT_RATES))}", field_name)
+        rates = ", ".join(map(str, VAT_RATES))
+        raise DomainError(ErrorCode.INVALID_INPUT, f"VAT rate must be one of {rates}", field_name)
     return rate
 
 

@@ -21,6 +21,7 @@ from schema.execution import PlainTreeExecutor
 from schema.extensions import extensions_for
 from schema.group import Group, GroupMutation, GroupQuery
 from schema.node import NodeQuery
+from schema.scalars import SCALAR_OVERRIDES
 from schema.user import User, UserMutation, UserQuery
 from schema.company import Company
 from schema.viewer import ViewerQuery
@@ -50,5 +51,5 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return ProcuraSchema(
         query=Query, mutation=Mutation, types=[Company, Group, User, Product, DeliveryLocation, EndCustomer, Order, SavedCart, CostCentre],
         extensions=extensions_for(settings), config=StrawberryConfig(batching_config=None),
-        execution_context_class=PlainTreeExecutor,
+        execution_context_class=PlainTreeExecutor, scalar_overrides=SCALAR_OVERRIDES,
     )

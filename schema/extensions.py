@@ -14,6 +14,7 @@ from strawberry.extensions import (
 
 from models.errors import DomainError
 from policies.errors import AccessError
+from schema.input_policy import InputPolicy
 from settings import Settings
 
 log = structlog.get_logger("procura.graphql")
@@ -68,6 +69,7 @@ def extensions_for(settings: Settings) -> list:
         lambda: ValidationCache(maxsize=512),
         lambda: AddValidationRules(limits),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        InputPolicy,
     ]
     if settings.is_production:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Generic, TypeVar
 
@@ -15,6 +15,10 @@ from models.errors import DomainError, ErrorCode
 from resolvers.pagination import Page
 
 T = TypeVar("T")
+
+
+MAX_KEY = 2**31 - 1  # primary keys are 32-bit integers on PostgreSQL: a larger one is no row, not a crash
+MAX_SORT_VALUE = 2**63 - 1  # amounts in a keyset cursor are 64-bit integers
 
 
 def _encode(text: str) -> str:
@@ -28,17 +32,30 @@ def _decode(value: str) -> str | None:
         return None
 
 
+def _key(text: str) -> int | None:
+    """A primary key written as to_global_id writes it: ASCII digits, no sign, no leading zero."""
+    if not (text.isascii() and text.isdigit()) or (len(text) > 1 and text[0] == "0") or len(text) > 10:
+        return None
+    key = int(text)
+    return key if key <= MAX_KEY else None
+
+
 @lru_cache(maxsize=65536)
 def to_global_id(type_name: str, pk: int) -> strawberry.ID:
     return strawberry.ID(_encode(f"{type_name}:{pk}"))
 
 
 def parse_global_id(value: str) -> tuple[str, int] | None:
-    decoded = _decode(value)
+    """The type and key of a global id; None unless it is exactly what to_global_id gives for them
+    (base64 decoding tolerates padding, stray characters and non-zero spare bits: one object, one id)."""
+    decoded = _decode(value) if isinstance(value, str) else None
     if decoded is None or ":" not in decoded:
         return None
-    type_name, _, pk = decoded.partition(":")
-    return (type_name, int(pk)) if pk.isdigit() and len(pk) < 19 else None
+    type_name, _, text = decoded.partition(":")
+    key = _key(text)
+    if key is None or to_global_id(type_name, key) != value:
+        return None
+    return type_name, key
 
 
 def decode_id(value: str | None, type_name: str) -> int | None:
@@ -52,13 +69,14 @@ def to_cursor(pk: int) -> str:
 
 
 def from_cursor(cursor: str | None) -> int | None:
-    """The key after which a page starts; an unreadable cursor is an INVALID_INPUT error."""
+    """The key after which a page starts; anything but a cursor this API gave is an INVALID_INPUT error."""
     if cursor is None:
         return None
     decoded = _decode(cursor)
-    if decoded is None or not decoded.startswith("cursor:") or not decoded[7:].isdigit():
+    key = _key(decoded[7:]) if decoded is not None and decoded.startswith("cursor:") else None
+    if key is None or to_cursor(key) != cursor:
         raise DomainError(ErrorCode.INVALID_INPUT, "The cursor is not valid", "after")
-    return int(decoded[7:])
+    return key
 
 
 @strawberry.interface(description="An object with a global, opaque id; `node(id:)` fetches any of them.")
@@ -71,7 +89,8 @@ class PageInfo:
     has_next_page: bool = strawberry.field(description="Whether more items follow this page.")
     has_previous_page: bool = strawberry.field(description="Whether items precede this page.")
     start_cursor: str | None = strawberry.field(description="Cursor of the first item of the page.")
-    end_cursor: str | None = strawberry.field(description="Cursor of the last item; pass it as `after` for the next page.")
+    end_cursor: str | None = strawberry.field(
+        description="Cursor of the last item; pass it as `after` for the next page.")
 
 
 @strawberry.type(description="One item of a connection with its cursor.")
@@ -110,17 +129,20 @@ def to_keyset_cursor(value, pk: int) -> str:
 
 
 def from_keyset_cursor(cursor: str | None) -> tuple | None:
+    """The sort value and id a page starts after; anything but a cursor this API gave is an
+    INVALID_INPUT error (re-encoding must give the cursor back: one position, one cursor)."""
     if cursor is None:
         return None
     try:
         value, pk = json.loads(_decode(cursor) or "")
         if isinstance(value, dict):
             value = datetime.fromisoformat(value["t"])
-            if value.tzinfo is None:
-                raise ValueError("naive time in cursor")
-            value = value.astimezone(timezone.utc)
-        if not isinstance(pk, int) or not isinstance(value, (int, datetime)):
-            raise ValueError
+            if value.utcoffset() != timedelta(0):
+                raise ValueError("cursor times are UTC")
+        elif type(value) is not int or abs(value) > MAX_SORT_VALUE:
+            raise ValueError("not a sort value")
+        if type(pk) is not int or not 0 < pk <= MAX_KEY or to_keyset_cursor(value, pk) != cursor:
+            raise ValueError("not a cursor of this API")
         return value, pk
     except (ValueError, TypeError, KeyError):
         raise DomainError(ErrorCode.INVALID_INPUT, "The cursor is not valid", "after") from None

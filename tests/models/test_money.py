@@ -8,7 +8,16 @@ import pytest
 
 from models.errors import DomainError, ErrorCode
 from models.money import (
-    VAT_RATES, LineAmounts, check_vat_rate, format_amount, line_amounts, parse_amount, to_amount, totals_of, vat_of,
+    NOT_AN_AMOUNT,
+    VAT_RATES,
+    LineAmounts,
+    check_vat_rate,
+    format_amount,
+    line_amounts,
+    parse_amount,
+    to_amount,
+    totals_of,
+    vat_of,
 )
 
 
@@ -21,7 +30,8 @@ def test_minor_units_become_two_decimal_amounts(minor, text):
 
 @pytest.mark.parametrize("text, minor", [
     ("12.50", 1250), ("12.5", 1250), ("12", 1200), (" 0.10 ", 10), ("0.01", 1), ("0", 0), ("-3.25", -325),
-    ("1e2", 10000), ("9999999999999.99", 999999999999999),
+    ("9999999999999.99", 999999999999999), ("-9999999999999.99", -999999999999999), ("007.5", 750), ("-0", 0),
+    ("0" * 5000 + "1", 100),
 ])
 def test_parse_amount_reads_decimal_strings_exactly(text, minor):
     assert parse_amount(text, "unitPrice") == minor
@@ -29,14 +39,22 @@ def test_parse_amount_reads_decimal_strings_exactly(text, minor):
 
 @pytest.mark.parametrize("text, message", [
     ("12.505", "An amount has at most two decimals"), ("0.001", "An amount has at most two decimals"),
-    ("abc", "Not a decimal amount"), ("", "Not a decimal amount"), ("12,50", "Not a decimal amount"),
-    ("NaN", "An amount has at most two decimals"), ("Infinity", "An amount has at most two decimals"),
+    ("12.500", "An amount has at most two decimals"),
+    ("abc", NOT_AN_AMOUNT), ("", NOT_AN_AMOUNT), ("12,50", NOT_AN_AMOUNT), ("NaN", NOT_AN_AMOUNT),
+    ("Infinity", NOT_AN_AMOUNT), ("-Infinity", NOT_AN_AMOUNT), ("sNaN", NOT_AN_AMOUNT),
+    # one spelling per amount, in ASCII digits: no exponent, sign, separator, bare point or other script's digits
+    ("1e2", NOT_AN_AMOUNT), ("1E2", NOT_AN_AMOUNT), ("1e309", NOT_AN_AMOUNT), ("1e999999999", NOT_AN_AMOUNT),
+    ("1e-999999999", NOT_AN_AMOUNT), ("+5", NOT_AN_AMOUNT), ("1_000", NOT_AN_AMOUNT), ("1 000", NOT_AN_AMOUNT),
+    (".5", NOT_AN_AMOUNT), ("5.", NOT_AN_AMOUNT), ("--5", NOT_AN_AMOUNT), ("\u0661\u0660\u0660", NOT_AN_AMOUNT),
+    ("\uff11\uff12", NOT_AN_AMOUNT), ("1\u00b2", NOT_AN_AMOUNT),
     ("10000000000000", "Amount out of range"), ("-10000000000000", "Amount out of range"),
+    ("1" + "0" * 5000, "Amount out of range"),
 ])
 def test_parse_amount_refuses_what_is_not_an_exact_amount(text, message):
     with pytest.raises(DomainError) as caught:
         parse_amount(text, "filter.minTotal")
-    assert (caught.value.code, caught.value.message, caught.value.field) == (ErrorCode.INVALID_INPUT, message, "filter.minTotal")
+    error = caught.value
+    assert (error.code, error.message, error.field) == (ErrorCode.INVALID_INPUT, message, "filter.minTotal")
 
 
 def test_parse_amount_refuses_a_missing_value():
