@@ -114,6 +114,11 @@ class Api:
         assert "errors" not in body, body["errors"]
         return body["data"]
 
+    async def mutate(self, name: str, input_type: str, selection: str, input: dict, token: str | None = None) -> dict:
+        """The whole response body of `name(input: $input) { selection }`, `$input` being an `input_type`."""
+        query = f"mutation($input: {input_type}!) {{ {name}(input: $input) {{ {selection} }} }}"
+        return await self.raw(query, {"input": input}, token)
+
     async def login(self, email: str, password: str = PASSWORD, company_id: str | None = None) -> dict:
         data = await self.query(
             """mutation($input: LoginInput!) { login(input: $input) {
@@ -138,6 +143,13 @@ class Api:
             await self.token_for(member)
             tenant.members[role] = member
         return tenant
+
+
+async def operator(api: Api) -> Member:
+    """A platform operator of its own, signed in."""
+    member = await create_operator(api.services, email=f"operator{next(_sequence)}@example.com")
+    await api.token_for(member)
+    return member
 
 
 def error_code(body: dict) -> str | None:

@@ -4,7 +4,6 @@ have a cost centre), products, carts, orders, approval rules and an operator."""
 from __future__ import annotations
 
 import itertools
-import uuid
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
@@ -16,7 +15,13 @@ from models import (
 from models.base import utcnow
 from models.order_state import OrderStatus
 from schema.relay import parse_global_id, to_global_id
-from tests.factories import Api, Member, Tenant, create_member, create_operator, error_code
+from tests.factories import Api, Member, Tenant, create_member
+from tests.factories import operator as operator  # re-exported (as are the next ones): shared by every area
+from tests.helpers import count as count
+from tests.helpers import failed as failed
+from tests.helpers import new_key as new_key
+from tests.helpers import outcome as outcome
+from tests.helpers import succeeded as succeeded
 
 _sequence = itertools.count(1)
 
@@ -47,10 +52,6 @@ def pk_of(global_id: str) -> int:
     return parse_global_id(global_id)[1]
 
 
-def new_key() -> str:
-    return f"key-{uuid.uuid4()}"
-
-
 def next_weekday(weekday: int, *, weeks_ahead: int = 1) -> date:
     """A date on `weekday` (0 = Monday), one to seven days after today (UTC); later weeks with `weeks_ahead`."""
     today = utcnow().date()
@@ -61,32 +62,8 @@ def next_weekday(weekday: int, *, weeks_ahead: int = 1) -> date:
 # --- running mutations -------------------------------------------------------------------------
 
 async def mutate(api: Api, name: str, input_type: str, payload: dict, token: str | None, selection: str = ORDER_RESULT) -> dict:
-    """The whole response body of `name(input: $input) { selection }`."""
-    return await api.raw(f"mutation($input: {input_type}!) {{ {name}(input: $input) {{ {selection} }} }}",
-                         {"input": payload}, token)
-
-
-def outcome(body: dict, name: str) -> str:
-    """'ok', a MutationError code, or a top-level error code such as FORBIDDEN."""
-    if body.get("errors"):
-        return error_code(body)
-    result = body["data"][name]
-    return result["code"] if result["__typename"] == "MutationError" else "ok"
-
-
-def succeeded(body: dict, name: str) -> dict:
-    assert not body.get("errors"), body
-    result = body["data"][name]
-    assert result["__typename"] != "MutationError", result
-    return result
-
-
-def failed(body: dict, name: str) -> dict:
-    """The MutationError of a mutation that returned one."""
-    assert not body.get("errors"), body
-    result = body["data"][name]
-    assert result["__typename"] == "MutationError", result
-    return result
+    """The whole response body of `name(input: $input) { selection }` (an order payload unless told)."""
+    return await api.mutate(name, input_type, selection, payload, token)
 
 
 # --- shop set-up ----------------------------------------------------------------------------------
@@ -119,12 +96,6 @@ async def add_buyer(api: Api, tenant: Tenant, role: Role = Role.CUSTOMER, *, gro
         session.add(MemberCostCentre(membership_id=member.membership_id, cost_centre_id=centre_id, is_default=True))
         if payment_methods is not None:
             (await session.get(Membership, member.membership_id)).payment_methods = payment_methods
-    await api.token_for(member)
-    return member
-
-
-async def operator(api: Api) -> Member:
-    member = await create_operator(api.services, email=f"operator{next(_sequence)}@example.com")
     await api.token_for(member)
     return member
 
@@ -202,11 +173,6 @@ async def order_as(api: Api, member: Member, order_id: str) -> dict | None:
 
 
 # --- reading the database directly (to prove that nothing changed) --------------------------------
-
-async def count(services, model, *conditions) -> int:
-    async with services.db.read_sessions() as session:
-        return await session.scalar(select(func.count()).select_from(model).where(*conditions))
-
 
 async def order_state(services, order_pk: int) -> tuple:
     """Status, credited amount, number of events and returned quantities of an order."""

@@ -15,7 +15,9 @@ from models import (
 )
 from models.base import utcnow
 from schema.relay import decode_id, to_global_id
-from tests.factories import Api, Member, Tenant, create_member, create_operator, error_code
+from tests.factories import Api, Member, Tenant, create_member, error_code
+from tests.factories import operator as operator  # re-exported (as is new_key): shared by every area
+from tests.helpers import new_key as new_key
 
 _sequence = itertools.count(1)
 
@@ -73,8 +75,7 @@ async def call(api: Api, name: str, input: dict, token: str | None) -> dict:
     """Run one mutation; the payload dict, or {"__typename": "MutationError", "code": ...} for a typed
     error, or {"__typename": "GraphQLError", "code": ...} for a top-level one (FORBIDDEN, ...)."""
     input_type, selection = MUTATIONS[name]
-    query = f"mutation($input: {input_type}!) {{ {name}(input: $input) {{ __typename {selection} {ERROR} }} }}"
-    body = await api.raw(query, {"input": input}, token)
+    body = await api.mutate(name, input_type, f"__typename {selection} {ERROR}", input, token)
     if body.get("errors"):
         return {"__typename": "GraphQLError", "code": error_code(body), "errors": body["errors"]}
     return body["data"][name]
@@ -181,16 +182,6 @@ async def add_member(api: Api, st: SpendTenant, role: Role = Role.CUSTOMER, *, g
         await api.token_for(member)
     st.extra.append(member)
     return member
-
-
-async def operator(api: Api) -> Member:
-    member = await create_operator(api.services, email=f"operator{next(_sequence)}@example.com")
-    await api.token_for(member)
-    return member
-
-
-def new_key() -> str:
-    return f"key-{uuid.uuid4().hex}"
 
 
 async def fill_cart(api: Api, buyer: Member, product_gid: str, quantity: int = 1, **cart) -> None:

@@ -20,6 +20,7 @@ from resolvers.security import token_digest
 from schema.relay import to_global_id
 from tests.conftest import test_settings as make_settings
 from tests.factories import PASSWORD, Api, create_company, create_member, create_operator, error_code
+from tests.helpers import count
 
 LOGIN = """
 mutation($input: LoginInput!) { login(input: $input) {
@@ -73,11 +74,6 @@ async def me(api: Api, token: str) -> dict:
 async def me_code(api: Api, token: str) -> str | None:
     """The error code of `me` with this token (None when it works)."""
     return error_code(await api.raw("{ me { email } }", token=token))
-
-
-async def count(services, model, *where) -> int:
-    async with services.db.read_sessions() as session:
-        return await session.scalar(select(func.count()).select_from(model).where(*where))
 
 
 async def throttle(services, key: str) -> LoginThrottle | None:

@@ -10,20 +10,13 @@ from collections import Counter
 from sqlalchemy import func, select, text
 
 from models import Company, Group, Membership, MembershipStatus, OutboxMessage, Role
-from tests.factories import Api, Member, Tenant, create_member, error_code
+from tests.factories import Api, Member, Tenant, create_member
+from tests.helpers import outcome
 
 ROUNDS = 5
 RESULT = "__typename ... on MutationError { code message field }"
 UPDATE_USER = f"mutation($input: UpdateUserInput!) {{ updateUser(input: $input) {{ {RESULT} }} }}"
 DEACTIVATE_USER = f"mutation($input: UserIdInput!) {{ deactivateUser(input: $input) {{ {RESULT} }} }}"
-
-
-def outcome(body: dict, name: str) -> str:
-    """'ok', a MutationError code, or a top-level error code."""
-    if body.get("errors"):
-        return error_code(body)
-    result = body["data"][name]
-    return result["code"] if result["__typename"] == "MutationError" else "ok"
 
 
 async def demote(api: Api, actor: Member, target: Member) -> str:

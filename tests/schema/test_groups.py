@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-import models
 from models import Group, MembershipStatus, Role
 from schema.relay import decode_id, to_global_id
-from tests.factories import Api, create_member, error_code
+from tests import helpers
+from tests.factories import Api, create_member
+from tests.helpers import assert_forbidden, snapshot
 
 GROUP_RESULT = "__typename ... on GroupPayload { group { id name memberCount } } ... on MutationError { code message field }"
 MUTATIONS = {
@@ -28,39 +29,15 @@ GROUP = "query($id: ID!) { group(id: $id) { id name memberCount } }"
 
 async def mutate(api: Api, name: str, input: dict, token: str) -> dict:
     input_type, selection = MUTATIONS[name]
-    return await api.raw(f"mutation($input: {input_type}!) {{ {name}(input: $input) {{ {selection} }} }}",
-                         {"input": input}, token)
+    return await api.mutate(name, input_type, selection, input, token)
 
 
 async def ok(api: Api, name: str, input: dict, token: str) -> dict:
-    body = await mutate(api, name, input, token)
-    assert "errors" not in body, body
-    result = body["data"][name]
-    assert result["__typename"] != "MutationError", result
-    return result
+    return helpers.succeeded(await mutate(api, name, input, token), name)
 
 
 async def failed(api: Api, name: str, input: dict, token: str) -> dict:
-    body = await mutate(api, name, input, token)
-    assert "errors" not in body, body
-    result = body["data"][name]
-    assert result["__typename"] == "MutationError", result
-    return result
-
-
-def assert_forbidden(body: dict) -> None:
-    assert error_code(body) == "FORBIDDEN", body
-    assert body["data"] is None or set(body["data"].values()) == {None}, body
-
-
-async def snapshot(services) -> dict[str, list[tuple]]:
-    """Every row of every table: a denied or failed mutation must leave all of it as it was."""
-    await services.mailer.drain()
-    async with services.db.read_sessions() as session:
-        result = {}
-        for table in models.Base.metadata.sorted_tables:
-            result[table.name] = [tuple(r) for r in await session.execute(select(table).order_by(*table.primary_key.columns))]
-    return result
+    return helpers.failed(await mutate(api, name, input, token), name)
 
 
 async def group_names(services, company_id: int) -> list[str]:

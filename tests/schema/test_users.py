@@ -11,7 +11,6 @@ import jwt
 import pytest
 from sqlalchemy import func, select
 
-import models
 from app import create_app
 from models import Group, Membership, MembershipStatus, OutboxMessage, PermissionRestriction, Role, User
 from models.errors import DomainError, ErrorCode
@@ -19,8 +18,10 @@ from policies.actor import Actor
 from resolvers.context import UseCaseContext
 from resolvers.user import set_user_active, update_user
 from schema.relay import decode_id, to_global_id
+from tests import helpers
 from tests.conftest import test_settings as make_test_settings
 from tests.factories import PASSWORD, Api, create_company, create_member, error_code
+from tests.helpers import assert_forbidden, snapshot
 
 USER_FIELDS = "id email firstName lastName role status group { id name } paymentMethods restrictedPermissions"
 RESULT = f"__typename ... on UserPayload {{ user {{ {USER_FIELDS} }} }} ... on MutationError {{ code message field }}"
@@ -38,44 +39,19 @@ NEW_PASSWORD = "a-brand-new-password-9"
 
 async def mutate(api: Api, name: str, input: dict, token: str | None) -> dict:
     """The whole response body of one user mutation."""
-    query = f"mutation($input: {INPUT_TYPES[name]}!) {{ {name}(input: $input) {{ {RESULT} }} }}"
-    return await api.raw(query, {"input": input}, token)
+    return await api.mutate(name, INPUT_TYPES[name], RESULT, input, token)
 
 
 async def ok(api: Api, name: str, input: dict, token: str) -> dict:
     """The user of a mutation that must succeed."""
-    body = await mutate(api, name, input, token)
-    assert "errors" not in body, body
-    result = body["data"][name]
+    result = helpers.succeeded(await mutate(api, name, input, token), name)
     assert result["__typename"] == "UserPayload", result
     return result["user"]
 
 
 async def failed(api: Api, name: str, input: dict, token: str) -> dict:
     """The typed error of a mutation that must fail as data."""
-    body = await mutate(api, name, input, token)
-    assert "errors" not in body, body
-    result = body["data"][name]
-    assert result["__typename"] == "MutationError", result
-    return result
-
-
-def assert_forbidden(body: dict) -> None:
-    """A FORBIDDEN error and no data (null, or null for a nullable root field)."""
-    assert error_code(body) == "FORBIDDEN", body
-    assert body["data"] is None or set(body["data"].values()) == {None}, body
-
-
-async def snapshot(services) -> dict[str, list[tuple]]:
-    """Every row of every table (after pending mail has been delivered): a denied or failed
-    mutation must leave all of it as it was, audit log included."""
-    await services.mailer.drain()
-    async with services.db.read_sessions() as session:
-        result = {}
-        for table in models.Base.metadata.sorted_tables:
-            rows = await session.execute(select(table).order_by(*table.primary_key.columns))
-            result[table.name] = [tuple(row) for row in rows]
-    return result
+    return helpers.failed(await mutate(api, name, input, token), name)
 
 
 async def membership(services, membership_id: int) -> Membership:
