@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Base of the links in emails. HOST=0.0.0.0 (every interface) is no address to open: links use 127.0.0.1.
+PUBLIC_URL ?= http://$(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST)):$(PORT)
 # Test processes (pytest-xdist): one per CPU by default; TEST_WORKERS=0 runs in this process.
 TEST_WORKERS ?= auto
 
@@ -21,8 +23,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 ## Set up, migrate the embedded SQLite database, load demo data once, serve on HOST:PORT.
 run: $(STAMP)
 	$(BIN)/procura db upgrade
-	$(BIN)/procura demo-data
-	HOST=$(HOST) PORT=$(PORT) $(BIN)/procura serve --host $(HOST) --port $(PORT) --no-migrate
+	PUBLIC_URL='$(PUBLIC_URL)' $(BIN)/procura demo-data
+	HOST=$(HOST) PORT=$(PORT) PUBLIC_URL='$(PUBLIC_URL)' $(BIN)/procura serve --host $(HOST) --port $(PORT) --no-migrate
 
 ## Set up and run the whole suite on SQLite; on PostgreSQL too when TEST_DATABASE_URL is set.
 test: $(STAMP)

@@ -1,4 +1,4 @@
-"""The ASGI application: GraphQL (with an offline GraphiQL), health and readiness probes."""
+"""The ASGI application: GraphQL (with an offline GraphiQL), the pages of emailed links, health and readiness probes."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
 
+import pages
 from models.db import Database
 from policies.authorizer import Authorizer
 from resolvers.context import Services
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [
         Route("/healthz", healthz), Route("/readyz", readyz), Route("/favicon.ico", no_favicon),
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        *pages.routes(),  # the pages emailed links open (in production too)
     ]
     if not settings.is_production:
         routes.append(Mount("/graphiql-assets", StaticFiles(directory=str(GRAPHIQL_ASSETS)), name="graphiql-assets"))

@@ -85,7 +85,7 @@ def demo_data() -> None:
     settings = Settings()
     created, people = run_with_services(load_demo_data)
     typer.echo("Demo data loaded." if created else "Demo data already present.")
-    _print_sign_ins(people, f"http://{settings.host}:{settings.port}")
+    _print_sign_ins(people, settings.public_url.rstrip("/"))
 
 
 @app.command("create-operator")
@@ -146,10 +146,15 @@ def serve(
     workers: int = typer.Option(1, help="Worker processes."),
 ) -> None:
     """Serve the API (and GraphiQL outside production)."""
+    import os
+
     import uvicorn
 
     settings = Settings()
     host, port = host or settings.host, port or settings.port
+    # uvicorn builds the app (in every worker) from the environment: give it the address it is served
+    # on, which is where emailed links point unless PUBLIC_URL says otherwise.
+    os.environ["HOST"], os.environ["PORT"] = host, str(port)
     if migrate:
         upgrade_database()
     if demo:

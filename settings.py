@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent
@@ -20,7 +20,8 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_SQLITE_URL
     host: str = "127.0.0.1"
     port: int = 8000
-    public_url: str = "http://127.0.0.1:8000"
+    # Base of the links in emails; empty: http://HOST:PORT as served (see _default_public_url).
+    public_url: str = ""
 
     jwt_secret: str = DEV_SECRET
     jwt_issuer: str = "procura"
@@ -50,6 +51,15 @@ class Settings(BaseSettings):
 
     supplier_currency: str = "NOK"
     default_credit_limit: int = 300_000_00  # minor units: 300 000 NOK, the ceiling of the source services
+
+    @model_validator(mode="after")
+    def _default_public_url(self) -> Settings:
+        # A link to 0.0.0.0 (or ::) opens nothing: those mean "every interface", so point at this machine.
+        if not self.public_url:
+            host = "127.0.0.1" if self.host in {"0.0.0.0", "::", ""} else self.host
+            host = f"[{host}]" if ":" in host else host
+            self.public_url = f"http://{host}:{self.port}"
+        return self
 
     @property
     def is_production(self) -> bool:

@@ -4,11 +4,15 @@ They need /usr/bin/chromium and the `playwright` package, so the default `pytest
 does not collect them. They are collected when PROCURA_BROWSER_TEST=1 is set (as `make browser-test` does)
 or when this directory (or a file in it) is named explicitly on the command line: `pytest tests/browser`.
 Once collected they never skip: a missing Chromium or Playwright is a failure.
+
+The server delivers mail to a real SMTP server (aiosmtpd) run by the tests, so a test can take a link
+from a message and open it. PUBLIC_URL is not set: links must point at the port the server was started on.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -16,7 +20,10 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email import policy as email_policy
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -58,6 +65,35 @@ class Server:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
+@dataclass
+class Mailbox:
+    """What the server sent through SMTP (an aiosmtpd handler; it runs in the controller's thread)."""
+
+    port: int = 0
+    envelopes: list = field(default_factory=list)
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.envelopes.append(envelope)
+        return "250 Message accepted for delivery"
+
+    def wait_for(self, address: str, count: int = 1, timeout: float = 15) -> list[EmailMessage]:
+        deadline = time.monotonic() + timeout
+        while True:
+            messages = [message_from_bytes(e.content, policy=email_policy.default)
+                        for e in list(self.envelopes) if e.rcpt_tos == [address]]
+            if len(messages) >= count or time.monotonic() > deadline:
+                assert len(messages) == count, f"{len(messages)} messages to {address}, expected {count}"
+                return messages
+            time.sleep(0.05)
+
+    def link(self, address: str, path: str) -> str:
+        """The one link to `path` in the one message sent to `address`."""
+        [message] = self.wait_for(address)
+        links = re.findall(rf"\S+/{re.escape(path)}\?token=\S+", message.get_content())
+        assert len(links) == 1, message.get_content()
+        return links[0]
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -75,15 +111,30 @@ def _procura_command() -> str:
 
 
 @pytest.fixture(scope="session")
-def server() -> Iterator[Server]:
+def mailbox() -> Iterator[Mailbox]:
+    from aiosmtpd.controller import Controller
+
+    box = Mailbox(port=_free_port())
+    controller = Controller(box, hostname="127.0.0.1", port=box.port)
+    controller.start()
+    try:
+        yield box
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="session")
+def server(mailbox: Mailbox) -> Iterator[Server]:
     """`procura db upgrade`, `procura demo-data`, then `procura serve` on a free port of 127.0.0.1."""
     workdir = Path(tempfile.mkdtemp(prefix="procura-browser-"))
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'procura.db'}",
         "PROCURA_ENV": "development",  # GraphiQL is only served outside production
+        "SMTP_URL": f"smtp://127.0.0.1:{mailbox.port}",
     }
-    env.pop("SMTP_URL", None)  # mail stays in the outbox; no SMTP server is involved
+    for inherited in ("PUBLIC_URL", "HOST", "PORT"):  # links must follow `--port` alone
+        env.pop(inherited, None)
     procura = _procura_command()
     for step in (["db", "upgrade"], ["demo-data"]):
         done = subprocess.run([procura, *step], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
