@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     max_aliases: int = 30
     max_tokens: int = 2000
     max_page_size: int = 100
+    # Largest query cost a request may have (schema/cost.py, README "Limits"): a page of 100 orders
+    # with every field costs 9,702, with the approval queue's 100 as well 21,004; 30 aliased pages
+    # of 100 orders with lines, timeline and approval flow cost 90,030.
+    max_query_cost: int = Field(25_000, gt=0)
 
     sqlite_busy_timeout_ms: int = 10000
 

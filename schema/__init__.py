@@ -17,8 +17,7 @@ from schema.order import OrderMutation, OrderQuery
 from schema.order_types import Order
 from schema.saved_cart import SavedCart, SavedCartMutation, SavedCartQuery
 from schema.company import CompanyMutation, CompanyQuery
-from schema.execution import PlainTreeExecutor
-from schema.extensions import extensions_for
+from schema.extensions import executor_for, extensions_for
 from schema.group import Group, GroupMutation, GroupQuery
 from schema.node import NodeQuery
 from schema.scalars import SCALAR_OVERRIDES
@@ -51,5 +50,5 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return ProcuraSchema(
         query=Query, mutation=Mutation, types=[Company, Group, User, Product, DeliveryLocation, EndCustomer, Order, SavedCart, CostCentre],
         extensions=extensions_for(settings), config=StrawberryConfig(batching_config=None),
-        execution_context_class=PlainTreeExecutor, scalar_overrides=SCALAR_OVERRIDES,
+        execution_context_class=executor_for(settings), scalar_overrides=SCALAR_OVERRIDES,
     )

@@ -1,19 +1,31 @@
-"""Schema extensions: error policy, query limits, caches, per-request clean-up."""
+"""Schema extensions: error policy, query limits and cost, caches, per-request clean-up.
+
+In production no error suggests a name ("Did you mean ...?"): validation and the coercion of
+variable values run with graphql-core's `hide_suggestions`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import structlog
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError, validate
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
-    AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, SchemaExtension,
-    ValidationCache,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
 )
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from models.errors import DomainError
 from policies.errors import AccessError
+from schema.cost import CostLimit, CostModel
+from schema.document_cache import DocumentCache
+from schema.execution import PlainTreeExecutor
 from schema.input_policy import InputPolicy
 from settings import Settings
 
@@ -55,22 +67,72 @@ class ReleaseSessions(SchemaExtension):
             await context.close()
 
 
+# The rules strawberry's own validate_document adds to those it is given.
+STRAWBERRY_RULES = (MaybeNullValidationRule, OneOfInputValidationRule)
+
+
+class Checks(SchemaExtension):
+    """What is checked between parsing and execution, in one extension (every extension costs
+    every request a few microseconds; this one replaces strawberry's ValidationCache and
+    AddValidationRules, and adds the cost limit):
+    - graphql-core's validation with our rules added, its results cached per document; in
+      production no error says "Did you mean ...?", which would give away the names of fields,
+      arguments, types, enum values and input fields that introspection hides (strawberry's
+      ValidationCache cannot pass `hide_suggestions`);
+    - the query's cost (schema/cost.py): refused above the maximum, reported when it runs."""
+
+    def __init__(self, results: DocumentCache[list[GraphQLError]], rules: tuple[type[ASTValidationRule], ...],
+                 hide_suggestions: bool, cost_limit: CostLimit) -> None:
+        super().__init__()
+        self.results, self.rules, self.hide_suggestions = results, rules, hide_suggestions
+        self.cost_limit = cost_limit
+        self.cost: int | None = None
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        schema, document, rules = context.schema._schema, context.graphql_document, context.validation_rules
+        assert document is not None  # validation follows a successful parse
+        context.pre_execution_errors = self.results.get(document, (id(schema), rules), lambda: validate(
+            schema, document, (*rules, *self.rules, *STRAWBERRY_RULES), hide_suggestions=self.hide_suggestions))
+        yield
+
+    def on_execute(self) -> Iterator[None]:
+        self.cost = self.cost_limit.check(self.execution_context)
+        yield
+
+    def get_results(self) -> dict[str, Any]:
+        return self.cost_limit.report(self.cost, self.execution_context.result)
+
+
+class SuggestionFreeExecutor(PlainTreeExecutor):
+    """Coerces variable values without suggestions (a misspelt enum value or input field in
+    `variables`), as production validation does for literals."""
+
+    @classmethod
+    def build(cls, *args, **kwargs):
+        return super().build(*args, **{**kwargs, "hide_suggestions": True})
+
+
+def executor_for(settings: Settings) -> type[PlainTreeExecutor]:
+    return SuggestionFreeExecutor if settings.is_production else PlainTreeExecutor
+
+
 def extensions_for(settings: Settings) -> list:
     """Extension classes/factories (never shared instances: they are not concurrency-safe)."""
     # The limiters create their validation rule classes in __init__: built per request, the
-    # rules differ every time, so ValidationCache (keyed by document and rules) never hits.
-    # Build the rule classes once (they are stateless) and add them with one extension.
-    limits = [*QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
-              *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules]
-    extensions = [
+    # rules differ every time, so a validation cache (keyed by document and rules) never hits.
+    # Build the rule classes once (they are stateless) and validate with them in Checks.
+    rules = (*QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+             *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+             *([NoSchemaIntrospectionCustomRule] if settings.is_production else []))
+    # Shared by the requests of one schema (each extension instance is per request).
+    validation_results: DocumentCache[list[GraphQLError]] = DocumentCache(maxsize=512)
+    cost_limit = CostLimit(CostModel(max_page_size=settings.max_page_size), maximum=settings.max_query_cost)
+    return [
         ErrorPolicy,
         ReleaseSessions,
         lambda: ParserCache(maxsize=512),
-        lambda: ValidationCache(maxsize=512),
-        lambda: AddValidationRules(limits),
+        lambda: Checks(validation_results, rules, hide_suggestions=settings.is_production, cost_limit=cost_limit),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         InputPolicy,
     ]
-    if settings.is_production:
-        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return extensions
