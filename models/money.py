@@ -28,6 +28,7 @@ def format_amount(minor: int) -> str:
 _AMOUNT = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
 NOT_AN_AMOUNT = "Not a decimal amount: digits 0-9 with up to two decimals after a point, such as 1234.50"
 MAX_INTEGER_DIGITS = 13  # amounts below 10 000 000 000 000: minor units fit 64 bits with room for sums
+MAX_AMOUNT_MINOR = 10**MAX_INTEGER_DIGITS * MINOR_PER_MAJOR - 1  # the largest amount anyone can write
 
 
 def parse_amount(text: str, field_name: str) -> int:
@@ -44,6 +45,14 @@ def parse_amount(text: str, field_name: str) -> int:
         raise DomainError(ErrorCode.INVALID_INPUT, "Amount out of range", field_name)
     minor = int(integer) * MINOR_PER_MAJOR + int((decimals or "").ljust(2, "0"))
     return -minor if sign else minor
+
+
+def check_order_total(totals: Totals) -> None:
+    """An order is never above the largest amount a client can write: each price is below it, but
+    100 000 of one at 500 lines would overflow the 64-bit columns that store the order."""
+    if totals.gross > MAX_AMOUNT_MINOR:
+        largest = format_amount(MAX_AMOUNT_MINOR)
+        raise DomainError(ErrorCode.INVALID_INPUT, f"An order's total may be at most {largest}")
 
 
 def vat_of(net_minor: int, rate_percent: int) -> int:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from models import DeliveryLocation, EndCustomer, Membership, Order, OrderLine, OrderNumberCounter, Product
 from models.base import utcnow
 from models.errors import DomainError, ErrorCode
-from models.money import line_amounts, totals_of
+from models.money import check_order_total, line_amounts, totals_of
 from models.order import format_order_number
 from models.order_state import Transition
 from policies.permissions import Permission
@@ -101,6 +101,7 @@ async def _snapshot(ctx: UseCaseContext, cart: Order, lines: list[tuple[OrderLin
         line.unit_price_minor, line.vat_rate = product.unit_price_minor, product.vat_rate
         line.net_minor, line.vat_minor = amounts.net, amounts.vat
     totals = totals_of((line_amounts(l.unit_price_minor, l.quantity, l.vat_rate), l.vat_rate) for l, _ in lines)
+    check_order_total(totals)  # before anything is flushed: the amounts may not fit their columns
     cart.net_minor, cart.vat_minor, cart.gross_minor = totals.net, totals.vat, totals.gross
     buyer = await ctx.session.get_one(Membership, cart.buyer_id)
     cart.group_id = buyer.group_id
