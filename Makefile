@@ -21,6 +21,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 ## Set up, migrate the embedded SQLite database, load demo data once, serve on HOST:PORT.
+# Development mode for every command of the recipe (the settings default to production).
+run: export PROCURA_ENV = development
 run: $(STAMP)
 	$(BIN)/procura db upgrade
 	PUBLIC_URL='$(PUBLIC_URL)' $(BIN)/procura demo-data

@@ -10,11 +10,15 @@ from importlib.resources import files
 import structlog
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import pages
 from models.db import Database
@@ -28,6 +32,52 @@ from settings import Settings
 
 GRAPHIQL_ASSETS = files("graphene_django_graphiql_static") / "static" / "graphene_django_graphiql_static"
 GRAPHIQL_PAGE = (files("schema") / "graphiql.html").read_text()
+
+
+class RequestBodyLimit:
+    """Refuses a request body above `max_bytes` with 413 before it is read whole: at once when its
+    Content-Length says so, else (a chunked body) as soon as what has arrived passes the limit.
+    What arrived (at most the limit) is handed to the app unchanged."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            return await self.refuse(scope, receive, send)
+        received: list[Message] = []
+        size, more = 0, True
+        while more:
+            message = await receive()
+            received.append(message)
+            size += len(message.get("body", b""))
+            if size > self.max_bytes:
+                return await self.refuse(scope, receive, send)
+            more = message["type"] == "http.request" and message.get("more_body", False)
+
+        async def replay() -> Message:
+            return received.pop(0) if received else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = f"The request body is larger than {self.max_bytes} bytes"
+        body = {"data": None, "errors": [{"message": message, "extensions": {"code": "REQUEST_TOO_LARGE"}}]}
+        # Connection: close, so that the server stops reading the rest of the body.
+        await JSONResponse(body, status_code=413, headers={"Connection": "close"})(scope, receive, send)
+
+
+def edge_middleware(settings: Settings) -> list[Middleware]:
+    """The client's address from a trusted proxy's X-Forwarded-For (TRUSTED_PROXIES, none by default:
+    the right-most address not of a trusted proxy), then the body limit."""
+    middleware = [Middleware(RequestBodyLimit, max_bytes=settings.max_request_bytes)]
+    if settings.trusted_proxies:
+        trusted = [str(network) for network in settings.trusted_proxies]
+        middleware.insert(0, Middleware(ProxyHeadersMiddleware, trusted_hosts=trusted))
+    return middleware
 
 
 def configure_logging(settings: Settings) -> None:
@@ -102,6 +152,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     if not settings.is_production:
         routes.append(Mount("/graphiql-assets", StaticFiles(directory=str(GRAPHIQL_ASSETS)), name="graphiql-assets"))
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=edge_middleware(settings))
     app.state.services = services
     return app

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from settings import PROJECT_ROOT, Settings
+from settings import PROJECT_ROOT, Settings, UnsafeSettings
 
 app = typer.Typer(help="Procura: B2B procurement over GraphQL.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
@@ -149,8 +149,14 @@ def serve(
     import os
 
     import uvicorn
+    from pydantic import ValidationError
 
-    settings = Settings()
+    try:
+        settings = Settings()
+        settings.check_production_safety()
+    except (ValidationError, UnsafeSettings) as error:
+        typer.echo(f"procura serve: refusing to start: {error}", err=True)
+        raise typer.Exit(1) from error
     host, port = host or settings.host, port or settings.port
     # uvicorn builds the app (in every worker) from the environment: give it the address it is served
     # on, which is where emailed links point unless PUBLIC_URL says otherwise.
@@ -159,7 +165,10 @@ def serve(
         upgrade_database()
     if demo:
         demo_data()
-    uvicorn.run("app:create_app", factory=True, host=host, port=port, workers=workers, proxy_headers=True, log_level="info")
+    # proxy_headers=False: uvicorn's own handling trusts X-Forwarded-For from 127.0.0.1; the app
+    # honours it from TRUSTED_PROXIES only.
+    uvicorn.run("app:create_app", factory=True, host=host, port=port, workers=workers, proxy_headers=False,
+                log_level="info")
 
 
 if __name__ == "__main__":

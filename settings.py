@@ -4,26 +4,34 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, IPvAnyNetwork, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 DEFAULT_SQLITE_URL = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'procura.db'}"
 DEV_SECRET = "procura-development-secret-change-me-in-production"
+MIN_JWT_SECRET_BYTES = 32
+
+
+class UnsafeSettings(RuntimeError):
+    """The settings would run production insecurely (e.g. a missing or weak JWT_SECRET)."""
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    procura_env: str = Field("development", description="development, test or production")
+    # Production unless told otherwise: a deployment that forgets PROCURA_ENV must not sign tokens
+    # with the public development key or serve GraphiQL; `make run`, the tests and the benchmarks set it.
+    procura_env: Literal["development", "test", "production"] = "production"
     database_url: str = DEFAULT_SQLITE_URL
     host: str = "127.0.0.1"
     port: int = 8000
     # Base of the links in emails; empty: http://HOST:PORT as served (see _default_public_url).
     public_url: str = ""
 
-    jwt_secret: str = DEV_SECRET
+    jwt_secret: str = Field("", description="HMAC key of access tokens; outside production it defaults to DEV_SECRET")
     jwt_issuer: str = "procura"
     jwt_audience: str = "procura-api"
     access_token_minutes: int = 15
@@ -38,6 +46,13 @@ class Settings(BaseSettings):
     login_free_failures_per_address: int = 50
     login_lockout_base_seconds: int = 2
     login_lockout_max_seconds: int = 900
+    password_reset_free_requests: int = 3
+    password_reset_free_requests_per_address: int = 20
+
+    # Peers whose X-Forwarded-For is believed (addresses or CIDR networks, comma-separated);
+    # none by default, so a client cannot choose the address it is throttled under.
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
+    max_request_bytes: int = Field(1024 * 1024, gt=0, description="Larger request bodies are refused with 413")
 
     smtp_url: str | None = None
     mail_from: str = "Procura <no-reply@procura.local>"
@@ -65,6 +80,17 @@ class Settings(BaseSettings):
             self.public_url = f"http://{host}:{self.port}"
         return self
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return [item.strip() for item in value.split(",") if item.strip()] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _development_secret(self) -> Settings:
+        if not self.jwt_secret and not self.is_production:
+            self.jwt_secret = DEV_SECRET
+        return self
+
     @property
     def is_production(self) -> bool:
         return self.procura_env == "production"
@@ -73,6 +99,23 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    def production_problem(self) -> str | None:
+        """Why these settings must not serve production; None when they may (or outside production)."""
+        if not self.is_production:
+            return None
+        hint = (f"set JWT_SECRET to a random value of at least {MIN_JWT_SECRET_BYTES} bytes "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(48))'), "
+                "or PROCURA_ENV=development to run locally")
+        size = len(self.jwt_secret.encode())
+        if not self.jwt_secret:
+            return f"JWT_SECRET is not set and PROCURA_ENV is production (the default): {hint}"
+        if self.jwt_secret == DEV_SECRET:
+            return f"JWT_SECRET is the development value, which is public: {hint}"
+        if size < MIN_JWT_SECRET_BYTES:
+            return f"JWT_SECRET is {size} bytes, too short for production: {hint}"
+        return None
+
     def check_production_safety(self) -> None:
-        if self.is_production and self.jwt_secret == DEV_SECRET:
-            raise RuntimeError("JWT_SECRET must be set when PROCURA_ENV=production")
+        problem = self.production_problem()
+        if problem:
+            raise UnsafeSettings(problem)

@@ -65,7 +65,7 @@ async def migrate(url: str) -> None:
 
 def bench_settings(url: str, **overrides) -> Settings:
     values = dict(
-        database_url=url, procura_env="test", jwt_secret=JWT_SECRET, smtp_url=None,
+        database_url=url, procura_env="development", jwt_secret=JWT_SECRET, smtp_url=None,
         argon2_time_cost=1, argon2_memory_cost=1024, argon2_parallelism=1,
     )
     values.update(overrides)

@@ -57,7 +57,8 @@ class LinkToken(Base):
 
 
 class LoginThrottle(Base):
-    """Failed sign-ins per key ("email:..." or "ip:..."), shared by every server process."""
+    """Counted attempts per key (failed sign-ins per typed email or client address, password-reset
+    requests likewise; see resolvers.throttle), shared by every server process."""
 
     __tablename__ = "login_throttles"
 
@@ -65,3 +66,5 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the row stops mattering (its count is forgotten and its lock-out over): deleted after that.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

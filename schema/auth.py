@@ -91,7 +91,9 @@ class AuthMutation:
             ctx, company_id=decode_id(input.company_id, "Company") or 0,
         ), AuthPayload.from_issued)
 
-    @strawberry.mutation(description="Email a password reset link (valid 24 hours). Same answer whether or not the account exists. Open to anyone.")
+    @strawberry.mutation(description=(
+        "Email a password reset link (valid 24 hours). Same answer whether or not the account exists. "
+        "Throttled per email and per client address (TOO_MANY_ATTEMPTS). Open to anyone."))
     async def request_password_reset(self, info: strawberry.Info, input: Annotated[RequestPasswordResetInput, INPUT]) -> AcceptedResult:
         return await run_mutation(
             info, lambda ctx: password_use_cases.request_password_reset(ctx, email=input.email),

@@ -22,7 +22,8 @@ CODE_DESCRIPTIONS = {
     "ALREADY_MEMBER": "The person already belongs to the company.",
     "WEAK_PASSWORD": "The password is too short, too long or too repetitive.",
     "INVALID_CREDENTIALS": "Wrong email or password (the same answer whether or not the account exists).",
-    "TOO_MANY_ATTEMPTS": "Too many failed sign-ins for this account or address; wait and try again.",
+    "TOO_MANY_ATTEMPTS": "Too many failed sign-ins or password-reset requests for this email or client address; "
+                         "wait and try again.",
     "INVALID_TOKEN": "A link or refresh token is unknown, expired or already used.",
     "TOKEN_REUSED": "A spent refresh token was presented again; its whole session has been ended.",
     "LAST_ADMIN": "The change would leave the company without an active administrator.",
