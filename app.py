@@ -28,6 +28,7 @@ from resolvers.mail import Mailer
 from resolvers.security import AccessTokens, Passwords
 from schema import build_schema
 from schema.context import Context
+from schema.input_policy import decode_request_json
 from settings import Settings
 
 GRAPHIQL_ASSETS = files("graphene_django_graphiql_static") / "static" / "graphene_django_graphiql_static"
@@ -113,6 +114,9 @@ class ProcuraGraphQL(GraphQL):
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(GRAPHIQL_PAGE)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return decode_request_json(data)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -8,10 +8,12 @@ code a query's other bad arguments get, naming the offending input as a path (`i
 
 graphql-core rewraps a scalar's refusal of a variable value ("Variable '$input' has invalid
 value at .submittedFrom: ...") and drops its extensions; the same code is put back here.
+And JSON too deeply nested for the parser is a malformed body (`decode_request_json`).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -56,6 +58,15 @@ class InputPolicy(SchemaExtension):
             result.errors = [_with_original_code(error) for error in result.errors]
 
 
+def decode_request_json(data: str | bytes) -> object:
+    """A request body or `variables` parameter: JSON nested deeper than the parser's stack is a
+    parse error (HTTP 400, as for any malformed body), not a RecursionError and a 500."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise json.JSONDecodeError("Nested too deeply", "", 0) from None
+
+
 def _with_original_code(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     if error.extensions or not isinstance(original, GraphQLError) or not original.extensions:
@@ -64,18 +75,20 @@ def _with_original_code(error: GraphQLError) -> GraphQLError:
                         extensions=original.extensions)
 
 
-def _unstorable_variable(value: Any, path: tuple[str, ...] = ()) -> tuple[str, Node | None] | None:
-    if isinstance(value, str):
-        return (".".join(path), None) if UNSTORABLE_TEXT.search(value) else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found = _unstorable_variable(key, path) or _unstorable_variable(item, (*path, str(key)))
-            if found:
-                return found
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            if found := _unstorable_variable(item, (*path, str(index))):
-                return found
+def _unstorable_variable(variables: Any) -> tuple[str, Node | None] | None:
+    """The path of the first string (value or key) that no database stores. Iterative: variables
+    may nest as deep as the JSON parser allows, deeper than the stack left here."""
+    pending: list[tuple[Any, tuple[str, ...]]] = [(variables, ())]
+    while pending:
+        value, path = pending.pop()
+        if isinstance(value, str):
+            if UNSTORABLE_TEXT.search(value):
+                return ".".join(path), None
+        elif isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                pending += [(item, (*path, str(key))), (key, path)]
+        elif isinstance(value, list):
+            pending += [(item, (*path, str(index))) for index, item in reversed(list(enumerate(value)))]
     return None
 
 
@@ -92,28 +105,33 @@ def _unstorable_literal(query: str | None, document: DocumentNode | None) -> tup
     # A literal holds such a character only if the source does, or spells it with an escape.
     if document is None or query is None or ("\\" not in query and not UNSTORABLE_TEXT.search(query)):
         return None
-    for path, node in _string_literals(document, ()):
+    for path, node in _string_literals(document):
         if UNSTORABLE_TEXT.search(node.value):
             return ".".join(path), node
     return None
 
 
-def _string_literals(node: Node, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], StringValueNode]]:
+def _string_literals(document: DocumentNode) -> Iterator[tuple[tuple[str, ...], StringValueNode]]:
     """Every string literal of a document with its input path: argument, then fields and list indexes."""
-    if isinstance(node, StringValueNode):
-        yield path, node
-        return
-    if isinstance(node, ArgumentNode):
-        path = (node.name.value,)
-    elif isinstance(node, ObjectFieldNode):
-        path = (*path, node.name.value)
-    elif isinstance(node, VariableDefinitionNode):  # a default value
-        path = (node.variable.name.value,)
-    for key in node.keys:
-        child = getattr(node, key, None)
-        if isinstance(child, Node):
-            yield from _string_literals(child, path)
-        elif isinstance(child, (tuple, list)):
-            for index, item in enumerate(child):
-                if isinstance(item, Node):
-                    yield from _string_literals(item, (*path, str(index)) if isinstance(node, ListValueNode) else path)
+    pending: list[tuple[Node, tuple[str, ...]]] = [(document, ())]
+    while pending:
+        node, path = pending.pop()
+        if isinstance(node, StringValueNode):
+            yield path, node
+            continue
+        if isinstance(node, ArgumentNode):
+            path = (node.name.value,)
+        elif isinstance(node, ObjectFieldNode):
+            path = (*path, node.name.value)
+        elif isinstance(node, VariableDefinitionNode):  # a default value
+            path = (node.variable.name.value,)
+        children: list[tuple[Node, tuple[str, ...]]] = []
+        for key in node.keys:
+            child = getattr(node, key, None)
+            if isinstance(child, Node):
+                children.append((child, path))
+            elif isinstance(child, (tuple, list)):
+                in_list = isinstance(node, ListValueNode)
+                children += [(item, (*path, str(index)) if in_list else path)
+                             for index, item in enumerate(child) if isinstance(item, Node)]
+        pending += reversed(children)

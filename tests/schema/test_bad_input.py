@@ -357,6 +357,24 @@ async def test_a_cursor_is_read_only_in_the_spelling_the_api_gives(api, tenant):
         assert body["errors"][0]["extensions"] == {**INVALID, "field": "after"}, (spelling, body)
 
 
+async def test_json_nested_deeper_than_the_parser_is_a_malformed_body(api, tenant):
+    customer = {"authorization": f"Bearer {tenant[Role.CUSTOMER].token}"}
+    query = "query($s: String) { products(search: $s) { edges { node { id } } } }"
+    for depth, status in ((900, 200), (5_000, 400), (100_000, 400)):
+        nested = "[" * depth + '"x"' + "]" * depth
+        body = f'{{"query": {json.dumps(query)}, "variables": {{"s": {nested}}}}}'
+        response = await api.client.post("/graphql", content=body.encode(),
+                                         headers={"content-type": "application/json", **customer})
+        assert response.status_code == status, (depth, response.text[:300])
+        if status == 400:
+            assert response.text == "Unable to parse request body as JSON"
+        else:
+            assert response.json()["errors"][0]["message"].startswith("Variable '$s' has invalid value: String cannot")
+    deep = '{"s": ' + "[" * 5000 + "]" * 5000 + "}"
+    response = await api.client.get("/graphql", params={"query": query, "variables": deep}, headers=customer)
+    assert (response.status_code, response.text) == (400, "Unable to parse request body as JSON")
+
+
 # --- integers beyond what a column holds ----------------------------------------------------------------------
 
 
