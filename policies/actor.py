@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import AuthSession, Membership, MembershipStatus, PermissionRestriction, Role, User
 from models.db import plain_rows
+from policies.scopes import cross_company
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,7 @@ def _restrictions_column(dialect: str):
 
 @cache
 def _actor_statement(dialect: str):
-    return (
+    statement = (
         select(
             User.is_operator, AuthSession.revoked_at, AuthSession.membership_id.label("session_membership_id"),
             Membership.company_id, Membership.role, Membership.status,
@@ -51,6 +52,7 @@ def _actor_statement(dialect: str):
         .outerjoin(Membership, and_(Membership.id == bindparam("membership_id"), Membership.user_id == User.id))
         .where(AuthSession.id == bindparam("session_id"), AuthSession.user_id == bindparam("user_id"))
     )
+    return cross_company(statement, "who is calling: the membership that their verified token names")
 
 
 async def load_actor(session: AsyncSession, *, user_id: int, session_id: int, membership_id: int | None) -> Actor | None:

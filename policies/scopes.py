@@ -1,19 +1,181 @@
-"""Which rows an actor may see, as SQL. A row outside the scope is simply not found."""
+"""Which rows of a company-owned table a caller may touch, as SQL: decided here and nowhere else.
+
+A table is company-owned when it has a `company_id` column (COMPANY_OWNED, read from the models'
+metadata, so a table that gains the column is covered the day it does). Every statement that
+reads or changes one starts from a scope of this module:
+
+- `company_rows(Model, company, *columns)`, `company_update` and `company_delete`: the rows of one
+  company. `company` is the caller (an Actor: the company of their token), a row this request
+  holds (its company: the row was read through a scope, or created by this request), several such
+  rows (their companies), or, for platform operators who stand outside every company, the Company
+  row they act on. Never a company id taken from input.
+- the row-level scopes further down, built on it: the company's members and groups, the orders a
+  caller may see, the approval steps they may decide;
+- `cross_company(statement, reason)`: the few statements that look across companies (a person's
+  own memberships, the caller's token, platform operators), each with its reason.
+
+A scope puts its condition into the WHERE clause and its name into the statement's execution
+options (SCOPE_OPTION). The test suite runs every request under tests/tenant_guard.py, which fails
+the test when a statement on a company-owned table runs without a scope. Within a scoped
+statement, its subqueries and the rows it joins through foreign keys belong to the scope: a
+reference is stored only after it was looked up through a scope. Another company's row is simply
+not found, the same answer as a missing id.
+
+Tables without a `company_id` whose rows belong to a company through a parent
+(OWNED_THROUGH_PARENT: an order's lines, a budget's usage, ...) are read by their parent's key,
+taken from a parent row read through a scope, or by a relationship load from such a row.
+
+Why statements rather than a criterion that the session adds to every ORM statement
+(`with_loader_criteria`): the hot read models (order history, order views) run as plain Core
+statements outside the ORM's execution layer, which such a criterion would not reach, and a reader
+of a use case sees in its statement which rows it can reach.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, false, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Delete,
+    Select,
+    Update,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    false,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, joinedload, selectinload
+from sqlalchemy.orm.util import identity_key
 
-from models import Group, Membership, Order, OrderApprovalStep
+from models import Base, Company, Group, Membership, MembershipStatus, Order, OrderApprovalStep
 from models.order_state import OrderStatus
-from policies.actor import Actor
 from policies.permissions import Permission
 
+if TYPE_CHECKING:  # policies.actor builds its statement with cross_company
+    from policies.actor import Actor
+
+SCOPE_OPTION = "company_scope"
+
+# Company-owned: every table with a company_id column.
+COMPANY_OWNED = frozenset(table.name for table in Base.metadata.tables.values() if "company_id" in table.c)
+
+# Tables whose rows belong to a company through a parent row (child -> parent table).
+OWNED_THROUGH_PARENT = {
+    "order_lines": "orders", "order_events": "orders", "order_charges": "orders", "line_returns": "order_lines",
+    "budget_usage": "budgets", "approval_tiers": "approval_rules", "delivery_slots": "delivery_locations",
+    "saved_cart_lines": "saved_carts", "member_cost_centres": "memberships", "member_monthly_spend": "memberships",
+}
+
+# The platform's tables and each person's own: no company's data.
+NOT_COMPANY_OWNED = frozenset({
+    "companies", "users", "auth_sessions", "refresh_tokens", "link_tokens", "login_throttles", "mail_outbox",
+    "products",
+})
+
+
+class _OfCompany(Protocol):
+    @property
+    def company_id(self) -> int | None: ...
+
+
+# The caller (Actor), a row of a company-owned table or an order view (their company), or a Company.
+CompanySource = _OfCompany | Company
+StatementT = TypeVar("StatementT", Select, Update, Delete)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Rows of a company-owned table that a statement may touch: a WHERE condition and the name the
+    statement carries in its execution options."""
+
+    condition: ColumnElement[bool]
+    name: str
+
+    def apply(self, statement: StatementT) -> StatementT:
+        """`statement` limited to the scope's rows, and marked as scoped."""
+        return statement.where(self.condition).execution_options(**{SCOPE_OPTION: self.name})
+
+
+def _company_ids(company: CompanySource | Collection[CompanySource] | None) -> set[int]:
+    sources = company if isinstance(company, Collection) else [company]
+    ids = {source.id if isinstance(source, Company) else source.company_id for source in sources if source is not None}
+    return {i for i in ids if i is not None}
+
+
+def company_scope(model: Any, company: CompanySource | Collection[CompanySource] | None) -> Scope:
+    """The rows of `model` that belong to `company` (none at all without a company)."""
+    ids = sorted(_company_ids(company))
+    if not ids:
+        return Scope(false(), "company")
+    return Scope(model.company_id == ids[0] if len(ids) == 1 else model.company_id.in_(ids), "company")
+
+
+def company_rows(model: Any, company: CompanySource | Collection[CompanySource] | None, *columns: Any) -> Select:
+    """SELECT `columns` (default: the model) FROM `model`, limited to the company's rows."""
+    return company_scope(model, company).apply(select(*(columns or (model,))).select_from(model))
+
+
+def company_update(model: Any, company: CompanySource | None) -> Update:
+    return company_scope(model, company).apply(update(model))
+
+
+def company_delete(model: Any, company: CompanySource | None) -> Delete:
+    return company_scope(model, company).apply(delete(model))
+
+
+async def company_row(session: AsyncSession, model: Any, row_id: int | None, company: CompanySource | None) -> Any:
+    """One row of the company by id, or None: like `session.get`, from the rows the session already
+    holds without a statement, else through company_rows."""
+    if row_id is None:
+        return None
+    held = session.identity_map.get(identity_key(model, row_id))
+    if held is not None:
+        return held if held.company_id in _company_ids(company) else None
+    return await session.scalar(company_rows(model, company).where(model.id == row_id))
+
+
+def cross_company(statement: StatementT, reason: str) -> StatementT:
+    """A statement that looks across companies on purpose; `reason` says why."""
+    return statement.execution_options(**{SCOPE_OPTION: f"cross-company: {reason}"})
+
+
+# --- a person's own memberships, in every company they belong to ----------------------------------------------
+
+def person_memberships(user_id: int, *columns: Any) -> Select:
+    """A person's memberships in every company (signing in, refreshing a session, accepting an invitation)."""
+    statement = select(*(columns or (Membership,))).select_from(Membership).where(Membership.user_id == user_id)
+    return cross_company(statement, "a person's own memberships")
+
+
+def person_membership_in(user_id: int, company_id: int, *columns: Any) -> Select:
+    """A person's membership in the company they name at sign-in or when switching company."""
+    return person_memberships(user_id, *columns).where(Membership.company_id == company_id)
+
+
+def memberships_elsewhere(member: Membership, *columns: Any) -> Select:
+    """The same person's memberships in other companies (a person's name is theirs in every company)."""
+    return person_memberships(member.user_id, *columns).where(Membership.company_id != member.company_id)
+
+
+def person_companies(user_id: int) -> Select:
+    """The companies a person is an active member of, with their role in each (`me.companies`)."""
+    statement = (
+        select(Company, Membership.role).join(Membership, Membership.company_id == Company.id)
+        .where(Membership.user_id == user_id, Membership.status == MembershipStatus.ACTIVE.value)
+    )
+    return cross_company(statement, "the companies a person belongs to")
+
+
+# --- members and groups ------------------------------------------------------------------------------------------
 
 def member_loading(query: Select) -> Select:
     """Load what a User result shows (person, group, restrictions) in one round trip plus one."""
@@ -23,20 +185,22 @@ def member_loading(query: Select) -> Select:
 
 
 def company_members(actor: Actor) -> Select:
-    return member_loading(select(Membership).where(Membership.company_id == actor.company_id))
+    return member_loading(company_rows(Membership, actor))
 
 
 def company_groups(actor: Actor) -> Select:
-    return select(Group).where(Group.company_id == actor.company_id)
+    return company_rows(Group, actor)
 
 
-async def load_member(session: AsyncSession, membership_id: int) -> Membership:
-    """A membership with everything a User result shows, freshly read (after a change)."""
-    query = member_loading(select(Membership).where(Membership.id == membership_id))
+async def load_member(session: AsyncSession, member: Membership) -> Membership:
+    """A membership this request holds, with everything a User result shows, freshly read (after a change)."""
+    query = member_loading(company_rows(Membership, member).where(Membership.id == member.id))
     return (await session.scalars(query.execution_options(populate_existing=True))).unique().one()
 
 
-async def find_member(session: AsyncSession, actor: Actor, membership_id: int, *, for_update: bool = False) -> Membership | None:
+async def find_member(
+    session: AsyncSession, actor: Actor, membership_id: int, *, for_update: bool = False,
+) -> Membership | None:
     query = company_members(actor).where(Membership.id == membership_id)
     if for_update:
         query = query.with_for_update(of=Membership)
@@ -47,9 +211,12 @@ async def find_group(session: AsyncSession, actor: Actor, group_id: int) -> Grou
     return await session.scalar(company_groups(actor).where(Group.id == group_id))
 
 
+# --- orders --------------------------------------------------------------------------------------------------------
+
 # The order scopes are built once per shape with bound parameters (a history page runs on every
 # request, and building the condition costs more than binding values to it).
 OrderScope = tuple  # ("every_company",) | ("none",) | ("company",) | ("members", approver, buyer, has_role)
+VISIBLE_ORDERS = "orders visible to the caller"
 
 
 def order_scope(actor: Actor, authorizer) -> tuple[OrderScope, dict]:
@@ -63,7 +230,7 @@ def order_scope(actor: Actor, authorizer) -> tuple[OrderScope, dict]:
         return ("every_company",), {}
     if actor.company_id is None:
         return ("none",), {}
-    params = {"scope_company_id": actor.company_id}
+    params: dict[str, Any] = {"scope_company_id": actor.company_id}
     if authorizer.allows(actor, Permission.ORDER_READ_ALL):
         return ("company",), params
     approver = authorizer.allows(actor, Permission.ORDER_APPROVE)
@@ -76,15 +243,15 @@ def order_scope(actor: Actor, authorizer) -> tuple[OrderScope, dict]:
 
 
 @cache
-def order_scope_condition(scope: OrderScope) -> ColumnElement[bool]:
-    """The WHERE condition of a scope shape, over bound parameters whose values come from order_scope."""
-    return _order_scope_condition(scope, bindparam)
+def order_shape_scope(scope: OrderScope) -> Scope:
+    """The Scope of an order-scope shape, over bound parameters whose values come from order_scope."""
+    return Scope(_order_scope_condition(scope, bindparam), VISIBLE_ORDERS)
 
 
-def visible_orders(actor: Actor, authorizer) -> ColumnElement[bool]:
-    """order_scope as a condition with its values in it."""
+def visible_orders(actor: Actor, authorizer) -> Scope:
+    """order_scope as a Scope with its values in it."""
     scope, params = order_scope(actor, authorizer)
-    return _order_scope_condition(scope, lambda name: bindparam(name, params[name]))
+    return Scope(_order_scope_condition(scope, lambda name: bindparam(name, params[name])), VISIBLE_ORDERS)
 
 
 def eligible_step(actor: Actor) -> ColumnElement[bool]:
@@ -106,8 +273,9 @@ def _order_scope_condition(scope: OrderScope, value: Callable[[str], ColumnEleme
     membership = value("scope_membership_id")
     visible = []
     if approver:
+        eligible = select(OrderApprovalStep.order_id).where(_eligible_step_condition(has_role, value))
         awaiting = and_(Order.status == OrderStatus.PENDING_APPROVAL.value, Order.buyer_id != membership,
-                        Order.id.in_(select(OrderApprovalStep.order_id).where(_eligible_step_condition(has_role, value))))
+                        Order.id.in_(eligible))
         decided = Order.id.in_(select(OrderApprovalStep.order_id).where(OrderApprovalStep.decided_by_id == membership))
         visible.append(or_(awaiting, decided))
     if buyer:

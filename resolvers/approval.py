@@ -17,12 +17,12 @@ from models.errors import DomainError, ErrorCode
 from models.money import format_amount
 from models.order_state import OrderStatus, Transition
 from policies.permissions import Permission
-from policies.scopes import eligible_step
+from policies.scopes import company_rows, company_scope, eligible_step
 from resolvers.audit import audit
 from resolvers.context import UseCaseContext
 from resolvers.mail import queue_mail
 from resolvers.order_events import record_event, transition
-from resolvers.order_view import OrderView, fetch_order
+from resolvers.order_view import OrderView, reread_order
 from resolvers.spend import release_spend
 
 BUDGET_RULE_NAME = "Budget approval"
@@ -67,8 +67,8 @@ async def _approvers(ctx: UseCaseContext, order: Order, steps: list[OrderApprova
     roles = {r for s in steps for r in s.roles}
     ids = {m for s in steps for m in s.membership_ids}
     rows = await ctx.session.execute(
-        select(Membership.id, User.email).join(User, User.id == Membership.user_id).where(
-            Membership.company_id == order.company_id, Membership.status == MembershipStatus.ACTIVE.value,
+        company_rows(Membership, order, Membership.id, User.email).join(User, User.id == Membership.user_id).where(
+            Membership.status == MembershipStatus.ACTIVE.value,
             Membership.id != order.buyer_id, or_(Membership.role.in_(roles), Membership.id.in_(ids)),
         ).order_by(Membership.id)
     )
@@ -84,8 +84,8 @@ async def _notify_approvers(ctx: UseCaseContext, order: Order, steps: list[Order
 
 
 async def _notify_buyer(ctx: UseCaseContext, order: Order, decision: str, comment: str) -> None:
-    email = await ctx.session.scalar(select(User.email).join(Membership, Membership.user_id == User.id)
-                                     .where(Membership.id == order.buyer_id))
+    email = await ctx.session.scalar(company_scope(Membership, order).apply(
+        select(User.email).join(Membership, Membership.user_id == User.id)).where(Membership.id == order.buyer_id))
     note = f"\nComment: {comment}\n" if comment else "\n"
     await queue_mail(ctx, to=email, subject=f"Order {order.number} was {decision}",
                      body=f"Your order {order.number} ({format_amount(order.gross_minor)} {order.currency}) was {decision}.{note}")
@@ -95,8 +95,8 @@ async def decide(ctx: UseCaseContext, *, order_id: int, approve: bool, comment: 
     actor = ctx.require(Permission.ORDER_APPROVE)
     comment = (comment or "").strip()[:2000]
     order = await ctx.session.scalar(
-        select(Order).where(Order.id == order_id, Order.company_id == actor.company_id,
-                            Order.status != OrderStatus.DRAFT.value).with_for_update())
+        company_rows(Order, actor).where(Order.id == order_id, Order.status != OrderStatus.DRAFT.value)
+        .with_for_update())
     if order is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No such order", "id")
     if order.buyer_id == actor.membership_id:
@@ -105,7 +105,7 @@ async def decide(ctx: UseCaseContext, *, order_id: int, approve: bool, comment: 
         raise DomainError(ErrorCode.INVALID_TRANSITION, f"The order is {order.status.replace('_', ' ')}, not awaiting approval", "id")
     if not approve and not comment:
         raise DomainError(ErrorCode.INVALID_INPUT, "Give a reason for the rejection", "reason")
-    steps = list((await ctx.session.scalars(select(OrderApprovalStep).where(
+    steps = list((await ctx.session.scalars(company_rows(OrderApprovalStep, order).where(
         OrderApprovalStep.order_id == order.id, eligible_step(actor)).with_for_update())).all())
     if not steps:
         raise DomainError(ErrorCode.NOT_AN_APPROVER, "The order does not wait for you now", "id")
@@ -123,12 +123,12 @@ async def decide(ctx: UseCaseContext, *, order_id: int, approve: bool, comment: 
         await release_spend(ctx, order)
         await _notify_buyer(ctx, order, "rejected", comment)
     await ctx.session.flush()
-    return await fetch_order(ctx.session, Order.id == order.id)
+    return await reread_order(ctx.session, order)
 
 
 async def _advance(ctx: UseCaseContext, order: Order, decided: list[OrderApprovalStep], comment: str) -> None:
     await ctx.session.flush()
-    remaining = list((await ctx.session.scalars(select(OrderApprovalStep).where(
+    remaining = list((await ctx.session.scalars(company_rows(OrderApprovalStep, order).where(
         OrderApprovalStep.order_id == order.id, OrderApprovalStep.decision.is_(None),
     ).order_by(OrderApprovalStep.id))).all())
     if not remaining:

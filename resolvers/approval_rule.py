@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from models import ApprovalRule, ApprovalTier, CostCentre, Group, Membership, Role
+from models import ApprovalRule, ApprovalTier, CostCentre, Group, Membership, Order, Role
 from models.approval import MAX_TIERS, RuleCondition
 from models.errors import DomainError, ErrorCode
+from policies.actor import Actor
 from policies.permissions import Permission
+from policies.scopes import CompanySource, company_rows
 from resolvers.audit import audit
 from resolvers.context import UseCaseContext
 from resolvers.validation import clean_text
@@ -35,18 +36,18 @@ class RuleSpec:
     active: bool = True
 
 
-def _rules(company_id: int):
-    return (select(ApprovalRule).where(ApprovalRule.company_id == company_id)
-            .options(selectinload(ApprovalRule.tiers)).order_by(ApprovalRule.id))
+def _rules(company: CompanySource):
+    return company_rows(ApprovalRule, company).options(selectinload(ApprovalRule.tiers)).order_by(ApprovalRule.id)
 
 
 async def list_rules(ctx: UseCaseContext) -> list[ApprovalRule]:
     actor = ctx.require(Permission.APPROVAL_RULE_READ)
-    return list((await ctx.session.scalars(_rules(actor.company_id))).all())
+    return list((await ctx.session.scalars(_rules(actor))).all())
 
 
-async def active_rules(ctx: UseCaseContext, company_id: int) -> list[ApprovalRule]:
-    return list((await ctx.session.scalars(_rules(company_id).where(ApprovalRule.active.is_(True)))).all())
+async def active_rules(ctx: UseCaseContext, order: Order) -> list[ApprovalRule]:
+    """The active rules of the order's company."""
+    return list((await ctx.session.scalars(_rules(order).where(ApprovalRule.active.is_(True)))).all())
 
 
 def rule_snapshot(rule: ApprovalRule) -> dict:
@@ -58,18 +59,18 @@ def rule_snapshot(rule: ApprovalRule) -> dict:
     }
 
 
-async def _validate(ctx: UseCaseContext, company_id: int, spec: RuleSpec) -> None:
+async def _validate(ctx: UseCaseContext, actor: Actor, spec: RuleSpec) -> None:
     condition = spec.condition
     if condition is RuleCondition.TOTAL_ABOVE and (spec.threshold_minor is None or spec.threshold_minor < 0):
         raise DomainError(ErrorCode.INVALID_INPUT, "An amount rule needs a threshold of 0 or more", "threshold")
     if condition is RuleCondition.COST_CENTRE and not await ctx.session.scalar(
-            select(CostCentre.id).where(CostCentre.id == spec.cost_centre_id, CostCentre.company_id == company_id)):
+            company_rows(CostCentre, actor, CostCentre.id).where(CostCentre.id == spec.cost_centre_id)):
         raise DomainError(ErrorCode.NOT_FOUND, "No such cost centre", "costCentreId")
     if condition is RuleCondition.PRODUCT_CATEGORY and not (spec.category or "").strip():
         raise DomainError(ErrorCode.INVALID_INPUT, "A category rule needs a category", "category")
     if spec.applies_to_group_ids:
-        found = (await ctx.session.scalars(select(Group.id).where(
-            Group.company_id == company_id, Group.id.in_(spec.applies_to_group_ids)))).all()
+        found = (await ctx.session.scalars(
+            company_rows(Group, actor, Group.id).where(Group.id.in_(spec.applies_to_group_ids)))).all()
         if len(set(found)) != len(set(spec.applies_to_group_ids)):
             raise DomainError(ErrorCode.NOT_FOUND, "No such group", "appliesToGroupIds")
     if not 1 <= len(spec.tiers) <= MAX_TIERS:
@@ -81,8 +82,8 @@ async def _validate(ctx: UseCaseContext, company_id: int, spec: RuleSpec) -> Non
         for role in tier.roles:
             if not authorizer.role_allows(role.value, Permission.ORDER_APPROVE):
                 raise DomainError(ErrorCode.INVALID_INPUT, f"The {role.value} role cannot approve orders", f"tiers.{index}.roles")
-        members = (await ctx.session.execute(select(Membership.id, Membership.role).where(
-            Membership.company_id == company_id, Membership.id.in_(tier.membership_ids)))).all()
+        members = (await ctx.session.execute(company_rows(Membership, actor, Membership.id, Membership.role).where(
+            Membership.id.in_(tier.membership_ids)))).all()
         if len(members) != len(set(tier.membership_ids)):
             raise DomainError(ErrorCode.NOT_FOUND, "No such user", f"tiers.{index}.userIds")
         for _, role in members:
@@ -107,14 +108,15 @@ def _apply(rule: ApprovalRule, spec: RuleSpec) -> None:
 
 async def save_rule(ctx: UseCaseContext, *, rule_id: int | None, spec: RuleSpec) -> ApprovalRule:
     actor = ctx.require(Permission.APPROVAL_RULE_MANAGE)
-    await _validate(ctx, actor.company_id, spec)
+    await _validate(ctx, actor, spec)
     before = None
     if rule_id is None:
         rule = ApprovalRule(company_id=actor.company_id)
         ctx.session.add(rule)
         rule.tiers = []
     else:
-        rule = await ctx.session.scalar(_rules(actor.company_id).where(ApprovalRule.id == rule_id).with_for_update(of=ApprovalRule))
+        rule = await ctx.session.scalar(
+            _rules(actor).where(ApprovalRule.id == rule_id).with_for_update(of=ApprovalRule))
         if rule is None:
             raise DomainError(ErrorCode.NOT_FOUND, "No such approval rule", "id")
         before = rule_snapshot(rule)
@@ -128,7 +130,7 @@ async def save_rule(ctx: UseCaseContext, *, rule_id: int | None, spec: RuleSpec)
 
 async def delete_rule(ctx: UseCaseContext, *, rule_id: int) -> int:
     actor = ctx.require(Permission.APPROVAL_RULE_MANAGE)
-    rule = await ctx.session.scalar(_rules(actor.company_id).where(ApprovalRule.id == rule_id))
+    rule = await ctx.session.scalar(_rules(actor).where(ApprovalRule.id == rule_id))
     if rule is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No such approval rule", "id")
     await audit(ctx, "approval_rule", rule.id, "delete", before=rule_snapshot(rule))

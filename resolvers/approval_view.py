@@ -11,7 +11,7 @@ from models import Budget, BudgetUsage, Membership, Order, OrderApprovalStep, Or
 from models.order_state import OrderStatus
 from policies.actor import Actor
 from policies.permissions import Permission
-from policies.scopes import eligible_step
+from policies.scopes import company_rows, company_scope, eligible_step
 from resolvers.context import UseCaseContext
 from resolvers.order_view import OrderView, fetch_orders, order_rows
 from resolvers.pagination import check_page_size
@@ -68,13 +68,15 @@ async def flows(ctx: UseCaseContext, views: list[OrderView]) -> dict[int, FlowVi
     """Approval flows of a page of orders: two statements whatever the page size."""
     actor = ctx.actor
     ids = [v.id for v in views]
-    steps = (await ctx.session.scalars(select(OrderApprovalStep).where(OrderApprovalStep.order_id.in_(ids))
+    steps = (await ctx.session.scalars(company_rows(OrderApprovalStep, views).where(OrderApprovalStep.order_id.in_(ids))
                                        .order_by(OrderApprovalStep.order_id, OrderApprovalStep.id))).all() if ids else []
-    names = await _member_names(ctx, {m for s in steps for m in s.membership_ids} | {s.decided_by_id for s in steps if s.decided_by_id})
+    names = await _member_names(
+        ctx, views, {m for s in steps for m in s.membership_ids} | {s.decided_by_id for s in steps if s.decided_by_id})
     decidable = set()
     if actor is not None and actor.membership_id is not None and ctx.allows(Permission.ORDER_APPROVE) and ids:
-        decidable = set((await ctx.session.scalars(select(OrderApprovalStep.order_id).where(
-            OrderApprovalStep.order_id.in_(ids), eligible_step(actor)))).all())
+        eligible = company_rows(OrderApprovalStep, actor, OrderApprovalStep.order_id).where(
+            OrderApprovalStep.order_id.in_(ids), eligible_step(actor))
+        decidable = set((await ctx.session.scalars(eligible)).all())
     result = {}
     for view in views:
         rules: dict[tuple, RuleFlowView] = {}
@@ -87,11 +89,13 @@ async def flows(ctx: UseCaseContext, views: list[OrderView]) -> dict[int, FlowVi
     return result
 
 
-async def _member_names(ctx: UseCaseContext, ids: set[int]) -> dict[int, str]:
+async def _member_names(ctx: UseCaseContext, views: list[OrderView], ids: set[int]) -> dict[int, str]:
+    """Names of the members of the orders' companies (approvers, deciders)."""
     if not ids:
         return {}
-    rows = await ctx.session.execute(select(Membership.id, User.first_name, User.last_name, User.email)
-                                     .join(User, User.id == Membership.user_id).where(Membership.id.in_(ids)))
+    rows = await ctx.session.execute(
+        company_rows(Membership, views, Membership.id, User.first_name, User.last_name, User.email)
+        .join(User, User.id == Membership.user_id).where(Membership.id.in_(ids)))
     return {mid: f"{first} {last}".strip() or email for mid, first, last, email in rows}
 
 
@@ -99,9 +103,8 @@ async def approval_queue(ctx: UseCaseContext, *, first: int, after: int | None) 
     """Orders waiting for the caller's decision, oldest first."""
     actor = ctx.require(Permission.ORDER_APPROVE)
     check_page_size(first, ctx.settings.max_page_size)
-    query = order_rows().where(
-        Order.company_id == actor.company_id, Order.status == OrderStatus.PENDING_APPROVAL.value,
-        Order.buyer_id != actor.membership_id,
+    query = company_scope(Order, actor).apply(order_rows()).where(
+        Order.status == OrderStatus.PENDING_APPROVAL.value, Order.buyer_id != actor.membership_id,
         Order.id.in_(select(OrderApprovalStep.order_id).where(eligible_step(actor))),
     )
     if after is not None:
@@ -113,14 +116,15 @@ async def approval_queue(ctx: UseCaseContext, *, first: int, after: int | None) 
 async def budget_impacts(ctx: UseCaseContext, order_ids: list[int]) -> dict[int, list[BudgetImpact]]:
     if not order_ids:
         return {}
-    rows = await ctx.session.execute(
+    rows = await ctx.session.execute(company_scope(Budget, ctx.actor).apply(
         select(OrderCharge.order_id, Budget.name, OrderCharge.amount_minor, Budget.amount_minor, BudgetUsage.committed_minor)
         .join(Budget, Budget.id == OrderCharge.budget_id)
         .outerjoin(BudgetUsage, and_(BudgetUsage.budget_id == OrderCharge.budget_id,
                                      BudgetUsage.period_start == OrderCharge.period_start))
         .where(OrderCharge.order_id.in_(order_ids), OrderCharge.kind == "budget", OrderCharge.released.is_(False))
-        .order_by(OrderCharge.order_id, OrderCharge.id))
+        .order_by(OrderCharge.order_id, OrderCharge.id)))
     impacts: dict[int, list[BudgetImpact]] = {oid: [] for oid in order_ids}
     for oid, name, amount, budget_amount, committed in rows:
         impacts[oid].append(BudgetImpact(name, amount, budget_amount, committed or 0))
+    """What orders of the caller's company hold of each budget they count against."""
     return impacts

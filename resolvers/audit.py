@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from models import AuditEntry
 from policies.permissions import Permission
+from policies.scopes import company_rows
 from resolvers.context import UseCaseContext
 from resolvers.pagination import Page, keyset_page
 
@@ -24,7 +23,7 @@ async def audit(
 
 async def list_audit(ctx: UseCaseContext, *, entity: str | None, first: int, after: int | None) -> Page[AuditEntry]:
     actor = ctx.require(Permission.AUDIT_READ)
-    query = select(AuditEntry).where(AuditEntry.company_id == actor.company_id)
+    query = company_rows(AuditEntry, actor)
     if entity:
         query = query.where(AuditEntry.entity == entity)
     return await keyset_page(ctx.session, query, AuditEntry.id, first=first, after=after,

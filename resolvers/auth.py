@@ -11,6 +11,7 @@ from models import AuthSession, Membership, MembershipStatus, RefreshToken, User
 from models.base import utcnow
 from models.errors import DomainError, ErrorCode
 from models.user import normalize_email
+from policies.scopes import person_membership_in, person_memberships
 from resolvers.context import UseCaseContext
 from resolvers.security import new_opaque_token, token_digest
 from resolvers.throttle import TOO_MANY_ATTEMPTS, clear_account_failures, hold, record_failure, throttle_keys
@@ -46,9 +47,9 @@ async def login(ctx: UseCaseContext, *, email: str, password: str, company_id: i
 
 
 async def _default_membership(ctx: UseCaseContext, user: User, company_id: int | None) -> int | None:
-    query = select(Membership.id).where(Membership.user_id == user.id, Membership.status == MembershipStatus.ACTIVE.value)
-    if company_id is not None:
-        query = query.where(Membership.company_id == company_id)
+    query = person_memberships(user.id, Membership.id) if company_id is None else person_membership_in(
+        user.id, company_id, Membership.id)
+    query = query.where(Membership.status == MembershipStatus.ACTIVE.value)
     return await ctx.session.scalar(query.order_by(Membership.id).limit(1))
 
 
@@ -62,7 +63,8 @@ async def _issue(ctx: UseCaseContext, auth_session: AuthSession) -> IssuedTokens
     user = await ctx.session.get_one(User, auth_session.user_id)
     company_id = None
     if auth_session.membership_id is not None:
-        company_id = await ctx.session.scalar(select(Membership.company_id).where(Membership.id == auth_session.membership_id))
+        company_id = await ctx.session.scalar(person_memberships(auth_session.user_id, Membership.company_id)
+                                              .where(Membership.id == auth_session.membership_id))
     await ctx.session.flush()
     return IssuedTokens(access, access_expires, refresh, refresh_expires, user, company_id)
 
@@ -92,14 +94,15 @@ async def refresh_tokens(ctx: UseCaseContext, *, refresh_token: str) -> IssuedTo
     )
     if spent.rowcount != 1:
         raise DomainError(ErrorCode.INVALID_TOKEN, "The refresh token is not valid", "refreshToken")
-    if auth_session.membership_id is not None and not await _membership_active(ctx, auth_session.membership_id):
+    if auth_session.membership_id is not None and not await _membership_active(ctx, auth_session):
         await _revoke(ctx, auth_session, "membership_inactive")
         raise DomainError(ErrorCode.INVALID_TOKEN, "Your access to this company has ended", "refreshToken", persist=True)
     return await _issue(ctx, auth_session)
 
 
-async def _membership_active(ctx: UseCaseContext, membership_id: int) -> bool:
-    status = await ctx.session.scalar(select(Membership.status).where(Membership.id == membership_id))
+async def _membership_active(ctx: UseCaseContext, auth_session: AuthSession) -> bool:
+    status = await ctx.session.scalar(
+        person_memberships(auth_session.user_id, Membership.status).where(Membership.id == auth_session.membership_id))
     return status == MembershipStatus.ACTIVE.value
 
 
@@ -125,11 +128,8 @@ async def revoke_all_sessions(ctx: UseCaseContext, user_id: int, reason: str) ->
 async def switch_company(ctx: UseCaseContext, *, company_id: int) -> IssuedTokens:
     actor = ctx.require_signed_in()
     membership_id = await ctx.session.scalar(
-        select(Membership.id).where(
-            Membership.user_id == actor.user_id,
-            Membership.company_id == company_id,
-            Membership.status == MembershipStatus.ACTIVE.value,
-        )
+        person_membership_in(actor.user_id, company_id, Membership.id).where(
+            Membership.status == MembershipStatus.ACTIVE.value)
     )
     if membership_id is None:
         raise DomainError(ErrorCode.NOT_FOUND, "You are not an active member of that company", "companyId")

@@ -11,7 +11,9 @@ from models import Budget, BudgetUsage, CostCentre, Group, MemberCostCentre, Mem
 from models.budget import BudgetAction, BudgetOwner, BudgetPeriod, PeriodWindow, period_window
 from models.errors import DomainError, ErrorCode
 from models.base import utcnow
+from policies.actor import Actor
 from policies.permissions import Permission
+from policies.scopes import company_row, company_rows
 from resolvers.audit import audit
 from resolvers.context import UseCaseContext
 from resolvers.validation import clean_text
@@ -49,9 +51,9 @@ def snapshot(b: Budget) -> dict:
             "amount_minor": b.amount_minor, "action": b.action, "active": b.active}
 
 
-async def _check_owner(ctx: UseCaseContext, company_id: int, spec: BudgetSpec) -> None:
+async def _check_owner(ctx: UseCaseContext, actor: Actor, spec: BudgetSpec) -> None:
     model = {BudgetOwner.GROUP: Group, BudgetOwner.USER: Membership, BudgetOwner.COST_CENTRE: CostCentre}[spec.owner_type]
-    if await ctx.session.scalar(select(model.id).where(model.id == spec.owner_id, model.company_id == company_id)) is None:
+    if await ctx.session.scalar(company_rows(model, actor, model.id).where(model.id == spec.owner_id)) is None:
         raise DomainError(ErrorCode.NOT_FOUND, f"No such {spec.owner_type.value.replace('_', ' ')}", "ownerId")
     if spec.amount_minor < 0:
         raise DomainError(ErrorCode.INVALID_INPUT, "A budget amount cannot be negative", "amount")
@@ -62,14 +64,13 @@ async def _check_owner(ctx: UseCaseContext, company_id: int, spec: BudgetSpec) -
 
 async def save_budget(ctx: UseCaseContext, *, budget_id: int | None, spec: BudgetSpec) -> BudgetStatus:
     actor = ctx.require(Permission.BUDGET_MANAGE)
-    await _check_owner(ctx, actor.company_id, spec)
+    await _check_owner(ctx, actor, spec)
     before = None
     if budget_id is None:
         budget = Budget(company_id=actor.company_id)
         ctx.session.add(budget)
     else:
-        budget = await ctx.session.scalar(select(Budget).where(
-            Budget.id == budget_id, Budget.company_id == actor.company_id).with_for_update())
+        budget = await ctx.session.scalar(company_rows(Budget, actor).where(Budget.id == budget_id).with_for_update())
         if budget is None:
             raise DomainError(ErrorCode.NOT_FOUND, "No such budget", "id")
         before = snapshot(budget)
@@ -103,21 +104,21 @@ async def statuses(ctx: UseCaseContext, budgets: list[Budget], day: date) -> lis
 async def list_budgets(ctx: UseCaseContext, *, day: date | None) -> list[BudgetStatus]:
     actor = ctx.require_signed_in()
     if ctx.allows(Permission.BUDGET_READ):
-        query = select(Budget).where(Budget.company_id == actor.company_id).order_by(Budget.id)
+        query = company_rows(Budget, actor).order_by(Budget.id)
     else:
         ctx.require(Permission.ORDER_CREATE)
-        member = await ctx.session.get_one(Membership, actor.membership_id)
+        member = await company_row(ctx.session, Membership, actor.membership_id, actor)
         centres = (await ctx.session.scalars(select(MemberCostCentre.cost_centre_id).where(
             MemberCostCentre.membership_id == member.id))).all()
-        query = _buyer_budgets(actor.company_id, member.id, member.group_id, list(centres))
+        query = _buyer_budgets(member, list(centres))
     budgets = list((await ctx.session.scalars(query)).all())
     return await statuses(ctx, budgets, day or utcnow().date())
 
 
-def _buyer_budgets(company_id: int, membership_id: int, group_id: int, cost_centre_ids: list[int]):
+def _buyer_budgets(member: Membership, cost_centre_ids: list[int]):
     owners = [
-        (Budget.owner_type == BudgetOwner.USER.value) & (Budget.owner_id == membership_id),
-        (Budget.owner_type == BudgetOwner.GROUP.value) & (Budget.owner_id == group_id),
+        (Budget.owner_type == BudgetOwner.USER.value) & (Budget.owner_id == member.id),
+        (Budget.owner_type == BudgetOwner.GROUP.value) & (Budget.owner_id == member.group_id),
         (Budget.owner_type == BudgetOwner.COST_CENTRE.value) & Budget.owner_id.in_(cost_centre_ids),
     ]
-    return select(Budget).where(Budget.company_id == company_id, Budget.active.is_(True), or_(*owners)).order_by(Budget.id)
+    return company_rows(Budget, member).where(Budget.active.is_(True), or_(*owners)).order_by(Budget.id)

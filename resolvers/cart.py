@@ -12,6 +12,7 @@ from models.errors import DomainError, ErrorCode
 from models.order_state import OrderStatus
 from models.user import PaymentMethod
 from policies.permissions import Permission
+from policies.scopes import company_rows, company_scope
 from resolvers.context import UseCaseContext
 from resolvers.cost_centre import resolve_cost_centre
 from resolvers.location import find_end_customer
@@ -25,7 +26,8 @@ MAX_LINES = 500
 
 async def find_cart(ctx: UseCaseContext, *, for_update: bool = False) -> Order | None:
     actor = ctx.require(Permission.ORDER_CREATE)
-    query = select(Order).where(Order.buyer_id == actor.membership_id, Order.status == OrderStatus.DRAFT.value)
+    query = company_rows(Order, actor).where(
+        Order.buyer_id == actor.membership_id, Order.status == OrderStatus.DRAFT.value)
     return await ctx.session.scalar(query.with_for_update() if for_update else query)
 
 
@@ -35,14 +37,15 @@ async def view_cart(ctx: UseCaseContext) -> OrderView | None:
 
 
 async def cart_view(ctx: UseCaseContext, cart_id: int) -> OrderView:
-    return await fetch_order(ctx.session, Order.id == cart_id, with_events=False)
+    return await fetch_order(ctx.session, cart_id, company_scope(Order, ctx.actor), with_events=False)
 
 
 async def open_cart(ctx: UseCaseContext) -> Order:
     cart = await find_cart(ctx, for_update=True)
     if cart is None:
         actor = ctx.actor
-        group_id = await ctx.session.scalar(select(Membership.group_id).where(Membership.id == actor.membership_id))
+        group_id = await ctx.session.scalar(
+            company_rows(Membership, actor, Membership.group_id).where(Membership.id == actor.membership_id))
         cart = Order(company_id=actor.company_id, buyer_id=actor.membership_id, group_id=group_id,
                      currency=ctx.settings.supplier_currency, status=OrderStatus.DRAFT.value)
         ctx.session.add(cart)

@@ -65,9 +65,9 @@ async def register_company(
     ctx.session.add(membership)
     await ctx.session.flush()
     await create_default_cost_centre(ctx, company)
-    await attach_default(ctx, membership.id, company.id)
+    await attach_default(ctx, membership)
     await ensure_credit_account(ctx, company.id)
-    return RegisteredCompany(company, await load_member(ctx.session, membership.id), int(others or 0))
+    return RegisteredCompany(company, await load_member(ctx.session, membership), int(others or 0))
 
 
 async def _first_administrator(ctx: UseCaseContext, email: str, first: str, last: str, password: str) -> User:

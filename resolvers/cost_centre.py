@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 
 from models import Company, CostCentre, MemberCostCentre, Membership
 from models.errors import DomainError, ErrorCode
 from policies.permissions import Permission
-from policies.scopes import find_member
+from policies.scopes import company_rows, company_scope, find_member
 from resolvers.audit import audit
 from resolvers.context import UseCaseContext
 from resolvers.validation import clean_text
@@ -35,20 +35,20 @@ async def create_default_cost_centre(ctx: UseCaseContext, company: Company) -> C
     return centre
 
 
-async def attach_default(ctx: UseCaseContext, membership_id: int, company_id: int) -> None:
+async def attach_default(ctx: UseCaseContext, membership: Membership) -> None:
     """New users book to the company's first active cost centre until an administrator says otherwise."""
-    centre_id = await ctx.session.scalar(select(CostCentre.id).where(
-        CostCentre.company_id == company_id, CostCentre.active.is_(True)).order_by(CostCentre.id).limit(1))
+    centre_id = await ctx.session.scalar(company_rows(CostCentre, membership, CostCentre.id).where(
+        CostCentre.active.is_(True)).order_by(CostCentre.id).limit(1))
     if centre_id is not None:
-        ctx.session.add(MemberCostCentre(membership_id=membership_id, cost_centre_id=centre_id, is_default=True))
+        ctx.session.add(MemberCostCentre(membership_id=membership.id, cost_centre_id=centre_id, is_default=True))
         await ctx.session.flush()
 
 
 async def member_cost_centres(ctx: UseCaseContext, membership_ids: list[int]) -> dict[int, list[tuple[CostCentre, bool]]]:
-    rows = await ctx.session.execute(
+    rows = await ctx.session.execute(company_scope(CostCentre, ctx.actor).apply(
         select(MemberCostCentre.membership_id, CostCentre, MemberCostCentre.is_default)
         .join(CostCentre, CostCentre.id == MemberCostCentre.cost_centre_id)
-        .where(MemberCostCentre.membership_id.in_(membership_ids)).order_by(CostCentre.id))
+        .where(MemberCostCentre.membership_id.in_(membership_ids)).order_by(CostCentre.id)))
     result: dict[int, list[tuple[CostCentre, bool]]] = {m: [] for m in membership_ids}
     for membership_id, centre, is_default in rows:
         result[membership_id].append((centre, is_default))
@@ -69,20 +69,24 @@ async def resolve_cost_centre(ctx: UseCaseContext, membership_id: int, chosen: i
     return default
 
 
-async def list_cost_centres(ctx: UseCaseContext) -> list[CostCentre]:
+def _visible_cost_centres(ctx: UseCaseContext) -> Select:
+    """All of the company's cost centres with `cost_centre:read`; a buyer's own otherwise."""
     actor = ctx.require_signed_in()
     if ctx.allows(Permission.COST_CENTRE_READ):
-        query = select(CostCentre).where(CostCentre.company_id == actor.company_id)
-    else:
-        ctx.require(Permission.ORDER_CREATE)
-        query = select(CostCentre).join(MemberCostCentre, MemberCostCentre.cost_centre_id == CostCentre.id).where(
-            MemberCostCentre.membership_id == actor.membership_id)
-    return list((await ctx.session.scalars(query.order_by(CostCentre.id))).all())
+        return company_rows(CostCentre, actor)
+    ctx.require(Permission.ORDER_CREATE)
+    return company_rows(CostCentre, actor).join(
+        MemberCostCentre, MemberCostCentre.cost_centre_id == CostCentre.id).where(
+        MemberCostCentre.membership_id == actor.membership_id)
+
+
+async def list_cost_centres(ctx: UseCaseContext) -> list[CostCentre]:
+    return list((await ctx.session.scalars(_visible_cost_centres(ctx).order_by(CostCentre.id))).all())
 
 
 async def get_cost_centre(ctx: UseCaseContext, cost_centre_id: int) -> CostCentre | None:
     """A cost centre the caller may see (all of the company's with `cost_centre:read`, else their own), or None."""
-    return next((c for c in await list_cost_centres(ctx) if c.id == cost_centre_id), None)
+    return await ctx.session.scalar(_visible_cost_centres(ctx).where(CostCentre.id == cost_centre_id))
 
 
 def _snapshot(c: CostCentre) -> dict:
@@ -92,7 +96,7 @@ def _snapshot(c: CostCentre) -> dict:
 async def save_cost_centre(ctx: UseCaseContext, *, cost_centre_id: int | None, spec: CostCentreSpec) -> CostCentre:
     actor = ctx.require(Permission.COST_CENTRE_MANAGE)
     code = clean_text(spec.code, "code", 40).upper()
-    clash = select(CostCentre.id).where(CostCentre.company_id == actor.company_id, CostCentre.code == code)
+    clash = company_rows(CostCentre, actor, CostCentre.id).where(CostCentre.code == code)
     if cost_centre_id is not None:
         clash = clash.where(CostCentre.id != cost_centre_id)
     if await ctx.session.scalar(clash) is not None:
@@ -102,8 +106,8 @@ async def save_cost_centre(ctx: UseCaseContext, *, cost_centre_id: int | None, s
         centre = CostCentre(company_id=actor.company_id)
         ctx.session.add(centre)
     else:
-        centre = await ctx.session.scalar(select(CostCentre).where(
-            CostCentre.id == cost_centre_id, CostCentre.company_id == actor.company_id).with_for_update())
+        centre = await ctx.session.scalar(
+            company_rows(CostCentre, actor).where(CostCentre.id == cost_centre_id).with_for_update())
         if centre is None:
             raise DomainError(ErrorCode.NOT_FOUND, "No such cost centre", "id")
         before = _snapshot(centre)
@@ -123,8 +127,8 @@ async def set_user_cost_centres(ctx: UseCaseContext, *, membership_id: int, cost
     if member is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No such user", "userId")
     ids = list(dict.fromkeys(cost_centre_ids))
-    found = set((await ctx.session.scalars(select(CostCentre.id).where(
-        CostCentre.company_id == actor.company_id, CostCentre.id.in_(ids)))).all())
+    found = set((await ctx.session.scalars(
+        company_rows(CostCentre, actor, CostCentre.id).where(CostCentre.id.in_(ids)))).all())
     if found != set(ids):
         raise DomainError(ErrorCode.NOT_FOUND, "No such cost centre", "costCentreIds")
     if ids and (default_id or ids[0]) not in found:

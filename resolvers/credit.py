@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from models import Company, CreditAccount, InvoiceApplication
 from models.base import utcnow
 from models.credit import ApplicationStatus
 from models.errors import DomainError, ErrorCode
 from policies.permissions import Permission
+from policies.scopes import company_rows, company_update, cross_company
 from resolvers.audit import audit
 from resolvers.context import UseCaseContext
 from resolvers.spend import ensure_credit_account
+
+# Platform operators decide the applications of every company.
+OPERATORS = "platform operators decide every company's application"
 
 
 @dataclass
@@ -30,19 +34,18 @@ class CreditStatus:
         return max(self.credit_limit_minor - self.outstanding_minor, 0)
 
 
-async def credit_status(ctx: UseCaseContext, company_id: int) -> CreditStatus:
-    account = await ctx.session.get(CreditAccount, company_id)
-    company = await ctx.session.get_one(Company, company_id)
-    application = await ctx.session.scalar(select(InvoiceApplication).where(
-        InvoiceApplication.company_id == company_id).order_by(InvoiceApplication.id.desc()).limit(1))
+async def credit_status(ctx: UseCaseContext, company: Company) -> CreditStatus:
+    account = await ctx.session.scalar(company_rows(CreditAccount, company))
+    application = await ctx.session.scalar(
+        company_rows(InvoiceApplication, company).order_by(InvoiceApplication.id.desc()).limit(1))
     limit = account.credit_limit_minor if account else ctx.settings.default_credit_limit
-    return CreditStatus(company_id, ctx.settings.supplier_currency, limit, account.outstanding_minor if account else 0,
+    return CreditStatus(company.id, ctx.settings.supplier_currency, limit, account.outstanding_minor if account else 0,
                         company.invoice_enabled, application)
 
 
 async def my_company_credit(ctx: UseCaseContext) -> CreditStatus:
     actor = ctx.require(Permission.CREDIT_READ)
-    return await credit_status(ctx, actor.company_id)
+    return await credit_status(ctx, await ctx.session.get_one(Company, actor.company_id))
 
 
 async def apply_for_invoice(ctx: UseCaseContext, *, message: str) -> CreditStatus:
@@ -50,20 +53,21 @@ async def apply_for_invoice(ctx: UseCaseContext, *, message: str) -> CreditStatu
     company = await ctx.session.get_one(Company, actor.company_id, with_for_update=True)
     if company.invoice_enabled:
         raise DomainError(ErrorCode.INVALID_STATE, "Invoice payment is already approved", None)
-    pending = await ctx.session.scalar(select(InvoiceApplication.id).where(
-        InvoiceApplication.company_id == company.id, InvoiceApplication.status == ApplicationStatus.PENDING.value))
+    pending = await ctx.session.scalar(company_rows(InvoiceApplication, company, InvoiceApplication.id).where(
+        InvoiceApplication.status == ApplicationStatus.PENDING.value))
     if pending is not None:
         raise DomainError(ErrorCode.APPLICATION_PENDING, "An application is already waiting for a decision", None)
     application = InvoiceApplication(company_id=company.id, message=(message or "").strip()[:2000], applied_by_id=actor.user_id)
     ctx.session.add(application)
     await ctx.session.flush()
     await audit(ctx, "invoice_application", application.id, "apply")
-    return await credit_status(ctx, company.id)
+    return await credit_status(ctx, company)
 
 
 async def decide_invoice_application(ctx: UseCaseContext, *, application_id: int, approve: bool, note: str) -> CreditStatus:
     actor = ctx.services.authorizer.require_operator(ctx.actor, Permission.CREDIT_MANAGE)
-    application = await ctx.session.get(InvoiceApplication, application_id, with_for_update=True)
+    application = await ctx.session.scalar(cross_company(
+        select(InvoiceApplication).where(InvoiceApplication.id == application_id).with_for_update(), OPERATORS))
     if application is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No such application", "id")
     if application.status != ApplicationStatus.PENDING.value:
@@ -76,23 +80,24 @@ async def decide_invoice_application(ctx: UseCaseContext, *, application_id: int
     await ctx.session.flush()
     await audit(ctx, "invoice_application", application.id, application.status, company_id=company.id,
                 after={"note": application.decision_note})
-    return await credit_status(ctx, company.id)
+    return await credit_status(ctx, company)
 
 
 async def set_credit_limit(ctx: UseCaseContext, *, company_id: int, credit_limit_minor: int) -> CreditStatus:
     ctx.services.authorizer.require_operator(ctx.actor, Permission.CREDIT_MANAGE)
     if credit_limit_minor < 0:
         raise DomainError(ErrorCode.INVALID_INPUT, "A credit limit cannot be negative", "creditLimit")
-    if await ctx.session.get(Company, company_id) is None:
+    company = await ctx.session.get(Company, company_id)
+    if company is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No such company", "companyId")
-    await ensure_credit_account(ctx, company_id)
-    account = await ctx.session.get_one(CreditAccount, company_id, with_for_update=True)
+    await ensure_credit_account(ctx, company.id)
+    account = (await ctx.session.scalars(company_rows(CreditAccount, company).with_for_update())).one()
     before = account.credit_limit_minor
     account.credit_limit_minor = credit_limit_minor
     await ctx.session.flush()
-    await audit(ctx, "credit", company_id, "limit", company_id=company_id,
+    await audit(ctx, "credit", company.id, "limit", company_id=company.id,
                 before={"credit_limit_minor": before}, after={"credit_limit_minor": credit_limit_minor})
-    return await credit_status(ctx, company_id)
+    return await credit_status(ctx, company)
 
 
 async def register_payment(ctx: UseCaseContext, *, company_id: int, amount_minor: int) -> CreditStatus:
@@ -100,19 +105,21 @@ async def register_payment(ctx: UseCaseContext, *, company_id: int, amount_minor
     ctx.services.authorizer.require_operator(ctx.actor, Permission.CREDIT_MANAGE)
     if amount_minor <= 0:
         raise DomainError(ErrorCode.INVALID_INPUT, "A payment is a positive amount", "amount")
-    if await ctx.session.get(Company, company_id) is None:
+    company = await ctx.session.get(Company, company_id)
+    if company is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No such company", "companyId")
-    await ensure_credit_account(ctx, company_id)
-    result = await ctx.session.execute(update(CreditAccount).where(
-        CreditAccount.company_id == company_id, CreditAccount.outstanding_minor >= amount_minor,
+    await ensure_credit_account(ctx, company.id)
+    result = await ctx.session.execute(company_update(CreditAccount, company).where(
+        CreditAccount.outstanding_minor >= amount_minor,
     ).values(outstanding_minor=CreditAccount.outstanding_minor - amount_minor).returning(CreditAccount.outstanding_minor))
     if result.scalar_one_or_none() is None:
         raise DomainError(ErrorCode.INVALID_INPUT, "The payment is larger than the outstanding amount", "amount")
-    await audit(ctx, "credit", company_id, "payment", company_id=company_id, after={"amount_minor": amount_minor})
-    return await credit_status(ctx, company_id)
+    await audit(ctx, "credit", company.id, "payment", company_id=company.id, after={"amount_minor": amount_minor})
+    return await credit_status(ctx, company)
 
 
 async def pending_applications(ctx: UseCaseContext) -> list[InvoiceApplication]:
     ctx.services.authorizer.require_operator(ctx.actor, Permission.CREDIT_MANAGE)
-    query = select(InvoiceApplication).where(InvoiceApplication.status == ApplicationStatus.PENDING.value)
+    query = cross_company(select(InvoiceApplication), OPERATORS).where(
+        InvoiceApplication.status == ApplicationStatus.PENDING.value)
     return list((await ctx.session.scalars(query.order_by(InvoiceApplication.id))).all())

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func
 
 from models import Company, Group, Membership
 from models.errors import DomainError, ErrorCode
 from models.group import clean_group_name
 from policies.actor import Actor
 from policies.permissions import Permission
-from policies.scopes import company_groups, find_group
+from policies.scopes import company_groups, company_rows, find_group
 from resolvers.context import UseCaseContext
 from resolvers.pagination import Page, keyset_page
 
@@ -30,7 +30,8 @@ async def member_counts(ctx: UseCaseContext, group_ids: list[int]) -> dict[int, 
     if not group_ids:
         return {}
     rows = await ctx.session.execute(
-        select(Membership.group_id, func.count()).where(Membership.group_id.in_(group_ids)).group_by(Membership.group_id)
+        company_rows(Membership, ctx.actor, Membership.group_id, func.count())
+        .where(Membership.group_id.in_(group_ids)).group_by(Membership.group_id)
     )
     return {group_id: count for group_id, count in rows}
 
@@ -81,7 +82,8 @@ async def rename_group(ctx: UseCaseContext, *, group_id: int, name: str) -> Grou
 async def delete_group(ctx: UseCaseContext, *, group_id: int) -> int:
     actor = ctx.require(Permission.GROUP_MANAGE)
     group = await _require_group(ctx, actor, group_id)
-    members = await ctx.session.scalar(select(func.count()).select_from(Membership).where(Membership.group_id == group.id))
+    members = await ctx.session.scalar(
+        company_rows(Membership, group, func.count()).where(Membership.group_id == group.id))
     if members:
         raise DomainError(ErrorCode.GROUP_NOT_EMPTY, f"The group still has {members} member(s); move them first", "id")
     await ctx.session.delete(group)

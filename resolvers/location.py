@@ -12,6 +12,7 @@ from models import DeliveryLocation, DeliverySlot, EndCustomer, Order
 from models.base import utcnow
 from models.errors import DomainError, ErrorCode
 from policies.permissions import Permission
+from policies.scopes import company_rows, company_scope
 from resolvers.context import UseCaseContext
 from resolvers.pagination import Page, keyset_page
 from resolvers.validation import clean_text
@@ -32,14 +33,14 @@ def _check_slots(slots: list[SlotSpec]) -> None:
 
 async def list_locations(ctx: UseCaseContext) -> list[DeliveryLocation]:
     actor = ctx.require(Permission.LOCATION_READ)
-    query = (select(DeliveryLocation).where(DeliveryLocation.company_id == actor.company_id)
-             .options(selectinload(DeliveryLocation.slots)).order_by(DeliveryLocation.id))
+    query = (company_rows(DeliveryLocation, actor).options(selectinload(DeliveryLocation.slots))
+             .order_by(DeliveryLocation.id))
     return list((await ctx.session.scalars(query)).all())
 
 
 async def find_location(ctx: UseCaseContext, location_id: int, *, for_update: bool = False) -> DeliveryLocation | None:
     actor = ctx.require(Permission.LOCATION_READ)
-    query = (select(DeliveryLocation).where(DeliveryLocation.id == location_id, DeliveryLocation.company_id == actor.company_id)
+    query = (company_rows(DeliveryLocation, actor).where(DeliveryLocation.id == location_id)
              .options(selectinload(DeliveryLocation.slots)))
     if for_update:
         query = query.with_for_update(of=DeliveryLocation)
@@ -49,10 +50,10 @@ async def find_location(ctx: UseCaseContext, location_id: int, *, for_update: bo
 async def find_slot(ctx: UseCaseContext, slot_id: int) -> DeliverySlot | None:
     """A delivery slot of one of the company's locations, or None."""
     actor = ctx.require(Permission.LOCATION_READ)
-    return await ctx.session.scalar(
+    return await ctx.session.scalar(company_scope(DeliveryLocation, actor).apply(
         select(DeliverySlot).join(DeliveryLocation, DeliveryLocation.id == DeliverySlot.location_id)
-        .where(DeliverySlot.id == slot_id, DeliveryLocation.company_id == actor.company_id)
-    )
+        .where(DeliverySlot.id == slot_id)
+    ))
 
 
 async def save_location(
@@ -77,10 +78,10 @@ async def save_location(
         # Slots that orders chose are retired (kept for their history); the others are deleted.
         await ctx.session.execute(update(DeliverySlot).where(
             DeliverySlot.location_id == location.id, DeliverySlot.retired_at.is_(None),
-            DeliverySlot.id.in_(select_used_slots()),
+            DeliverySlot.id.in_(select_used_slots(location)),
         ).values(retired_at=utcnow()))
         await ctx.session.execute(delete(DeliverySlot).where(
-            DeliverySlot.location_id == location.id, DeliverySlot.id.not_in(select_used_slots()),
+            DeliverySlot.location_id == location.id, DeliverySlot.id.not_in(select_used_slots(location)),
         ))
         ctx.session.add_all(DeliverySlot(location_id=location.id, weekday=s.weekday, starts_at=s.starts_at, ends_at=s.ends_at)
                             for s in slots)
@@ -88,12 +89,13 @@ async def save_location(
     return await find_location(ctx, location.id) if location_id is None else await _reloaded(ctx, location.id)
 
 
-def select_used_slots():
-    return select(Order.delivery_slot_id).where(Order.delivery_slot_id.is_not(None))
+def select_used_slots(location: DeliveryLocation):
+    """The slots that the company's orders chose (its locations' slots are chosen by its orders only)."""
+    return company_rows(Order, location, Order.delivery_slot_id).where(Order.delivery_slot_id.is_not(None))
 
 
 async def _reloaded(ctx: UseCaseContext, location_id: int) -> DeliveryLocation:
-    query = (select(DeliveryLocation).where(DeliveryLocation.id == location_id)
+    query = (company_rows(DeliveryLocation, ctx.actor).where(DeliveryLocation.id == location_id)
              .options(selectinload(DeliveryLocation.slots)).execution_options(populate_existing=True))
     return await ctx.session.scalar(query)
 
@@ -102,7 +104,7 @@ async def list_end_customers(
     ctx: UseCaseContext, *, location_id: int | None, search: str | None, first: int, after: int | None,
 ) -> Page[EndCustomer]:
     actor = ctx.require(Permission.LOCATION_READ)
-    query = select(EndCustomer).where(EndCustomer.company_id == actor.company_id)
+    query = company_rows(EndCustomer, actor)
     if location_id is not None:
         query = query.where(EndCustomer.location_id == location_id)
     if search:
@@ -113,7 +115,7 @@ async def list_end_customers(
 async def find_end_customer(ctx: UseCaseContext, end_customer_id: int) -> EndCustomer | None:
     actor = ctx.require(Permission.LOCATION_READ)
     return await ctx.session.scalar(
-        select(EndCustomer).where(EndCustomer.id == end_customer_id, EndCustomer.company_id == actor.company_id)
+        company_rows(EndCustomer, actor).where(EndCustomer.id == end_customer_id)
     )
 
 

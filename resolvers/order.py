@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 
 from models import LineReturn, Order, OrderLine
 from models.errors import DomainError, ErrorCode
@@ -14,7 +14,7 @@ from policies.permissions import Permission
 from policies.scopes import visible_orders
 from resolvers.context import UseCaseContext
 from resolvers.order_events import record_event, transition
-from resolvers.order_view import LineView, OrderView, fetch_order
+from resolvers.order_view import LineView, OrderView, fetch_order, reread_order
 from resolvers.spend import credit_return, release_spend, settle_spend
 
 
@@ -23,19 +23,20 @@ def _scope(ctx: UseCaseContext):
 
 
 async def get_order(ctx: UseCaseContext, order_id: int, *, with_events: bool = True) -> OrderView | None:
-    return await fetch_order(ctx.session, and_(Order.id == order_id, _scope(ctx)), with_events=with_events)
+    return await fetch_order(ctx.session, order_id, _scope(ctx), with_events=with_events)
 
 
 async def get_order_line(ctx: UseCaseContext, line_id: int) -> tuple[OrderView, LineView] | None:
     """A line of an order the caller may see, with its order, or None."""
-    order_id = await ctx.session.scalar(select(OrderLine.order_id).where(OrderLine.id == line_id))
+    order_id = await ctx.session.scalar(_scope(ctx).apply(
+        select(OrderLine.order_id).join(Order, Order.id == OrderLine.order_id)).where(OrderLine.id == line_id))
     view = await get_order(ctx, order_id, with_events=False) if order_id is not None else None
     line = next((l for l in view.lines if l.id == line_id), None) if view else None
     return (view, line) if line else None
 
 
 async def _order_for_change(ctx: UseCaseContext, order_id: int) -> Order:
-    order = await ctx.session.scalar(select(Order).where(Order.id == order_id, _scope(ctx)).with_for_update())
+    order = await ctx.session.scalar(_scope(ctx).apply(select(Order)).where(Order.id == order_id).with_for_update())
     if order is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No such order", "id")
     return order
@@ -49,7 +50,7 @@ async def cancel_order(ctx: UseCaseContext, *, order_id: int, reason: str) -> Or
         raise Forbidden("Only the buyer, a manager or an administrator may cancel this order")
     await transition(ctx, order, Transition.CANCEL, comment=(reason or "").strip()[:1000])
     await release_spend(ctx, order)
-    return await fetch_order(ctx.session, Order.id == order.id)
+    return await reread_order(ctx.session, order)
 
 
 async def fulfil_order(ctx: UseCaseContext, *, order_id: int, comment: str) -> OrderView:
@@ -57,7 +58,7 @@ async def fulfil_order(ctx: UseCaseContext, *, order_id: int, comment: str) -> O
     order = await _order_for_change(ctx, order_id)
     await transition(ctx, order, Transition.FULFIL, comment=(comment or "").strip()[:1000])
     await settle_spend(ctx, order)
-    return await fetch_order(ctx.session, Order.id == order.id)
+    return await reread_order(ctx.session, order)
 
 
 async def record_return(ctx: UseCaseContext, *, order_id: int, line_id: int, quantity: int, reason: str) -> OrderView:
@@ -86,4 +87,4 @@ async def record_return(ctx: UseCaseContext, *, order_id: int, line_id: int, qua
                                reason=(reason or "").strip()[:1000], recorded_by_id=ctx.actor.user_id))
     await record_event(ctx, order, "return", comment=f"{quantity} x {line.sku} returned. {reason or ''}".strip())
     await ctx.session.flush()
-    return await fetch_order(ctx.session, Order.id == order.id)
+    return await reread_order(ctx.session, order)

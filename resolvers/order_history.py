@@ -17,7 +17,7 @@ from models import Order
 from models.db import plain_rows
 from models.errors import DomainError, ErrorCode
 from models.order_state import OrderStatus
-from policies.scopes import OrderScope, order_scope, order_scope_condition
+from policies.scopes import OrderScope, order_scope, order_shape_scope
 from resolvers.context import UseCaseContext
 from resolvers.order_view import PAGE_COLUMNS, OrderView, fetch_orders, page_rows
 from resolvers.pagination import check_page_size
@@ -120,7 +120,7 @@ def _page_statement(sort: OrderSort, scope: OrderScope, filters: tuple[str, ...]
     """One history page of a shape (sort, visibility, filters in use, first page or not), with its
     values as bound parameters: built once per shape, not per request."""
     # The page is chosen from `orders` alone (an index range scan), and only its rows are joined.
-    page = select(*PAGE_COLUMNS).where(order_scope_condition(scope), *(_FILTERS[name] for name in filters))
+    page = order_shape_scope(scope).apply(select(*PAGE_COLUMNS)).where(*(_FILTERS[name] for name in filters))
     if keyset:
         key = tuple_(sort.column, Order.id)
         after = tuple_(bindparam("after_value", type_=sort.column.type), bindparam("after_id", type_=Order.id.type))

@@ -15,13 +15,14 @@ from datetime import date, datetime, time
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import CostCentre, DeliveryLocation, DeliverySlot, EndCustomer, Group, Membership, Order, OrderEvent, OrderLine, Product, User
 from models.db import plain_rows
 from models.money import LineAmounts, Totals, line_amounts, totals_of
 from models.order_state import OrderStatus
+from policies.scopes import Scope, company_scope
 
 
 @dataclass(slots=True)
@@ -238,7 +239,17 @@ async def _attach_events(session: AsyncSession, by_id: dict[int, OrderView]) -> 
         view.events = events.get(oid, [])
 
 
-async def fetch_order(session: AsyncSession, condition: ColumnElement[bool], *, with_events: bool = True) -> OrderView | None:
-    rows = await plain_rows(session, order_rows().where(condition))
+async def fetch_order(
+    session: AsyncSession, order_id: int, scope: Scope, *, with_events: bool = True,
+) -> OrderView | None:
+    """One order of `scope` (policies.scopes: the orders visible to the caller, or a company's), or None."""
+    rows = await plain_rows(session, scope.apply(order_rows()).where(Order.id == order_id))
     views = await fetch_orders(session, rows, with_events=with_events)
     return views[0] if views else None
+
+
+async def reread_order(session: AsyncSession, order: Order, *, with_events: bool = True) -> OrderView:
+    """An order this request holds (read through a scope, or just created), as a view."""
+    view = await fetch_order(session, order.id, company_scope(Order, order), with_events=with_events)
+    assert view is not None
+    return view

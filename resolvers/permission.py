@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete
-
 from models import PermissionRestriction
 from models.errors import DomainError, ErrorCode
 from policies.permissions import Permission
-from policies.scopes import load_member
+from policies.scopes import company_delete, load_member
 from resolvers.audit import audit
 from resolvers.context import UseCaseContext
 from resolvers.user import _member_for_change
@@ -25,7 +23,7 @@ async def restrict_permission(ctx: UseCaseContext, *, membership_id: int, permis
         ))
         await audit(ctx, "user", member.id, "restrict", after={"permission": permission.value})
         await ctx.session.flush()
-    return await load_member(ctx.session, member.id)
+    return await load_member(ctx.session, member)
 
 
 async def restore_permission(ctx: UseCaseContext, *, membership_id: int, permission: Permission):
@@ -34,11 +32,11 @@ async def restore_permission(ctx: UseCaseContext, *, membership_id: int, permiss
     if member.user_id == actor.user_id:
         raise DomainError(ErrorCode.SELF_ACTION, "Ask another administrator to restore your permissions", "userId")
     removed = await ctx.session.execute(
-        delete(PermissionRestriction).where(
+        company_delete(PermissionRestriction, member).where(
             PermissionRestriction.membership_id == member.id, PermissionRestriction.permission == permission.value
         )
     )
     if removed.rowcount:
         await audit(ctx, "user", member.id, "restore", before={"permission": permission.value})
     await ctx.session.flush()
-    return await load_member(ctx.session, member.id)
+    return await load_member(ctx.session, member)

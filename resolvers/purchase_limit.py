@@ -10,7 +10,7 @@ from models import MemberMonthlySpend, Membership
 from models.base import utcnow
 from models.errors import DomainError, ErrorCode
 from policies.permissions import Permission
-from policies.scopes import find_member
+from policies.scopes import company_row, find_member
 from resolvers.audit import audit
 from resolvers.context import UseCaseContext
 
@@ -29,10 +29,10 @@ class PurchaseLimitStatus:
         return max(self.monthly_limit_minor - self.used_this_month_minor, 0)
 
 
-async def limit_status(ctx: UseCaseContext, membership_id: int) -> PurchaseLimitStatus:
-    member = await ctx.session.get_one(Membership, membership_id)
+async def limit_status(ctx: UseCaseContext, member: Membership) -> PurchaseLimitStatus:
     used = await ctx.session.scalar(select(MemberMonthlySpend.committed_minor).where(
-        MemberMonthlySpend.membership_id == membership_id, MemberMonthlySpend.month_start == utcnow().date().replace(day=1)))
+        MemberMonthlySpend.membership_id == member.id,
+        MemberMonthlySpend.month_start == utcnow().date().replace(day=1)))
     return PurchaseLimitStatus(member.id, member.order_limit_minor, member.monthly_limit_minor, used or 0)
 
 
@@ -40,13 +40,13 @@ async def my_limit(ctx: UseCaseContext) -> PurchaseLimitStatus:
     actor = ctx.require_signed_in()
     if actor.membership_id is None:
         raise DomainError(ErrorCode.NOT_A_MEMBER, "Operators have no purchase limit", None)
-    return await limit_status(ctx, actor.membership_id)
+    return await limit_status(ctx, await company_row(ctx.session, Membership, actor.membership_id, actor))
 
 
 async def user_limit(ctx: UseCaseContext, membership_id: int) -> PurchaseLimitStatus | None:
     actor = ctx.require(Permission.BUDGET_READ)
     member = await find_member(ctx.session, actor, membership_id)
-    return await limit_status(ctx, member.id) if member else None
+    return await limit_status(ctx, member) if member else None
 
 
 async def set_purchase_limit(
@@ -65,4 +65,4 @@ async def set_purchase_limit(
     await ctx.session.flush()
     await audit(ctx, "purchase_limit", member.id, "update", before=before,
                 after={"order_limit_minor": order_limit_minor, "monthly_limit_minor": monthly_limit_minor})
-    return await limit_status(ctx, member.id)
+    return await limit_status(ctx, member)

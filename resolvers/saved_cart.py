@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 from models import OrderLine, Product, SavedCart, SavedCartLine
 from models.errors import DomainError, ErrorCode
 from policies.permissions import Permission
+from policies.scopes import company_rows
 from resolvers.cart import MAX_QUANTITY, existing_cart, cart_view, open_cart
 from resolvers.context import UseCaseContext
 from resolvers.order_view import OrderView
@@ -25,8 +26,7 @@ class SavedLineSpec:
 
 def _visible(ctx: UseCaseContext):
     actor = ctx.require(Permission.ORDER_CREATE)
-    return select(SavedCart).where(
-        SavedCart.company_id == actor.company_id,
+    return company_rows(SavedCart, actor).where(
         or_(SavedCart.owner_id == actor.membership_id, SavedCart.shared.is_(True)),
     ).options(selectinload(SavedCart.lines))
 
@@ -54,7 +54,8 @@ async def _find(ctx: UseCaseContext, saved_cart_id: int, *, own: bool) -> SavedC
 
 async def _ensure_name_free(ctx: UseCaseContext, name: str, except_id: int | None = None) -> str:
     name = clean_text(name, "name", 100)
-    query = select(SavedCart.id).where(SavedCart.owner_id == ctx.actor.membership_id, SavedCart.name == name)
+    query = company_rows(SavedCart, ctx.actor, SavedCart.id).where(
+        SavedCart.owner_id == ctx.actor.membership_id, SavedCart.name == name)
     if except_id is not None:
         query = query.where(SavedCart.id != except_id)
     if await ctx.session.scalar(query) is not None:
@@ -78,7 +79,7 @@ async def save_cart(ctx: UseCaseContext, *, name: str) -> tuple[SavedCart, dict[
 
 async def _reloaded(ctx: UseCaseContext, saved_cart_id: int) -> tuple[SavedCart, dict[int, Product]]:
     cart = await ctx.session.scalar(
-        select(SavedCart).where(SavedCart.id == saved_cart_id).options(selectinload(SavedCart.lines))
+        company_rows(SavedCart, ctx.actor).where(SavedCart.id == saved_cart_id).options(selectinload(SavedCart.lines))
         .execution_options(populate_existing=True)
     )
     return cart, await _products(ctx, [cart])

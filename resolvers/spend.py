@@ -19,6 +19,7 @@ from models import Budget, BudgetUsage, CreditAccount, MemberMonthlySpend, Membe
 from models.budget import BudgetAction, BudgetOwner, BudgetPeriod, period_window
 from models.errors import DomainError, ErrorCode
 from models.money import format_amount
+from policies.scopes import company_row, company_rows, company_update
 from resolvers.context import UseCaseContext
 from resolvers.upsert import ensure_row
 
@@ -31,14 +32,15 @@ class SpendOutcome:
     warnings: list[str] = field(default_factory=list)
 
 
-def applicable_budgets_query(company_id: int, buyer_id: int, group_id: int, cost_centre_id: int | None):
+def applicable_budgets_query(order: Order):
+    """The active budgets of the order's company that it counts against: its buyer's, group's and cost centre's."""
     owners = [
-        (Budget.owner_type == BudgetOwner.USER.value) & (Budget.owner_id == buyer_id),
-        (Budget.owner_type == BudgetOwner.GROUP.value) & (Budget.owner_id == group_id),
+        (Budget.owner_type == BudgetOwner.USER.value) & (Budget.owner_id == order.buyer_id),
+        (Budget.owner_type == BudgetOwner.GROUP.value) & (Budget.owner_id == order.group_id),
     ]
-    if cost_centre_id is not None:
-        owners.append((Budget.owner_type == BudgetOwner.COST_CENTRE.value) & (Budget.owner_id == cost_centre_id))
-    return select(Budget).where(Budget.company_id == company_id, Budget.active.is_(True), or_(*owners)).order_by(Budget.id)
+    if order.cost_centre_id is not None:
+        owners.append((Budget.owner_type == BudgetOwner.COST_CENTRE.value) & (Budget.owner_id == order.cost_centre_id))
+    return company_rows(Budget, order).where(Budget.active.is_(True), or_(*owners)).order_by(Budget.id)
 
 
 async def _add_usage(ctx: UseCaseContext, budget: Budget, start: date, amount: int, *, guarded: bool) -> int | None:
@@ -53,8 +55,7 @@ async def _add_usage(ctx: UseCaseContext, budget: Budget, start: date, amount: i
 
 async def commit_spend(ctx: UseCaseContext, order: Order, *, limit_has_approval_route: bool, today: date) -> SpendOutcome:
     amount, outcome = order.gross_minor, SpendOutcome()
-    budgets = (await ctx.session.scalars(applicable_budgets_query(
-        order.company_id, order.buyer_id, order.group_id, order.cost_centre_id))).all()
+    budgets = (await ctx.session.scalars(applicable_budgets_query(order))).all()
     for budget in budgets:
         window = period_window(BudgetPeriod(budget.period), today, budget.starts_on, budget.ends_on)
         if window is None:
@@ -79,7 +80,7 @@ async def commit_spend(ctx: UseCaseContext, order: Order, *, limit_has_approval_
 
 
 async def _commit_purchase_limits(ctx: UseCaseContext, order: Order, outcome: SpendOutcome, approval_route: bool, today: date) -> None:
-    buyer = await ctx.session.get_one(Membership, order.buyer_id)
+    buyer = await company_row(ctx.session, Membership, order.buyer_id, order)
     amount = order.gross_minor
     if buyer.order_limit_minor is not None and amount > buyer.order_limit_minor:
         outcome.over_purchase_limit = f"Above the purchase limit per order ({format_amount(buyer.order_limit_minor)})"
@@ -109,9 +110,8 @@ async def ensure_credit_account(ctx: UseCaseContext, company_id: int) -> None:
 async def _commit_credit(ctx: UseCaseContext, order: Order) -> None:
     await ensure_credit_account(ctx, order.company_id)
     outstanding = (await ctx.session.execute(
-        update(CreditAccount)
-        .where(CreditAccount.company_id == order.company_id,
-               CreditAccount.outstanding_minor + order.gross_minor <= CreditAccount.credit_limit_minor)
+        company_update(CreditAccount, order)
+        .where(CreditAccount.outstanding_minor + order.gross_minor <= CreditAccount.credit_limit_minor)
         .values(outstanding_minor=CreditAccount.outstanding_minor + order.gross_minor)
         .returning(CreditAccount.outstanding_minor)
     )).scalar_one_or_none()
@@ -138,7 +138,7 @@ async def _adjust(ctx: UseCaseContext, order: Order, charge: OrderCharge, delta:
             MemberMonthlySpend.membership_id == order.buyer_id, MemberMonthlySpend.month_start == charge.period_start,
         ).values(committed_minor=MemberMonthlySpend.committed_minor + delta))
     else:
-        await ctx.session.execute(update(CreditAccount).where(CreditAccount.company_id == order.company_id)
+        await ctx.session.execute(company_update(CreditAccount, order)
                                   .values(outstanding_minor=CreditAccount.outstanding_minor + delta))
 
 

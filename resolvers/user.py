@@ -11,7 +11,15 @@ from models.base import utcnow
 from models.errors import DomainError, ErrorCode
 from policies.actor import Actor
 from policies.permissions import Permission
-from policies.scopes import company_members, find_group, find_member, load_member
+from policies.scopes import (
+    company_members,
+    company_rows,
+    find_group,
+    find_member,
+    load_member,
+    memberships_elsewhere,
+    person_memberships,
+)
 from resolvers.audit import audit
 from resolvers.context import UseCaseContext
 from resolvers.cost_centre import attach_default
@@ -94,7 +102,7 @@ async def invite_user(ctx: UseCaseContext, *, email: str, group_id: int, role: R
         ctx.session.add(user)
         await ctx.session.flush()
     membership = await ctx.session.scalar(
-        select(Membership).where(Membership.company_id == actor.company_id, Membership.user_id == user.id)
+        company_rows(Membership, actor).where(Membership.user_id == user.id)
     )
     if membership is not None and membership.status != MembershipStatus.INVITED.value:
         raise DomainError(ErrorCode.ALREADY_MEMBER, "This person is already a user of the company", "email")
@@ -103,7 +111,7 @@ async def invite_user(ctx: UseCaseContext, *, email: str, group_id: int, role: R
                                 status=MembershipStatus.INVITED.value, payment_methods=[])
         ctx.session.add(membership)
         await ctx.session.flush()
-        await attach_default(ctx, membership.id, actor.company_id)
+        await attach_default(ctx, membership)
     else:
         membership.group_id, membership.role = group.id, role.value
     await ctx.session.flush()
@@ -117,7 +125,7 @@ async def invite_user(ctx: UseCaseContext, *, email: str, group_id: int, role: R
             f"{link_url(ctx, 'accept-invitation', token)}\n"
         ),
     )
-    return await load_member(ctx.session, membership.id)
+    return await load_member(ctx.session, membership)
 
 
 async def accept_invitation(ctx: UseCaseContext, *, token: str, first_name: str, last_name: str, password: str) -> Membership:
@@ -131,12 +139,13 @@ async def accept_invitation(ctx: UseCaseContext, *, token: str, first_name: str,
         user.password_hash = await ctx.services.passwords.hash(password)
     else:
         await _prove_existing_account(ctx, user, password, token)
-    membership = await ctx.session.get_one(Membership, link.membership_id, with_for_update=True)
+    membership = (await ctx.session.scalars(
+        person_memberships(user.id).where(Membership.id == link.membership_id).with_for_update())).one()
     if membership.status != MembershipStatus.INVITED.value:
         raise DomainError(ErrorCode.INVALID_TOKEN, "This invitation was withdrawn", "token")
     membership.status = MembershipStatus.ACTIVE.value
     await ctx.session.flush()
-    return await load_member(ctx.session, membership.id)
+    return await load_member(ctx.session, membership)
 
 
 async def _prove_existing_account(ctx: UseCaseContext, user: User, password: str, token: str) -> None:
@@ -167,7 +176,7 @@ async def create_user(
                             status=MembershipStatus.ACTIVE.value, payment_methods=_payment_methods(payment_methods))
     ctx.session.add(membership)
     await ctx.session.flush()
-    await attach_default(ctx, membership.id, actor.company_id)
+    await attach_default(ctx, membership)
     token = await issue_link(ctx, LinkPurpose.SET_PASSWORD, user_id=user.id)
     company = await ctx.session.get_one(Company, actor.company_id)
     await queue_mail(
@@ -178,7 +187,7 @@ async def create_user(
             f"{link_url(ctx, 'set-password', token)}\n\nWhen the link has expired, use \"Forgot password\".\n"
         ),
     )
-    return await load_member(ctx.session, membership.id)
+    return await load_member(ctx.session, membership)
 
 
 async def _member_for_change(ctx: UseCaseContext, actor: Actor, membership_id: int, field: str = "id") -> Membership:
@@ -194,8 +203,8 @@ async def _ensure_not_last_admin(ctx: UseCaseContext, member: Membership) -> Non
     if member.role != Role.ADMIN.value or member.status != MembershipStatus.ACTIVE.value:
         return
     admins = await ctx.session.scalar(
-        select(func.count()).select_from(Membership).where(
-            Membership.company_id == member.company_id, Membership.role == Role.ADMIN.value,
+        company_rows(Membership, member, func.count()).where(
+            Membership.role == Role.ADMIN.value,
             Membership.status == MembershipStatus.ACTIVE.value,
         )
     )
@@ -228,15 +237,13 @@ async def update_user(
                         after={"payment_methods": methods})
         member.payment_methods = methods
     await ctx.session.flush()
-    return await load_member(ctx.session, member.id)
+    return await load_member(ctx.session, member)
 
 
 async def _update_names(ctx: UseCaseContext, member: Membership, first: str | None, last: str | None) -> None:
     """Names belong to the person; a company may change them only for people who are its alone."""
     elsewhere = await ctx.session.scalar(
-        select(func.count()).select_from(Membership).where(
-            Membership.user_id == member.user_id, Membership.company_id != member.company_id
-        )
+        memberships_elsewhere(member, func.count())
     )
     if elsewhere:
         raise DomainError(ErrorCode.SHARED_ACCOUNT, "This person also belongs to another company; only they can change their name",
@@ -272,7 +279,7 @@ async def set_user_active(ctx: UseCaseContext, *, membership_id: int, active: bo
             member.status = MembershipStatus.DEACTIVATED.value
     await audit(ctx, "user", member.id, "reactivate" if active else "deactivate")
     await ctx.session.flush()
-    return await load_member(ctx.session, member.id)
+    return await load_member(ctx.session, member)
 
 
 async def move_users_to_group(ctx: UseCaseContext, *, membership_ids: list[int], group_id: int) -> list[Membership]:
@@ -285,6 +292,6 @@ async def move_users_to_group(ctx: UseCaseContext, *, membership_ids: list[int],
             raise DomainError(ErrorCode.NOT_FOUND, "No such user", "userIds")
         _require_manageable(ctx, member, "userIds")
         member.group_id = group.id
-        members.append(member.id)
+        members.append(member)
     await ctx.session.flush()
-    return [await load_member(ctx.session, member_id) for member_id in members]
+    return [await load_member(ctx.session, member) for member in members]

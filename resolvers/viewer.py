@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
-from models import Company, Membership, MembershipStatus, User
+from models import Company, Membership, User
 from policies.permissions import Permission
-from policies.scopes import load_member
+from policies.scopes import find_member, person_companies
 from resolvers.context import UseCaseContext
 
 
@@ -25,12 +23,8 @@ class Viewer:
 async def me(ctx: UseCaseContext) -> Viewer:
     actor = ctx.require_signed_in()
     user = await ctx.session.get_one(User, actor.user_id)
-    membership = await load_member(ctx.session, actor.membership_id) if actor.membership_id else None
-    rows = await ctx.session.execute(
-        select(Company, Membership.role).join(Membership, Membership.company_id == Company.id)
-        .where(Membership.user_id == actor.user_id, Membership.status == MembershipStatus.ACTIVE.value)
-        .order_by(Company.id)
-    )
+    membership = await find_member(ctx.session, actor, actor.membership_id) if actor.membership_id else None
+    rows = await ctx.session.execute(person_companies(actor.user_id).order_by(Company.id))
     companies = [(company, role) for company, role in rows]
     current = next((c for c, _ in companies if c.id == actor.company_id), None)
     return Viewer(user, membership, current, companies, ctx.services.authorizer.effective_permissions(actor), actor.is_operator)

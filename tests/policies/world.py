@@ -174,7 +174,7 @@ async def _company(session, ctx: UseCaseContext, label: str, password_hash: str)
     await session.flush()
     centre = await cost_centre.create_default_cost_centre(ctx, company)
     for membership in memberships:
-        await cost_centre.attach_default(ctx, membership.id, company.id)
+        await cost_centre.attach_default(ctx, membership)
     await ensure_credit_account(ctx, company.id)
     members = {key: Member(m.id, u.id, company.id, u.email, role) for (key, role), u, m in zip(keys, users, memberships)}
     target = members.pop("target")
