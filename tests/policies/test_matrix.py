@@ -297,7 +297,8 @@ async def verify_audit(w: World, t: str, r: dict) -> None:
 # mutations: sign-in and tokens
 
 async def forget_failed_sign_ins(w: World) -> None:
-    """Refused sign-ins are counted (5 per account); cases of a cached world must not lock each other out."""
+    """Refused sign-ins and reset requests are counted (5 and 3 per email); cases of a cached world must
+    not lock each other out."""
     from models import LoginThrottle
     async with w.services.db.transaction() as session:
         await session.execute(LoginThrottle.__table__.delete())
@@ -864,6 +865,7 @@ ENTRIES: dict[str, Spec] = {
         lambda w, t: {"input": {"email": w.side(t).target.email if w.side(t) else "nobody@example.com"}},
         {"own": everyone(A), "other": everyone(A), "missing": everyone(A)},
         verify_reset_request, same_answer=(("own", "missing"), ("other", "missing")), changes={"missing": ()},
+        prepare=forget_failed_sign_ins,
     ),
     "resetPassword": Spec(
         "mutation", mutation("resetPassword", "ResetPasswordInput", "... on AcceptedPayload { message }"),
