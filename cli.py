@@ -83,6 +83,11 @@ def demo_data() -> None:
     from demo.load import load_demo_data
 
     settings = Settings()
+    if settings.is_production:
+        # The demo accounts' passwords are printed in the README: never in a production database.
+        typer.echo("procura demo-data: refusing to load demo accounts (their passwords are public) with "
+                   "PROCURA_ENV=production; set PROCURA_ENV=development to run the demo", err=True)
+        raise typer.Exit(1)
     created, people = run_with_services(load_demo_data)
     typer.echo("Demo data loaded." if created else "Demo data already present.")
     _print_sign_ins(people, settings.public_url.rstrip("/"))

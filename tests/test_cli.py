@@ -62,9 +62,17 @@ async def _counts(database_url: str) -> dict[str, int]:
         await application.state.services.db.dispose()
 
 
+async def test_demo_data_is_refused_in_production(tmp_path):
+    url = migrated(tmp_path)
+    result = procura("demo-data", cwd=tmp_path, database_url=url, JWT_SECRET="s" * 40)
+    assert result.returncode == 1
+    assert "refusing to load demo accounts" in result.stderr
+    assert (await _counts(url))["User"] == 0
+
+
 async def test_demo_data_is_loaded_once_and_its_sign_ins_work(tmp_path):
     url = migrated(tmp_path)
-    first = procura("demo-data", cwd=tmp_path, database_url=url)
+    first = procura("demo-data", cwd=tmp_path, database_url=url, PROCURA_ENV="development")
     assert first.returncode == 0, first.stderr
     assert first.stdout.startswith("Demo data loaded.")
     sign_ins = SIGN_IN.findall(first.stdout)
@@ -73,7 +81,7 @@ async def test_demo_data_is_loaded_once_and_its_sign_ins_work(tmp_path):
     members = [sign_in for sign_in in sign_ins if sign_in[0] != "operator"]
     assert counts["Company"] >= 1 and counts["User"] >= len(sign_ins) and counts["Membership"] >= len(members)
 
-    second = procura("demo-data", cwd=tmp_path, database_url=url)
+    second = procura("demo-data", cwd=tmp_path, database_url=url, PROCURA_ENV="development")
     assert second.returncode == 0, second.stderr
     assert second.stdout.startswith("Demo data already present.")
     assert SIGN_IN.findall(second.stdout) == sign_ins
