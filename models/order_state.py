@@ -8,7 +8,7 @@ A buyer may cancel only before approval: a confirmed purchase is final.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import Enum, StrEnum
 
 from models.errors import DomainError, ErrorCode
 
@@ -31,6 +31,23 @@ class Transition(str, Enum):
     CANCEL = "cancel"
     FULFIL = "fulfil"
 
+
+class OrderEventKind(StrEnum):
+    """What one entry of an order's timeline records: a lifecycle step (stored as its Transition's
+    value), or one of the events that do not change the status."""
+
+    SUBMIT = "submit"
+    REQUIRE_APPROVAL = "require_approval"
+    APPROVE = "approve"
+    REJECT = "reject"
+    CANCEL = "cancel"
+    FULFIL = "fulfil"
+    APPROVE_STEP = "approve_step"
+    RETURN = "return"
+    WARNING = "warning"
+
+
+assert {t.value for t in Transition} <= {k.value for k in OrderEventKind}
 
 S = OrderStatus
 TRANSITIONS: dict[Transition, tuple[frozenset[OrderStatus], OrderStatus]] = {

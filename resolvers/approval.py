@@ -15,7 +15,7 @@ from models.approval import OrderFacts, RuleCondition, approver_keys, match_reas
 from models.base import utcnow
 from models.errors import DomainError, ErrorCode
 from models.money import format_amount
-from models.order_state import OrderStatus, Transition
+from models.order_state import OrderEventKind, OrderStatus, Transition
 from policies.permissions import Permission
 from policies.scopes import company_rows, company_scope, eligible_step
 from resolvers.audit import audit
@@ -94,6 +94,8 @@ async def _notify_buyer(ctx: UseCaseContext, order: Order, decision: str, commen
 async def decide(ctx: UseCaseContext, *, order_id: int, approve: bool, comment: str) -> OrderView:
     actor = ctx.require(Permission.ORDER_APPROVE)
     comment = (comment or "").strip()[:2000]
+    if not approve and not comment:
+        raise DomainError(ErrorCode.INVALID_INPUT, "Give a reason for the rejection", "comment")
     order = await ctx.session.scalar(
         company_rows(Order, actor).where(Order.id == order_id, Order.status != OrderStatus.DRAFT.value)
         .with_for_update())
@@ -103,8 +105,6 @@ async def decide(ctx: UseCaseContext, *, order_id: int, approve: bool, comment: 
         raise DomainError(ErrorCode.SELF_APPROVAL, "You cannot decide your own order", "id")
     if order.status != OrderStatus.PENDING_APPROVAL.value:
         raise DomainError(ErrorCode.INVALID_TRANSITION, f"The order is {order.status.replace('_', ' ')}, not awaiting approval", "id")
-    if not approve and not comment:
-        raise DomainError(ErrorCode.INVALID_INPUT, "Give a reason for the rejection", "reason")
     steps = list((await ctx.session.scalars(company_rows(OrderApprovalStep, order).where(
         OrderApprovalStep.order_id == order.id, eligible_step(actor)).with_for_update())).all())
     if not steps:
@@ -135,7 +135,8 @@ async def _advance(ctx: UseCaseContext, order: Order, decided: list[OrderApprova
         await transition(ctx, order, Transition.APPROVE, comment=comment)
         await _notify_buyer(ctx, order, "approved", comment)
         return
-    await record_event(ctx, order, "approve_step", comment=comment or ", ".join(f"{s.rule_name} tier {s.level}" for s in decided))
+    await record_event(ctx, order, OrderEventKind.APPROVE_STEP,
+                       comment=comment or ", ".join(f"{s.rule_name} tier {s.level}" for s in decided))
     newly_current = []
     for rule in {_rule_key(s) for s in remaining}:
         lowest = min((s for s in remaining if _rule_key(s) == rule), key=lambda s: s.level)

@@ -45,6 +45,12 @@ async def list_rules(ctx: UseCaseContext) -> list[ApprovalRule]:
     return list((await ctx.session.scalars(_rules(actor))).all())
 
 
+async def get_rule(ctx: UseCaseContext, rule_id: int) -> ApprovalRule | None:
+    """One of the company's rules (as `approvalRules` shows it), or None."""
+    actor = ctx.require(Permission.APPROVAL_RULE_READ)
+    return await ctx.session.scalar(_rules(actor).where(ApprovalRule.id == rule_id))
+
+
 async def active_rules(ctx: UseCaseContext, order: Order) -> list[ApprovalRule]:
     """The active rules of the order's company."""
     return list((await ctx.session.scalars(_rules(order).where(ApprovalRule.active.is_(True)))).all())

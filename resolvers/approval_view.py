@@ -27,6 +27,18 @@ class TierView:
     decided_at: datetime | None
     comment: str
     is_current: bool
+    order_open: bool = True  # still pending approval: undecided tiers may yet be decided
+
+    @property
+    def state(self) -> str:
+        """approved or rejected (decided); pending (decidable now) or waiting (for an earlier tier) while
+        the order waits for approval; skipped when the order was rejected or cancelled before this tier
+        was decided, so it never will be."""
+        if self.decision:
+            return self.decision
+        if not self.order_open:
+            return "skipped"
+        return "pending" if self.is_current else "waiting"
 
 
 @dataclass
@@ -84,7 +96,7 @@ async def flows(ctx: UseCaseContext, views: list[OrderView]) -> dict[int, FlowVi
             rule = rules.setdefault((step.rule_id, step.rule_name), RuleFlowView(step.rule_name, step.reason))
             rule.tiers.append(TierView(step.level, step.roles, [names.get(m, "?") for m in step.membership_ids],
                                        step.decision, names.get(step.decided_by_id), step.decided_at, step.comment,
-                                       step.is_current))
+                                       step.is_current, view.status == OrderStatus.PENDING_APPROVAL))
         result[view.id] = FlowView(list(rules.values()), caller_actions(ctx, actor, view, view.id in decidable))
     return result
 
@@ -114,6 +126,7 @@ async def approval_queue(ctx: UseCaseContext, *, first: int, after: int | None) 
 
 
 async def budget_impacts(ctx: UseCaseContext, order_ids: list[int]) -> dict[int, list[BudgetImpact]]:
+    """What orders of the caller's company hold of each budget they count against."""
     if not order_ids:
         return {}
     rows = await ctx.session.execute(company_scope(Budget, ctx.actor).apply(
@@ -126,5 +139,4 @@ async def budget_impacts(ctx: UseCaseContext, order_ids: list[int]) -> dict[int,
     impacts: dict[int, list[BudgetImpact]] = {oid: [] for oid in order_ids}
     for oid, name, amount, budget_amount, committed in rows:
         impacts[oid].append(BudgetImpact(name, amount, budget_amount, committed or 0))
-    """What orders of the caller's company hold of each budget they count against."""
     return impacts

@@ -11,14 +11,22 @@ from resolvers.pagination import Page, keyset_page
 
 async def audit(
     ctx: UseCaseContext, entity: str, entity_id: int | None, action: str, *, before: dict | None = None,
-    after: dict | None = None, company_id: int | None = None,
+    after: dict | None = None, company_id: int | None = None, actor_user_id: int | None = None,
 ) -> None:
+    """One entry in the log of `company_id` (default: the caller's company), by the caller unless
+    `actor_user_id` names the person (such as a registrant, who acts before signing in)."""
     actor = ctx.actor
     ctx.session.add(AuditEntry(
         company_id=company_id if company_id is not None else (actor.company_id if actor else None),
-        actor_user_id=actor.user_id if actor else None, entity=entity, entity_id=entity_id, action=action,
+        actor_user_id=actor_user_id if actor_user_id is not None else (actor.user_id if actor else None),
+        entity=entity, entity_id=entity_id, action=action,
         before=before, after=after,
     ))
+
+
+async def get_audit_entry(ctx: UseCaseContext, entry_id: int) -> AuditEntry | None:
+    actor = ctx.require(Permission.AUDIT_READ)
+    return await ctx.session.scalar(company_rows(AuditEntry, actor).where(AuditEntry.id == entry_id))
 
 
 async def list_audit(ctx: UseCaseContext, *, entity: str | None, first: int, after: int | None) -> Page[AuditEntry]:

@@ -102,17 +102,26 @@ async def statuses(ctx: UseCaseContext, budgets: list[Budget], day: date) -> lis
 
 
 async def list_budgets(ctx: UseCaseContext, *, day: date | None) -> list[BudgetStatus]:
+    budgets = list((await ctx.session.scalars(await _visible_budgets(ctx))).all())
+    return await statuses(ctx, budgets, day or utcnow().date())
+
+
+async def get_budget(ctx: UseCaseContext, budget_id: int) -> BudgetStatus | None:
+    """One budget the caller may see (as `budgets` shows them), with today's period, or None."""
+    budget = await ctx.session.scalar((await _visible_budgets(ctx)).where(Budget.id == budget_id))
+    return (await statuses(ctx, [budget], utcnow().date()))[0] if budget else None
+
+
+async def _visible_budgets(ctx: UseCaseContext):
+    """All of the company's budgets with `budget:read`; for buyers, the active ones that apply to them."""
     actor = ctx.require_signed_in()
     if ctx.allows(Permission.BUDGET_READ):
-        query = company_rows(Budget, actor).order_by(Budget.id)
-    else:
-        ctx.require(Permission.ORDER_CREATE)
-        member = await company_row(ctx.session, Membership, actor.membership_id, actor)
-        centres = (await ctx.session.scalars(select(MemberCostCentre.cost_centre_id).where(
-            MemberCostCentre.membership_id == member.id))).all()
-        query = _buyer_budgets(member, list(centres))
-    budgets = list((await ctx.session.scalars(query)).all())
-    return await statuses(ctx, budgets, day or utcnow().date())
+        return company_rows(Budget, actor).order_by(Budget.id)
+    ctx.require(Permission.ORDER_CREATE)
+    member = await company_row(ctx.session, Membership, actor.membership_id, actor)
+    centres = (await ctx.session.scalars(select(MemberCostCentre.cost_centre_id).where(
+        MemberCostCentre.membership_id == member.id))).all()
+    return _buyer_budgets(member, list(centres))
 
 
 def _buyer_budgets(member: Membership, cost_centre_ids: list[int]):

@@ -92,9 +92,11 @@ async def _ensure_sku_free(ctx: UseCaseContext, sku: str, except_id: int | None 
 
 async def create_product(ctx: UseCaseContext, fields: ProductFields) -> Product:
     ctx.services.authorizer.require_operator(ctx.actor, Permission.CATALOGUE_MANAGE)
-    for name in ("sku", "name", "unit", "category", "unit_price_minor", "vat_rate"):
+    required = {"sku": "sku", "name": "name", "unit": "unit", "category": "category", "unit_price_minor": "unitPrice",
+                "vat_rate": "vatRate"}
+    for name, input_field in required.items():
         if getattr(fields, name) is None:
-            raise DomainError(ErrorCode.INVALID_INPUT, "This field is required", name)
+            raise DomainError(ErrorCode.INVALID_INPUT, "This field is required", input_field)
     product = Product(currency=ctx.settings.supplier_currency, description="", active=True)
     apply_fields(product, fields)
     await _ensure_sku_free(ctx, product.sku)

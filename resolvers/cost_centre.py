@@ -112,9 +112,9 @@ async def save_cost_centre(ctx: UseCaseContext, *, cost_centre_id: int | None, s
             raise DomainError(ErrorCode.NOT_FOUND, "No such cost centre", "id")
         before = _snapshot(centre)
     centre.name, centre.code = clean_text(spec.name, "name", 200), code
-    centre.street = clean_text(spec.street, "address.street", 200)
-    centre.postal_code = clean_text(spec.postal_code, "address.postalCode", 20)
-    centre.city = clean_text(spec.city, "address.city", 100)
+    centre.street = clean_text(spec.street, "invoiceAddress.street", 200)
+    centre.postal_code = clean_text(spec.postal_code, "invoiceAddress.postalCode", 20)
+    centre.city = clean_text(spec.city, "invoiceAddress.city", 100)
     centre.active = spec.active
     await ctx.session.flush()
     await audit(ctx, "cost_centre", centre.id, "create" if before is None else "update", before=before, after=_snapshot(centre))

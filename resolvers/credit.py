@@ -118,6 +118,18 @@ async def register_payment(ctx: UseCaseContext, *, company_id: int, amount_minor
     return await credit_status(ctx, company)
 
 
+async def get_application(ctx: UseCaseContext, application_id: int) -> InvoiceApplication | None:
+    """An application the caller may see: any, for operators who decide them (`credit:manage`); their
+    own company's, for members who see its credit (`credit:read`)."""
+    actor = ctx.require_signed_in()
+    if actor.is_operator and ctx.allows(Permission.CREDIT_MANAGE):
+        query = cross_company(select(InvoiceApplication), OPERATORS)
+    else:
+        ctx.require(Permission.CREDIT_READ)
+        query = company_rows(InvoiceApplication, actor)
+    return await ctx.session.scalar(query.where(InvoiceApplication.id == application_id))
+
+
 async def pending_applications(ctx: UseCaseContext) -> list[InvoiceApplication]:
     ctx.services.authorizer.require_operator(ctx.actor, Permission.CREDIT_MANAGE)
     query = cross_company(select(InvoiceApplication), OPERATORS).where(

@@ -69,9 +69,9 @@ async def save_location(
         if location is None:
             raise DomainError(ErrorCode.NOT_FOUND, "No such delivery location", "id")
     location.name = clean_text(name, "name", 200)
-    location.street = clean_text(street, "street", 200)
-    location.postal_code = clean_text(postal_code, "postalCode", 20)
-    location.city = clean_text(city, "city", 100)
+    location.street = clean_text(street, "address.street", 200)
+    location.postal_code = clean_text(postal_code, "address.postalCode", 20)
+    location.city = clean_text(city, "address.city", 100)
     await ctx.session.flush()
     if slots is not None:
         _check_slots(slots)

@@ -13,7 +13,7 @@ from resolvers.validation import clean_email, clean_text
 
 async def create_operator(services: Services, *, email: str, first_name: str, last_name: str, password: str) -> User:
     """Creates an operator, or makes an existing person one (their password is kept)."""
-    email = clean_email(email, "email")
+    email = clean_email(email, "email", services.settings)
     async with services.db.transaction() as session:
         user = await session.scalar(select(User).where(User.email == email))
         if user is None:

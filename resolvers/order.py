@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from models import LineReturn, Order, OrderLine
 from models.errors import DomainError, ErrorCode
-from models.order_state import Transition
+from models.order_state import OrderEventKind, Transition
 from policies.errors import Forbidden
 from policies.permissions import Permission
 from policies.scopes import visible_orders
@@ -35,10 +35,10 @@ async def get_order_line(ctx: UseCaseContext, line_id: int) -> tuple[OrderView, 
     return (view, line) if line else None
 
 
-async def _order_for_change(ctx: UseCaseContext, order_id: int) -> Order:
+async def _order_for_change(ctx: UseCaseContext, order_id: int, field: str = "id") -> Order:
     order = await ctx.session.scalar(_scope(ctx).apply(select(Order)).where(Order.id == order_id).with_for_update())
     if order is None:
-        raise DomainError(ErrorCode.NOT_FOUND, "No such order", "id")
+        raise DomainError(ErrorCode.NOT_FOUND, "No such order", field)
     return order
 
 
@@ -64,9 +64,9 @@ async def fulfil_order(ctx: UseCaseContext, *, order_id: int, comment: str) -> O
 async def record_return(ctx: UseCaseContext, *, order_id: int, line_id: int, quantity: int, reason: str) -> OrderView:
     """Goods returned after fulfilment: credited at the line's snapshot price, VAT included."""
     ctx.services.authorizer.require_operator(ctx.actor, Permission.ORDER_FULFIL)
-    order = await _order_for_change(ctx, order_id)
+    order = await _order_for_change(ctx, order_id, "orderId")
     if order.status != "fulfilled":
-        raise DomainError(ErrorCode.INVALID_TRANSITION, "Returns are recorded on fulfilled orders", "id")
+        raise DomainError(ErrorCode.INVALID_TRANSITION, "Returns are recorded on fulfilled orders", "orderId")
     line = await ctx.session.scalar(
         select(OrderLine).where(OrderLine.id == line_id, OrderLine.order_id == order.id).with_for_update()
     )
@@ -85,6 +85,7 @@ async def record_return(ctx: UseCaseContext, *, order_id: int, line_id: int, qua
     await credit_return(ctx, order, credited)
     ctx.session.add(LineReturn(order_line_id=line.id, quantity=quantity, credited_minor=credited,
                                reason=(reason or "").strip()[:1000], recorded_by_id=ctx.actor.user_id))
-    await record_event(ctx, order, "return", comment=f"{quantity} x {line.sku} returned. {reason or ''}".strip())
+    await record_event(ctx, order, OrderEventKind.RETURN,
+                       comment=f"{quantity} x {line.sku} returned. {reason or ''}".strip())
     await ctx.session.flush()
     return await reread_order(ctx.session, order)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from models import Order, OrderEvent
-from models.order_state import OrderStatus, Transition, next_status
+from models.order_state import OrderEventKind, OrderStatus, Transition, next_status
 from resolvers.context import UseCaseContext
 
 
 async def record_event(
-    ctx: UseCaseContext, order: Order, kind: str, *, comment: str = "", from_status: OrderStatus | None = None,
+    ctx: UseCaseContext, order: Order, kind: OrderEventKind, *, comment: str = "",
+    from_status: OrderStatus | None = None,
     to_status: OrderStatus | None = None, system: bool = False,
 ) -> None:
     actor_user_id = None if system or ctx.actor is None else ctx.actor.user_id
     ctx.session.add(OrderEvent(
-        order_id=order.id, actor_user_id=actor_user_id, kind=kind, comment=comment,
+        order_id=order.id, actor_user_id=actor_user_id, kind=kind.value, comment=comment,
         from_status=from_status.value if from_status else None, to_status=to_status.value if to_status else None,
     ))
 
@@ -23,6 +24,7 @@ async def transition(ctx: UseCaseContext, order: Order, step: Transition, *, com
     current = OrderStatus(order.status)
     target = next_status(current, step)
     order.status = target.value
-    await record_event(ctx, order, step.value, comment=comment, from_status=current, to_status=target, system=system)
+    await record_event(ctx, order, OrderEventKind(step.value), comment=comment, from_status=current, to_status=target,
+                       system=system)
     await ctx.session.flush()
 

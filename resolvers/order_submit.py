@@ -17,8 +17,9 @@ from models.base import utcnow
 from models.errors import DomainError, ErrorCode
 from models.money import check_order_total, line_amounts, totals_of
 from models.order import format_order_number
-from models.order_state import Transition
+from models.order_state import OrderEventKind, Transition
 from policies.permissions import Permission
+from policies.scopes import company_row, company_rows
 from resolvers.cart import buyer_payment_method, check_delivery, check_invoice_allowed, company_of, find_cart
 from resolvers.context import UseCaseContext
 from models.approval import OrderFacts, RuleCondition, applies_to
@@ -27,7 +28,7 @@ from resolvers.approval_rule import active_rules
 from resolvers.cost_centre import resolve_cost_centre
 from resolvers.order_events import record_event, transition
 from resolvers.spend import commit_spend
-from resolvers.order_view import OrderView, fetch_order
+from resolvers.order_view import OrderView, reread_order
 from resolvers.upsert import insert_for
 
 
@@ -39,11 +40,12 @@ async def submit_order(ctx: UseCaseContext, *, idempotency_key: str) -> OrderVie
     cart = await find_cart(ctx, for_update=True)
     lines = await _cart_lines(ctx, cart) if cart else []
     digest = _digest(cart, lines) if lines else None
-    earlier = await ctx.session.scalar(select(Order).where(Order.buyer_id == actor.membership_id, Order.idempotency_key == key))
+    earlier = await ctx.session.scalar(
+        company_rows(Order, actor).where(Order.buyer_id == actor.membership_id, Order.idempotency_key == key))
     if earlier is not None:
         if digest is not None and digest != earlier.content_digest:
             raise DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "This key was used for a different cart", "idempotencyKey")
-        return await fetch_order(ctx.session, Order.id == earlier.id)
+        return await reread_order(ctx.session, earlier)
     if not lines:
         raise DomainError(ErrorCode.EMPTY_CART, "The cart is empty", None)
     await _snapshot(ctx, cart, lines)
@@ -51,12 +53,12 @@ async def submit_order(ctx: UseCaseContext, *, idempotency_key: str) -> OrderVie
     cart.submitted_at = utcnow()
     await transition(ctx, cart, Transition.SUBMIT)
     await _control_spend(ctx, cart, actor, {product.category for _, product in lines})
-    return await fetch_order(ctx.session, Order.id == cart.id)
+    return await reread_order(ctx.session, cart)
 
 
 async def _control_spend(ctx: UseCaseContext, order: Order, actor, categories: set[str]) -> None:
     """Take the commitment (budgets, purchase limits, credit), then route through approval rules."""
-    rules = await active_rules(ctx, order.company_id)
+    rules = await active_rules(ctx, order)
     facts_base = dict(gross_minor=order.gross_minor, buyer_role=actor.role.value, group_id=order.group_id,
                       cost_centre_id=order.cost_centre_id, categories=frozenset(categories))
     limit_route = any(r.condition == RuleCondition.OVER_PURCHASE_LIMIT.value
@@ -66,7 +68,7 @@ async def _control_spend(ctx: UseCaseContext, order: Order, actor, categories: s
     order.number = await _next_number(ctx, order.company_id)
     if outcome.warnings:
         order.warnings = outcome.warnings
-        await record_event(ctx, order, "warning", comment="; ".join(outcome.warnings), system=True)
+        await record_event(ctx, order, OrderEventKind.WARNING, comment="; ".join(outcome.warnings), system=True)
     # A WARN budget lets the order through by definition: only REQUIRE_APPROVAL budgets count as "over budget".
     facts = OrderFacts(**facts_base, over_budgets=tuple(outcome.approval_budgets),
                        over_purchase_limit=outcome.over_purchase_limit)
@@ -103,17 +105,17 @@ async def _snapshot(ctx: UseCaseContext, cart: Order, lines: list[tuple[OrderLin
     totals = totals_of((line_amounts(l.unit_price_minor, l.quantity, l.vat_rate), l.vat_rate) for l, _ in lines)
     check_order_total(totals)  # before anything is flushed: the amounts may not fit their columns
     cart.net_minor, cart.vat_minor, cart.gross_minor = totals.net, totals.vat, totals.gross
-    buyer = await ctx.session.get_one(Membership, cart.buyer_id)
+    buyer = await company_row(ctx.session, Membership, cart.buyer_id, cart)
     cart.group_id = buyer.group_id
     cart.cost_centre_id = await resolve_cost_centre(ctx, buyer.id, cart.cost_centre_id)
     await check_delivery(ctx, cart, final=True, today=utcnow().date())
     company = await company_of(ctx, cart.company_id)
     if cart.end_customer_id is not None:
-        location = await ctx.session.get_one(DeliveryLocation, cart.location_id)
+        location = await company_row(ctx.session, DeliveryLocation, cart.location_id, cart)
         cart.delivery_street, cart.delivery_postal_code, cart.delivery_city = location.street, location.postal_code, location.city
         cart.payment_method = company.order_payment_method
         check_invoice_allowed(company, cart.payment_method)
-        customer = await ctx.session.get_one(EndCustomer, cart.end_customer_id)
+        customer = await company_row(ctx.session, EndCustomer, cart.end_customer_id, cart)
         customer.last_ordered_at = utcnow()
     else:
         cart.delivery_street, cart.delivery_postal_code, cart.delivery_city = company.street, company.postal_code, company.city

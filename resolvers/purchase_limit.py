@@ -57,7 +57,7 @@ async def set_purchase_limit(
     member = await find_member(ctx.session, actor, membership_id, for_update=True)
     if member is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No such user", "userId")
-    for field_name, value in (("orderLimit", order_limit_minor), ("monthlyLimit", monthly_limit_minor)):
+    for field_name, value in (("perOrder", order_limit_minor), ("perMonth", monthly_limit_minor)):
         if value is not None and value < 0:
             raise DomainError(ErrorCode.INVALID_INPUT, "A limit cannot be negative", field_name)
     before = {"order_limit_minor": member.order_limit_minor, "monthly_limit_minor": member.monthly_limit_minor}

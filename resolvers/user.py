@@ -95,7 +95,7 @@ async def invite_user(ctx: UseCaseContext, *, email: str, group_id: int, role: R
     actor = ctx.require(Permission.USER_CREATE)
     _require_role_grant(ctx, role)
     group = await _require_group(ctx, actor, group_id)
-    email = clean_email(email, "email")
+    email = clean_email(email, "email", ctx.settings)
     user = await ctx.session.scalar(select(User).where(User.email == email))
     if user is None:
         user = User(email=email)
@@ -164,7 +164,7 @@ async def create_user(
     actor = ctx.require(Permission.USER_CREATE)
     _require_role_grant(ctx, role)
     group = await _require_group(ctx, actor, group_id)
-    email = clean_email(email, "email")
+    email = clean_email(email, "email", ctx.settings)
     if await ctx.session.scalar(select(User.id).where(User.email == email)) is not None:
         raise DomainError(
             ErrorCode.EMAIL_TAKEN, "This email already has an account: invite the person instead", "email"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from models import Company, Membership, User
 from policies.permissions import Permission
-from policies.scopes import find_member, person_companies
+from policies.scopes import company_rows, find_member, person_companies
 from resolvers.context import UseCaseContext
 
 
@@ -18,6 +18,19 @@ class Viewer:
     companies: list[tuple[Company, str]]
     permissions: list[Permission]
     is_operator: bool
+
+
+async def get_person(ctx: UseCaseContext, user_id: int) -> User | None:
+    """A person: oneself; or, with `user:read`, a person who belongs to the caller's company (as
+    its users are seen)."""
+    actor = ctx.require_signed_in()
+    if user_id != actor.user_id:
+        ctx.require(Permission.USER_READ)
+        member = await ctx.session.scalar(
+            company_rows(Membership, actor, Membership.id).where(Membership.user_id == user_id))
+        if member is None:
+            return None
+    return await ctx.session.get(User, user_id)
 
 
 async def me(ctx: UseCaseContext) -> Viewer:

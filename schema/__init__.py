@@ -23,7 +23,7 @@ from schema.node import NodeQuery
 from schema.scalars import SCALAR_OVERRIDES
 from schema.user import User, UserMutation, UserQuery
 from schema.company import Company
-from schema.viewer import ViewerQuery
+from schema.viewer import Person, ViewerQuery
 from settings import Settings
 
 
@@ -48,7 +48,8 @@ class ProcuraSchema(strawberry.Schema):
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     return ProcuraSchema(
-        query=Query, mutation=Mutation, types=[Company, Group, User, Product, DeliveryLocation, EndCustomer, Order, SavedCart, CostCentre],
+        query=Query, mutation=Mutation,
+        types=[Company, Group, User, Product, DeliveryLocation, EndCustomer, Order, SavedCart, CostCentre, Person],
         extensions=extensions_for(settings), config=StrawberryConfig(batching_config=None),
         execution_context_class=executor_for(settings), scalar_overrides=SCALAR_OVERRIDES,
     )

@@ -15,11 +15,11 @@ from resolvers import approval as decisions
 from resolvers import approval_rule as rules
 from resolvers import approval_view
 from schema.approval_types import BudgetImpactType, impact_from_view
-from schema.errors import INPUT, MutationError, run_mutation
+from schema.errors import INPUT, MutationError, renamed, run_mutation
 from schema.order import OrderPayload, OrderResult, with_flow
 from schema.order_types import Order, order_from_view
 from schema.permissions import Role
-from schema.relay import Connection, Edge, connection_of, decode_id, from_cursor, to_cursor, to_global_id
+from schema.relay import Connection, Edge, Node, connection_of, decode_id, from_cursor, to_cursor, to_global_id
 
 
 @strawberry.enum(description="What an approval rule looks at.")
@@ -39,8 +39,7 @@ class ApprovalTier:
 
 
 @strawberry.type(description="An approval rule of the company.")
-class ApprovalRule:
-    id: strawberry.ID = strawberry.field(description="Global id.")
+class ApprovalRule(Node):
     name: str = strawberry.field(description="Name.")
     condition: RuleCondition = strawberry.field(description="What it looks at.")
     threshold: str | None = strawberry.field(description="For TOTAL_ABOVE: the amount (decimal string).")
@@ -148,11 +147,11 @@ DeleteApprovalRuleResult = Annotated[DeleteApprovalRulePayload | MutationError, 
 
 async def _bulk(info: strawberry.Info, ids: list[str], approve: bool, comment: str) -> BulkDecisionPayload:
     results = []
-    for gid in ids[:100]:
+    for index, gid in enumerate(ids[:100]):
         # Each order is its own transaction: one failure leaves the others decided.
         outcome = await run_mutation(info, with_flow(lambda ctx, gid=gid: decisions.decide(
             ctx, order_id=decode_id(gid, "Order") or 0, approve=approve, comment=comment)),
-            lambda result: OrderPayload(order=order_from_view(*result)))
+            lambda result: OrderPayload(order=order_from_view(*result)), fields=renamed({"id": f"ids.{index}"}))
         ok = isinstance(outcome, OrderPayload)
         results.append(BulkDecisionItem(order_id=gid, order=outcome.order if ok else None, error=None if ok else outcome))
     return BulkDecisionPayload(results=results)

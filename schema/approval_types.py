@@ -18,6 +18,8 @@ class TierStatus(Enum):
     REJECTED = strawberry.enum_value("rejected", description="Rejected (the order is rejected).")
     PENDING = strawberry.enum_value("pending", description="Can be decided now by one of its approvers.")
     WAITING = strawberry.enum_value("waiting", description="Waits for the tier before it.")
+    SKIPPED = strawberry.enum_value(
+        "skipped", description="Never to be decided: the order was rejected or cancelled before this tier was decided.")
 
 
 @strawberry.enum(description="Something the caller may do with an order now.")
@@ -32,7 +34,9 @@ class ApprovalTierState:
     level: int = strawberry.field(description="1 to 5, decided in order.")
     approver_roles: list[Role] = strawberry.field(description="Any user with one of these roles may decide it.")
     approver_names: list[str] = strawberry.field(description="Named users who may decide it.")
-    status: TierStatus = strawberry.field(description="Approved, rejected, pending (decidable now) or waiting.")
+    status: TierStatus = strawberry.field(
+        description="Approved, rejected, pending (decidable now), waiting (for an earlier tier), or skipped (the order "
+                    "was rejected or cancelled first).")
     decided_by: str | None = strawberry.field(description="Who decided it.")
     decided_at: datetime | None = strawberry.field(description="When (UTC).")
     comment: str = strawberry.field(description="The approver's comment or reason.")
@@ -60,17 +64,11 @@ class BudgetImpactType:
     remaining: Money = strawberry.field(description="Left in the period after this order (negative when over).")
 
 
-def _tier_status(decision: str | None, is_current: bool) -> TierStatus:
-    if decision:
-        return TierStatus(decision)
-    return TierStatus.PENDING if is_current else TierStatus.WAITING
-
-
 def flow_from_view(flow: FlowView) -> ApprovalFlow:
     return ApprovalFlow(
         rules=[ApprovalRuleState(rule_name=r.rule_name, reason=r.reason, tiers=[
             ApprovalTierState(level=t.level, approver_roles=[Role(x) for x in t.roles], approver_names=t.named_approvers,
-                              status=_tier_status(t.decision, t.is_current), decided_by=t.decided_by,
+                              status=TierStatus(t.state), decided_by=t.decided_by,
                               decided_at=t.decided_at, comment=t.comment) for t in r.tiers]) for r in flow.rules],
         viewer_actions=[OrderAction(a) for a in flow.actions],
     )

@@ -10,17 +10,21 @@ from strawberry.scalars import JSON
 
 from models import AuditEntry as AuditModel
 from resolvers import audit as use_cases
-from schema.relay import Connection, connection, from_cursor, to_global_id
+from schema.relay import Connection, Node, connection, from_cursor, to_global_id
 
 
 @strawberry.type(description="One change: who, when, what, before and after.")
-class AuditEntry:
-    id: strawberry.ID = strawberry.field(description="Global id.")
+class AuditEntry(Node):
     at: datetime = strawberry.field(description="When (UTC).")
-    actor_id: strawberry.ID | None = strawberry.field(description="The person who made the change (null: the platform).")
-    entity: str = strawberry.field(description="What kind of thing changed: budget, purchase_limit, credit, approval_rule, user, order, cost_centre, invoice_application.")
+    actor_id: strawberry.ID | None = strawberry.field(
+        description="The Person who made the change (null: the platform itself).")
+    entity: str = strawberry.field(description=(
+        "What kind of thing changed: budget, purchase_limit, credit, approval_rule, user, order, cost_centre, "
+        "invoice_application, company."))
     entity_id: str | None = strawberry.field(description="Which one (its database key).")
-    action: str = strawberry.field(description="What was done, e.g. create, update, role, restrict, approve.")
+    action: str = strawberry.field(description=(
+        "What was done, e.g. create, update, role, restrict, approve; new_account_on_org_number (entity company): "
+        "another purchasing account was registered on the company's organisation number."))
     before: JSON | None = strawberry.field(description="State before (amounts in minor units).")
     after: JSON | None = strawberry.field(description="State after (amounts in minor units).")
 

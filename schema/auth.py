@@ -19,7 +19,7 @@ class AuthPayload:
     access_token_expires_at: datetime = strawberry.field(description="When the access token expires (UTC).")
     refresh_token: str = strawberry.field(description="Single-use token for `refreshToken`; rotated on every use.")
     refresh_token_expires_at: datetime = strawberry.field(description="When the refresh token expires (UTC).")
-    person_id: strawberry.ID = strawberry.field(description="Global id of the signed-in person.")
+    person_id: strawberry.ID = strawberry.field(description="Global id of the Person signed in (`node(id:)` fetches it).")
     company_id: strawberry.ID | None = strawberry.field(description="The company the token acts for; null for an operator.")
 
     @classmethod

@@ -16,7 +16,7 @@ from resolvers import budget as use_cases
 from resolvers import purchase_limit as limits
 from schema.errors import INPUT, MutationError, run_mutation
 from schema.money import Money, money
-from schema.relay import decode_id, to_global_id
+from schema.relay import Node, decode_id, to_global_id
 
 OWNER_TYPE_NAMES = {"group": "Group", "user": "User", "cost_centre": "CostCentre"}
 
@@ -44,8 +44,7 @@ class BudgetAction(Enum):
 
 
 @strawberry.type(description="A budget with its figures for one period.")
-class Budget:
-    id: strawberry.ID = strawberry.field(description="Global id.")
+class Budget(Node):
     name: str = strawberry.field(description="Name.")
     owner_type: BudgetOwnerType = strawberry.field(description="What it belongs to.")
     owner_id: strawberry.ID = strawberry.field(description="The group, user or cost centre.")

@@ -106,4 +106,5 @@ class CatalogueMutation:
     @strawberry.mutation(description="Change or deactivate a product. Platform operators only (`catalogue:manage`).")
     async def update_product(self, info: strawberry.Info, input: Annotated[UpdateProductInput, INPUT]) -> ProductResult:
         return await run_mutation(info, lambda ctx: use_cases.update_product(
-            ctx, decode_id(input.id, "Product") or 0, input.fields.to_domain()), _payload)
+            ctx, decode_id(input.id, "Product") or 0, input.fields.to_domain()), _payload,
+            fields=lambda field: field if field == "id" else f"fields.{field}")

@@ -13,7 +13,7 @@ from models.money import parse_amount
 from resolvers import credit as use_cases
 from schema.errors import INPUT, MutationError, run_mutation
 from schema.money import Money, money
-from schema.relay import decode_id, to_global_id
+from schema.relay import Node, decode_id, to_global_id
 
 
 @strawberry.enum(description="Where an application for invoice payment stands.")
@@ -24,8 +24,7 @@ class ApplicationStatus(Enum):
 
 
 @strawberry.type(description="An application for invoice payment.")
-class InvoiceApplication:
-    id: strawberry.ID = strawberry.field(description="Global id.")
+class InvoiceApplication(Node):
     company_id: strawberry.ID = strawberry.field(description="The applying company.")
     status: ApplicationStatus = strawberry.field(description="Status.")
     message: str = strawberry.field(description="The company's message.")

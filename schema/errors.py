@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from enum import Enum
 from typing import TypeVar
 
@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from models.errors import DomainError
 from models.errors import ErrorCode as DomainCode
 from resolvers.context import UseCaseContext
+from schema.input_paths import is_mutation_input_path
 
 CODE_DESCRIPTIONS = {
     "INVALID_INPUT": "A field's value is missing, malformed or out of range.",
@@ -67,7 +68,9 @@ ErrorCode = strawberry.enum(
 class Error:
     code: ErrorCode = strawberry.field(description="Stable code to branch on.")
     message: str = strawberry.field(description="Human-readable explanation (English).")
-    field: str | None = strawberry.field(description="The input field at fault, as a path such as `address.city`.")
+    field: str | None = strawberry.field(description=(
+        "The input field at fault, as a path into the mutation's `input`: camelCase names joined by dots, list "
+        "positions as numbers (`address.city`, `tiers.0.userIds`); null when no single input field is at fault."))
 
 
 @strawberry.type(description="A mutation that did not happen, and why; nothing was changed.")
@@ -83,11 +86,44 @@ T = TypeVar("T")
 P = TypeVar("P")
 
 
+FieldMap = Callable[[str], str | None]
+
+
+def renamed(names: Mapping[str, str | None]) -> FieldMap:
+    """A field map that renames the given fields and keeps the others."""
+    return lambda field: names.get(field, field)
+
+
+def only(*kept: str) -> FieldMap:
+    """A field map for a use case that checks more than the input holds (such as the cart at
+    submission): fields outside the input are reported without a field."""
+    return lambda field: field if field in kept else None
+
+
+class InputFieldMismatch(AssertionError):
+    """A use case reported a field that is not a path into the mutation's input (tests only)."""
+
+
+def _input_field(info: strawberry.Info, error: DomainError, fields: FieldMap | None) -> str | None:
+    """The field of an error as a path into the mutation's input: use cases report the fields of
+    the input they serve; a mutation whose input is shaped differently maps them (`fields`).
+    In tests, a field that is still not a path into the input fails the request."""
+    field = error.field
+    if field is not None and fields is not None:
+        field = fields(field)
+    if (field is not None and info.context.services.settings.procura_env == "test"
+            and not is_mutation_input_path(info.schema._schema, info.field_name, field)):
+        raise InputFieldMismatch(f"{info.field_name} reported field {field!r}, which is not a path into its input")
+    return field
+
+
 async def run_mutation(
-    info: strawberry.Info, use_case: Callable[[UseCaseContext], Awaitable[T]], present: Callable[[T], P]
+    info: strawberry.Info, use_case: Callable[[UseCaseContext], Awaitable[T]], present: Callable[[T], P],
+    *, fields: FieldMap | None = None,
 ) -> P | MutationError:
     """Run one use case in one write transaction: committed when it succeeds, rolled back
-    (with the error returned as data) when it fails; mail goes out only after commit."""
+    (with the error returned as data) when it fails; mail goes out only after commit.
+    `fields` maps the fields a use case reports to paths into this mutation's input."""
     context = info.context
     async with context.services.db.write_sessions() as session:
         await session.begin()
@@ -99,7 +135,8 @@ async def run_mutation(
             payload = present(await use_case(use_case_context))
         except DomainError as error:
             await (session.commit() if error.persist else session.rollback())
-            return MutationError.from_domain(error)
+            return MutationError(code=ErrorCode[error.code.value], message=error.message,
+                                 field=_input_field(info, error, fields))
         except IntegrityError:
             await session.rollback()
             return MutationError(code=ErrorCode.CONFLICT, message=CODE_DESCRIPTIONS["CONFLICT"], field=None)

@@ -6,7 +6,13 @@ from typing import Annotated
 
 import strawberry
 
+from resolvers import approval_rule as approval_rule_use_cases
+from resolvers import approval_view
+from resolvers import audit as audit_use_cases
+from resolvers import budget as budget_use_cases
 from resolvers import catalogue as catalogue_use_cases
+from resolvers import credit as credit_use_cases
+from resolvers import viewer as viewer_use_cases
 from resolvers import cost_centre as cost_centre_use_cases
 from resolvers import saved_cart as saved_cart_use_cases
 from resolvers import company as company_use_cases
@@ -14,7 +20,11 @@ from resolvers import group as group_use_cases
 from resolvers import location as location_use_cases
 from resolvers import order as order_use_cases
 from resolvers import user as user_use_cases
+from schema.approval import ApprovalRule
+from schema.audit import AuditEntry
+from schema.budget import budget_from_status
 from schema.catalogue import Product
+from schema.credit import InvoiceApplication
 from schema.company import Company
 from schema.group import Group
 from schema.location import DeliveryLocation, EndCustomer
@@ -24,6 +34,7 @@ from schema.order_types import order_from_view, order_line_from_view
 from schema.saved_cart import SavedCart
 from schema.relay import Node, parse_global_id
 from schema.user import User
+from schema.viewer import Person
 
 
 async def _company(ctx, pk: int):
@@ -48,7 +59,7 @@ async def _product(ctx, pk: int):
 
 async def _order(ctx, pk: int):
     view = await order_use_cases.get_order(ctx, pk)
-    return order_from_view(view) if view else None
+    return order_from_view(view, (await approval_view.flows(ctx, [view]))[view.id]) if view else None
 
 
 async def _location(ctx, pk: int):
@@ -81,10 +92,37 @@ async def _cost_centre(ctx, pk: int):
     return CostCentre.from_model(centre) if centre else None
 
 
+async def _budget(ctx, pk: int):
+    status = await budget_use_cases.get_budget(ctx, pk)
+    return budget_from_status(status, ctx.settings.supplier_currency) if status else None
+
+
+async def _approval_rule(ctx, pk: int):
+    rule = await approval_rule_use_cases.get_rule(ctx, pk)
+    return ApprovalRule.from_model(rule) if rule else None
+
+
+async def _audit_entry(ctx, pk: int):
+    entry = await audit_use_cases.get_audit_entry(ctx, pk)
+    return AuditEntry.from_model(entry) if entry else None
+
+
+async def _invoice_application(ctx, pk: int):
+    application = await credit_use_cases.get_application(ctx, pk)
+    return InvoiceApplication.from_model(application) if application else None
+
+
+async def _person(ctx, pk: int):
+    person = await viewer_use_cases.get_person(ctx, pk)
+    return Person.from_model(person) if person else None
+
+
+# Every type that implements Node has an entry (a test generated from the schema checks it).
 NODE_FETCHERS = {
     "Company": _company, "Group": _group, "User": _user, "Product": _product, "Order": _order,
     "DeliveryLocation": _location, "EndCustomer": _end_customer, "DeliverySlot": _slot, "OrderLine": _order_line,
-    "SavedCart": _saved_cart, "CostCentre": _cost_centre,
+    "SavedCart": _saved_cart, "CostCentre": _cost_centre, "Budget": _budget, "ApprovalRule": _approval_rule,
+    "AuditEntry": _audit_entry, "InvoiceApplication": _invoice_application, "Person": _person,
 }
 
 

@@ -16,7 +16,7 @@ from resolvers import cart as cart_use_cases
 from resolvers import order as order_use_cases
 from resolvers import order_history
 from resolvers.order_submit import submit_order
-from schema.errors import INPUT, MutationError, run_mutation
+from schema.errors import INPUT, MutationError, only, run_mutation
 from schema.order_types import Order, OrderStatus, order_from_view
 from schema.relay import Connection, Edge, connection_of, decode_id, from_keyset_cursor, to_keyset_cursor
 from schema.selection import selects
@@ -213,7 +213,9 @@ class OrderMutation:
 
     @strawberry.mutation(description="Submit your cart as an order (idempotent by key). Requires `order:create`.")
     async def submit_order(self, info: strawberry.Info, input: Annotated[SubmitOrderInput, INPUT]) -> OrderResult:
-        return await run_mutation(info, with_flow(lambda ctx: submit_order(ctx, idempotency_key=input.idempotency_key)), _payload)
+        # The cart is checked too, but only the key is input: the cart's faults carry no field.
+        return await run_mutation(info, with_flow(lambda ctx: submit_order(ctx, idempotency_key=input.idempotency_key)),
+                                  _payload, fields=only("idempotencyKey"))
 
     @strawberry.mutation(description="Cancel an order before approval: the buyer, or `order:manage` (managers, administrators).")
     async def cancel_order(self, info: strawberry.Info, input: Annotated[CancelOrderInput, INPUT]) -> OrderResult:

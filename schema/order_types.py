@@ -28,6 +28,24 @@ class OrderStatus(Enum):
     CANCELLED = strawberry.enum_value("cancelled", description="Cancelled before approval.")
 
 
+@strawberry.enum(description="What an entry of an order's timeline records.")
+class OrderEventKind(Enum):
+    SUBMIT = strawberry.enum_value("submit", description="The buyer submitted the cart as an order.")
+    REQUIRE_APPROVAL = strawberry.enum_value(
+        "require_approval",
+        description="Approval rules matched: the order waits for approval (the comment says which).")
+    APPROVE = strawberry.enum_value(
+        "approve", description="The order was approved: by its last approval tier, or at once when no rule applied.")
+    APPROVE_STEP = strawberry.enum_value(
+        "approve_step", description="Approval tiers were approved; the order still waits for later tiers.")
+    REJECT = strawberry.enum_value("reject", description="An approver rejected the order (the comment is the reason).")
+    CANCEL = strawberry.enum_value("cancel", description="The order was cancelled before approval.")
+    FULFIL = strawberry.enum_value("fulfil", description="The supplier delivered the order.")
+    RETURN = strawberry.enum_value("return", description="Goods were returned and credited (the comment says which).")
+    WARNING = strawberry.enum_value(
+        "warning", description="The order went through with a warning, such as a budget exceeded with action WARN.")
+
+
 @strawberry.type(description="One line of an order.")
 class OrderLine(Node):
     product_id: strawberry.ID = strawberry.field(description="The catalogue product.")
@@ -44,29 +62,29 @@ class OrderLine(Node):
     returned_quantity: int = strawberry.field(description="Quantity returned after delivery.")
 
 
-@strawberry.type(description="Who placed an order.")
+@strawberry.type(description="Who placed an order, as recorded on it (the User itself is `userId`).")
 class OrderBuyer:
-    id: strawberry.ID = strawberry.field(description="The buyer as a user of the company.")
+    user_id: strawberry.ID = strawberry.field(description="The buyer: global id of the User.")
     name: str = strawberry.field(description="Full name.")
     email: str = strawberry.field(description="Email address.")
 
 
 @strawberry.type(description="A group, as recorded on an order.")
 class OrderGroup:
-    id: strawberry.ID = strawberry.field(description="The group.")
+    group_id: strawberry.ID = strawberry.field(description="Global id of the Group.")
     name: str = strawberry.field(description="Name.")
 
 
 @strawberry.type(description="The end customer an order was placed for.")
 class OrderEndCustomer:
-    id: strawberry.ID = strawberry.field(description="The end customer.")
+    end_customer_id: strawberry.ID = strawberry.field(description="Global id of the EndCustomer.")
     name: str = strawberry.field(description="Name.")
     note: str = strawberry.field(description="Note that follows the order, e.g. \"lactose intolerant\".")
 
 
 @strawberry.type(description="A delivery window chosen for an order.")
 class ChosenSlot:
-    id: strawberry.ID = strawberry.field(description="The unit's slot.")
+    slot_id: strawberry.ID = strawberry.field(description="Global id of the unit's DeliverySlot.")
     weekday: Weekday = strawberry.field(description="Day of the week.")
     starts_at: time = strawberry.field(description="Start of the window.")
     ends_at: time = strawberry.field(description="End of the window.")
@@ -92,7 +110,7 @@ class OrderTotals:
 
 @strawberry.type(description="One entry of an order's append-only timeline.")
 class OrderEvent:
-    kind: str = strawberry.field(description="What happened: submit, approve, reject, cancel, fulfil, return, ...")
+    kind: OrderEventKind = strawberry.field(description="What happened.")
     from_status: OrderStatus | None = strawberry.field(description="Status before, for a status change.")
     to_status: OrderStatus | None = strawberry.field(description="Status after, for a status change.")
     comment: str = strawberry.field(description="Comment or reason given.")
@@ -102,7 +120,7 @@ class OrderEvent:
 
 @strawberry.type(description="A cost centre, as recorded on an order.")
 class OrderCostCentre:
-    id: strawberry.ID = strawberry.field(description="The cost centre.")
+    cost_centre_id: strawberry.ID = strawberry.field(description="Global id of the CostCentre.")
     name: str = strawberry.field(description="Name.")
     code: str = strawberry.field(description="Code.")
 
@@ -140,7 +158,7 @@ def order_line_from_view(line: LineView, currency: str) -> OrderLine:
 
 def _event(event: EventView) -> OrderEvent:
     return OrderEvent(
-        kind=event.kind, from_status=OrderStatus(event.from_status) if event.from_status else None,
+        kind=OrderEventKind(event.kind), from_status=OrderStatus(event.from_status) if event.from_status else None,
         to_status=OrderStatus(event.to_status) if event.to_status else None, comment=event.comment,
         at=event.created_at, actor_name=event.actor_name,
     )
@@ -149,7 +167,7 @@ def _event(event: EventView) -> OrderEvent:
 def _delivery(v: OrderView) -> Delivery:
     slot = None
     if v.slot_id is not None:
-        slot = ChosenSlot(id=to_global_id("DeliverySlot", v.slot_id), weekday=Weekday(v.slot_weekday),
+        slot = ChosenSlot(slot_id=to_global_id("DeliverySlot", v.slot_id), weekday=Weekday(v.slot_weekday),
                           starts_at=v.slot_starts_at, ends_at=v.slot_ends_at)
     address = Address(street=v.delivery_street, postal_code=v.delivery_postal_code, city=v.delivery_city) if v.delivery_street else None
     return Delivery(location_id=to_global_id("DeliveryLocation", v.location_id) if v.location_id else None,
@@ -165,16 +183,18 @@ def order_from_view(v: OrderView, flow: FlowView | None = None) -> Order:
     )
     end_customer = None
     if v.end_customer_id is not None:
-        end_customer = OrderEndCustomer(id=to_global_id("EndCustomer", v.end_customer_id), name=v.end_customer_name,
+        end_customer = OrderEndCustomer(end_customer_id=to_global_id("EndCustomer", v.end_customer_id),
+                                        name=v.end_customer_name,
                                         note=v.end_customer_note or "")
     return Order(
         id=to_global_id("Order", v.id), number=v.number, status=OrderStatus(v.status.value),
-        buyer=OrderBuyer(id=to_global_id("User", v.buyer_id), name=v.buyer_name, email=v.buyer_email),
-        group=OrderGroup(id=to_global_id("Group", v.group_id), name=v.group_name), end_customer=end_customer,
+        buyer=OrderBuyer(user_id=to_global_id("User", v.buyer_id), name=v.buyer_name, email=v.buyer_email),
+        group=OrderGroup(group_id=to_global_id("Group", v.group_id), name=v.group_name), end_customer=end_customer,
         lines=[order_line_from_view(line, c) for line in v.lines], totals=totals, reference=v.reference, po_number=v.po_number,
         delivery=_delivery(v), payment_method=PaymentMethod(v.payment_method) if v.payment_method else None,
         created_at=v.created_at, submitted_at=v.submitted_at, timeline=[_event(e) for e in v.events or []],
-        cost_centre=OrderCostCentre(id=to_global_id("CostCentre", v.cost_centre_id), name=v.cost_centre_name,
+        cost_centre=OrderCostCentre(cost_centre_id=to_global_id("CostCentre", v.cost_centre_id),
+                                    name=v.cost_centre_name,
                                     code=v.cost_centre_code) if v.cost_centre_id else None,
         warnings=v.warnings, approval_flow=flow_from_view(flow) if flow else None,
     )

@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import strawberry
 
+from models import User as UserModel
 from resolvers import viewer as use_cases
 from schema.company import Company
 from schema.permissions import Permission, Role, from_domain_permission
-from schema.relay import to_global_id
+from schema.relay import Node, to_global_id
 from schema.user import User
+
+
+@strawberry.type(description=(
+    "A person: one sign-in (email and password) that may belong to several companies, as a User in each. "
+    "`node(id:)` fetches yourself, and, with `user:read`, the people of your company."))
+class Person(Node):
+    email: str = strawberry.field(description="Sign-in email address.")
+    first_name: str = strawberry.field(description="First name.")
+    last_name: str = strawberry.field(description="Last name.")
+
+    @classmethod
+    def from_model(cls, user: UserModel) -> Person:
+        return cls(id=to_global_id("Person", user.id), email=user.email, first_name=user.first_name,
+                   last_name=user.last_name)
 
 
 @strawberry.type(description="A company the signed-in person belongs to.")
@@ -19,7 +34,8 @@ class CompanyAccess:
 
 @strawberry.type(description="The signed-in person and what they may do now.")
 class Viewer:
-    person_id: strawberry.ID = strawberry.field(description="Global id of the person (the same in every company).")
+    person_id: strawberry.ID = strawberry.field(
+        description="Global id of the Person signed in (the same in every company); `node(id:)` fetches it.")
     email: str = strawberry.field(description="Sign-in email address.")
     first_name: str = strawberry.field(description="First name.")
     last_name: str = strawberry.field(description="Last name.")

@@ -31,10 +31,11 @@ LINE = ("id productId sku name unit quantity unitPrice { amount currency } vatRa
 TOTALS = ("totals { net { amount currency } vat { amount } gross { amount } "
           "vatBreakdown { rate net { amount } vat { amount } } credited { amount } }")
 DELIVERY = ("delivery { locationId locationName address { street postalCode city } "
-            "slot { id weekday startsAt endsAt } date }")
+            "slot { slotId weekday startsAt endsAt } date }")
 TIMELINE = "timeline { kind fromStatus toStatus comment at actorName }"
 ORDER = (f"id number status reference poNumber paymentMethod createdAt submittedAt warnings "
-         f"buyer {{ id name email }} group {{ id name }} endCustomer {{ id name note }} costCentre {{ id code }} "
+         f"buyer {{ userId name email }} group {{ groupId name }} endCustomer {{ endCustomerId name note }} "
+         f"costCentre {{ costCentreId code }} "
          f"lines {{ {LINE} }} {TOTALS} {DELIVERY}")
 ORDER_RESULT = f"__typename ... on OrderPayload {{ order {{ {ORDER} {TIMELINE} }} }} {ERROR}"
 PRODUCT = "id sku name description unit category unitPrice { amount currency } vatRate active updatedAt"

@@ -23,9 +23,9 @@ _sequence = itertools.count(1)
 
 ERROR = "... on MutationError { code message field }"
 ORDER_FIELDS = """
-  id number status buyer { id }
+  id number status buyer { userId }
   totals { gross { amount currency } credited { amount } }
-  costCentre { id name code }
+  costCentre { costCentreId name code }
   warnings
   lines { id quantity }
   timeline { kind fromStatus toStatus comment actorName }
@@ -46,7 +46,8 @@ RULE_FIELDS = """id name condition threshold costCentreId category appliesToRole
 MUTATIONS = {
     "addToCart": ("AddToCartInput", "... on OrderPayload { order { id } }"),
     "updateCartLine": ("UpdateCartLineInput", "... on OrderPayload { order { id lines { quantity } } }"),
-    "updateCart": ("UpdateCartInput", "... on OrderPayload { order { id costCentre { id code } paymentMethod } }"),
+    "updateCart": ("UpdateCartInput",
+                   "... on OrderPayload { order { id costCentre { costCentreId code } paymentMethod } }"),
     "submitOrder": ("SubmitOrderInput", f"... on OrderPayload {{ order {{ {ORDER_FIELDS} }} }}"),
     "cancelOrder": ("CancelOrderInput", f"... on OrderPayload {{ order {{ {ORDER_FIELDS} }} }}"),
     "fulfilOrder": ("FulfilOrderInput", f"... on OrderPayload {{ order {{ {ORDER_FIELDS} }} }}"),

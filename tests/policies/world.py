@@ -82,7 +82,8 @@ class Side:
             "DeliverySlot": lambda: self.values["slot"], "SavedCart": lambda: self.values[f"saved_{variant or 'shared'}"],
             "CostCentre": lambda: self.values["cost_centre"], "Budget": lambda: self.values["budget"],
             "ApprovalRule": lambda: self.values["rule"], "InvoiceApplication": lambda: self.values["application"],
-            "OrderLine": lambda: self.values["fulfilled_line"],
+            "OrderLine": lambda: self.values["fulfilled_line"], "AuditEntry": lambda: self.values["audit_entry"],
+            "Person": lambda: self.target.user_id,
         }
         return keys[type_name]()
 
@@ -230,6 +231,9 @@ async def _budget(w: World) -> None:
             budget_use_cases.BudgetSpec("Default group", BudgetOwner.GROUP, side.group_id, BudgetPeriod.MONTHLY,
                                         10_000_000_00, BudgetAction.WARN))))
         side.values["budget"] = status.budget.id
+        ((entry,),) = await w.fetch(select(models.AuditEntry.id).where(
+            models.AuditEntry.company_id == side.company_id, models.AuditEntry.entity == "budget"))
+        side.values["audit_entry"] = entry
 
 
 async def _submit(w: World, buyer: Member, product: int = 0) -> int:

@@ -255,7 +255,7 @@ async def test_tiers_are_decided_in_order(api, services):
     assert (await call(api, "approveOrder", {"id": order["id"]}, first.token))["code"] == "NOT_AN_APPROVER"
     assert await queue_ids(api, first.token) == []
     assert await queue_ids(api, st[Role.ADMIN].token) == [order["id"]]
-    assert "approve_step" in [e["kind"] for e in step1["timeline"]]
+    assert "APPROVE_STEP" in [e["kind"] for e in step1["timeline"]]
 
     step2 = (await ok(api, "approveOrder", {"id": order["id"]}, st[Role.ADMIN].token))["order"]
     assert tiers_of(step2) == [(1, "APPROVED", "Ada Order_Approver"), (2, "APPROVED", "Test Admin"), (3, "PENDING", None)]
@@ -271,16 +271,39 @@ async def test_one_rejection_rejects_and_needs_a_reason(api, services):
     order = await placed(api, st[Role.CUSTOMER], await goods(services))
     for comment in ("", "   "):
         result = await call(api, "rejectOrder", {"id": order["id"], "comment": comment}, st[Role.ORDER_APPROVER].token)
-        assert (result["code"], result["field"]) == ("INVALID_INPUT", "reason")
+        assert (result["code"], result["field"]) == ("INVALID_INPUT", "comment")
     assert [s.decision for s in await steps(services, order["id"])] == [None, None, None]
 
     rejected = (await ok(api, "rejectOrder", {"id": order["id"], "comment": "Not needed"}, st[Role.ORDER_APPROVER].token))["order"]
     assert rejected["status"] == "REJECTED"
-    assert tiers_of(rejected, "Two tiers") == [(1, "REJECTED", "Test Order_Approver"), (2, "WAITING", None)]
+    # The undecided tiers, of this rule and of the other one, will never be decided.
+    assert tiers_of(rejected, "Two tiers") == [(1, "REJECTED", "Test Order_Approver"), (2, "SKIPPED", None)]
+    assert tiers_of(rejected, "Other") == [(1, "SKIPPED", None)]
+    assert tiers_of(await get_order(api, order["id"], st[Role.CUSTOMER].token)) == [
+        (1, "REJECTED", "Test Order_Approver"), (2, "SKIPPED", None), (1, "SKIPPED", None)]
     assert rejected["approvalFlow"]["rules"][0]["tiers"][0]["comment"] == "Not needed"
     assert rejected["approvalFlow"]["viewerActions"] == []
-    assert [e["comment"] for e in rejected["timeline"] if e["kind"] == "reject"] == ["Not needed"]
+    assert [e["comment"] for e in rejected["timeline"] if e["kind"] == "REJECT"] == ["Not needed"]
     assert (await call(api, "approveOrder", {"id": order["id"]}, st[Role.ADMIN].token))["code"] == "INVALID_TRANSITION"
+
+
+async def test_a_cancelled_order_shows_its_undecided_tiers_as_skipped(api, services):
+    st = await spend_tenant(api)
+    await rule(api, st, name="Two tiers", condition="TOTAL_ABOVE", threshold="0",
+               tiers=[tier("ORDER_APPROVER"), tier("ADMIN")])
+    order = await placed(api, st[Role.CUSTOMER], await goods(services))
+    step1 = (await ok(api, "approveOrder", {"id": order["id"]}, st[Role.ORDER_APPROVER].token))["order"]
+    assert tiers_of(step1) == [(1, "APPROVED", "Test Order_Approver"), (2, "PENDING", None)]
+
+    cancel = {"id": order["id"], "reason": "Ordered twice"}
+    cancelled = (await ok(api, "cancelOrder", cancel, st[Role.CUSTOMER].token))["order"]
+
+    assert cancelled["status"] == "CANCELLED"
+    assert tiers_of(cancelled) == [(1, "APPROVED", "Test Order_Approver"), (2, "SKIPPED", None)]
+    listed = await api.query(f"{{ orders(first: 10) {{ edges {{ node {{ {ORDER_FIELDS} }} }} }} }}",
+                             token=st[Role.ADMIN].token)
+    assert [tiers_of(edge["node"]) for edge in listed["orders"]["edges"]] == [tiers_of(cancelled)]
+    assert await queue_ids(api, st[Role.ADMIN].token) == []
 
 
 async def test_nobody_decides_their_own_order(api, services):
@@ -506,8 +529,8 @@ async def test_two_approvers_deciding_at_once_produce_one_outcome(api, services)
         assert [t["status"] for t in stored["approvalFlow"]["rules"][0]["tiers"]] == [expected]
         assert await decided_steps(services, order["id"]) == 1
         assert await decision_audits(services, order["id"]) == 1
-        assert [k for k in (e["kind"] for e in stored["timeline"]) if k in ("approve", "reject")] == [
-            "approve" if expected == "APPROVED" else "reject"]
+        assert [k for k in (e["kind"] for e in stored["timeline"]) if k in ("APPROVE", "REJECT")] == [
+            "APPROVE" if expected == "APPROVED" else "REJECT"]
         new_mail = (await outbox(services))[mails_before:]
         assert new_mail == [(st[Role.CUSTOMER].email, f"Order {order['number']} was {expected.lower()}")]
     counts = await orders_of(services, st.company_id)

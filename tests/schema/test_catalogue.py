@@ -78,7 +78,7 @@ async def test_changing_a_sku_to_another_products_is_refused(api, services):
     succeeded(await create(api, op.token), "createProduct")
     other = succeeded(await create(api, op.token, sku="MILK-2L"), "createProduct")["product"]
     error = failed(await update(api, op.token, other["id"], sku="MILK-1L", name="Renamed"), "updateProduct")
-    assert (error["code"], error["field"]) == ("SKU_TAKEN", "sku")
+    assert (error["code"], error["field"]) == ("SKU_TAKEN", "fields.sku")
     row = await stored(services, "MILK-2L")
     assert row.name == "Milk 1 l"  # nothing of the refused change was written
     # Keeping one's own SKU is fine.
@@ -97,7 +97,7 @@ async def test_vat_rate_must_be_one_of_the_allowed_rates(api, services):
     assert await count(services, Product) == 5
     created = succeeded(await create(api, op.token, sku="KEEP"), "createProduct")["product"]
     error = failed(await update(api, op.token, created["id"], vatRate=20), "updateProduct")
-    assert (error["code"], error["field"]) == ("INVALID_INPUT", "vatRate")
+    assert (error["code"], error["field"]) == ("INVALID_INPUT", "fields.vatRate")
     assert (await stored(services, "KEEP")).vat_rate == 15
 
 
@@ -263,6 +263,7 @@ async def test_a_product_deactivated_after_it_was_put_in_the_cart_blocks_submiss
     await change_product(services, gone, active=False)
     body = await mutate(api, "submitOrder", "SubmitOrderInput", {"idempotencyKey": "key-deactivated"}, buyer.token)
     error = failed(body, "submitOrder")
-    assert (error["code"], error["field"]) == ("PRODUCT_UNAVAILABLE", "lines.1")
+    assert (error["code"], error["field"]) == ("PRODUCT_UNAVAILABLE", None)
+    assert "(GONE) is no longer sold" in error["message"]
     assert await count(services, Order, Order.status == "draft") == 1
     assert await count(services, Order, Order.status != "draft") == 0

@@ -202,9 +202,9 @@ async def test_replacing_slots_keeps_those_orders_used_but_offers_only_the_new_o
     changed = succeeded(await save_location(api, admin.token, id=sunny["id"], slots=[
         {"weekday": "FRIDAY", "startsAt": "07:30:00", "endsAt": "09:00:00"}]), "saveDeliveryLocation")["location"]
     # The order still shows the window it was given ...
-    view = (await api.query("query($id: ID!) { order(id: $id) { delivery { slot { id weekday startsAt } } } }",
+    view = (await api.query("query($id: ID!) { order(id: $id) { delivery { slot { slotId weekday startsAt } } } }",
                             {"id": order["id"]}, buyer.token))["order"]
-    assert view["delivery"]["slot"] == {"id": tuesday["id"], "weekday": "TUESDAY", "startsAt": "08:00:00"}
+    assert view["delivery"]["slot"] == {"slotId": tuesday["id"], "weekday": "TUESDAY", "startsAt": "08:00:00"}
     # ... but the unit now offers only Friday, and a new cart cannot pick the old Tuesday slot.
     assert [s["weekday"] for s in changed["slots"]] == ["FRIDAY"]
     listed = (await api.query(LOCATIONS, token=buyer.token))["deliveryLocations"]

@@ -304,7 +304,7 @@ async def test_bad_cursors_and_page_sizes_are_invalid_input(api, services):
 # --- SQL statement budget ----------------------------------------------------------------------
 
 PAGE_FIELDS = """id number status reference poNumber submittedAt paymentMethod
-  buyer { id name email } group { id name } endCustomer { id name note }
+  buyer { userId name email } group { groupId name } endCustomer { endCustomerId name note }
   lines { id sku name quantity unitPrice { amount currency } vatRate net { amount } vat { amount } gross { amount } }
   totals { net { amount } vat { amount } gross { amount } vatBreakdown { rate vat { amount } } }
   delivery { locationName address { street city } slot { weekday startsAt } date }"""
@@ -390,7 +390,7 @@ async def test_the_timeline_adds_one_statement_whatever_the_page_size(api, servi
     await bulk_orders(services, tenant.company_id, tenant.group_id, [tenant[Role.CUSTOMER].membership_id], 55)
     admin = tenant[Role.ADMIN]
     large, page = await statements_for(api, services, admin, BUDGET_QUERY_WITH_TIMELINE, 50)
-    assert [e["kind"] for e in page["edges"][0]["node"]["timeline"]] == ["submit", "approve"]
+    assert [e["kind"] for e in page["edges"][0]["node"]["timeline"]] == ["SUBMIT", "APPROVE"]
     small, _ = await statements_for(api, services, admin, BUDGET_QUERY_WITH_TIMELINE, 5)
     # Actor, orders, lines, events (SQLite also shows the BEGIN the app emits itself).
     assert len(queries(large)) <= 4, large
@@ -399,13 +399,14 @@ async def test_the_timeline_adds_one_statement_whatever_the_page_size(api, servi
 
 FULL_HISTORY = """query($first: Int!) { orders(first: $first) {
   edges { cursor node { __typename id number status reference poNumber paymentMethod createdAt submittedAt warnings
-    buyer { id name email } group { id name } endCustomer { id name note } costCentre { id name code }
+    buyer { userId name email } group { groupId name } endCustomer { endCustomerId name note }
+    costCentre { costCentreId name code }
     lines { id productId sku name unit quantity vatRate substitutionAllowed returnedQuantity
             unitPrice { amount currency } net { amount } vat { amount } gross { amount } }
     totals { net { amount currency } vat { amount } gross { amount } credited { amount }
              vatBreakdown { rate net { amount } vat { amount } } }
     delivery { locationId locationName date address { street postalCode city }
-               slot { id weekday startsAt endsAt } }
+               slot { slotId weekday startsAt endsAt } }
     timeline { kind fromStatus toStatus comment at actorName }
     approvalFlow { viewerActions rules { ruleName reason tiers { level status approverRoles approverNames decidedBy comment } } }
   } }

@@ -149,7 +149,7 @@ async def test_invalid_limits_are_refused(api, services):
     other = await spend_tenant(api, [Role.CUSTOMER])
     admin, buyer = st[Role.ADMIN].token, st[Role.CUSTOMER]
     result = await set_limit(api, admin, buyer.gid, per_order="-1.00")
-    assert (result["code"], result["field"]) == ("INVALID_INPUT", "orderLimit")
+    assert (result["code"], result["field"]) == ("INVALID_INPUT", "perOrder")
     result = await set_limit(api, admin, buyer.gid, per_month="12.345")
     assert (result["code"], result["field"]) == ("INVALID_INPUT", "perMonth")
     result = await set_limit(api, admin, other[Role.CUSTOMER].gid, per_order="10.00")
