@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -18,6 +18,7 @@ from app import create_app
 from cli import upgrade_database
 from settings import Settings
 from tests.factories import Api
+from tests.tenant_guard import TenantGuard
 
 def _backends() -> list[str]:
     """SQLite, plus PostgreSQL when TEST_DATABASE_URL is set; TEST_BACKENDS (e.g. "postgresql")
@@ -119,6 +120,22 @@ def _reset_postgres_schema(url: str) -> None:
         await engine.dispose()
 
     asyncio.run(reset())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tenant_guard() -> Iterator[TenantGuard]:
+    """Every request of the suite runs under the tenant-scope check (tests/tenant_guard.py)."""
+    with TenantGuard().installed() as guard:
+        yield guard
+
+
+@pytest.fixture(autouse=True)
+def _statements_stay_in_their_company(tenant_guard: TenantGuard) -> Iterator[None]:
+    yield
+    violations = tenant_guard.take()
+    if violations:
+        pytest.fail("A request ran statements on company-owned tables without a scope from policies/scopes.py:\n"
+                    + "\n".join(map(str, violations)), pytrace=False)
 
 
 @pytest.fixture
