@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, JSON, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime, utcnow
@@ -14,7 +14,7 @@ from models.base import Base, UTCDateTime, utcnow
 MAX_TIERS = 5
 
 
-class RuleCondition(str, Enum):
+class RuleCondition(StrEnum):
     TOTAL_ABOVE = "total_above"
     OVER_BUDGET = "over_budget"
     OVER_PURCHASE_LIMIT = "over_purchase_limit"
@@ -37,7 +37,9 @@ class ApprovalRule(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    tiers: Mapped[list[ApprovalTier]] = relationship(lazy="raise", order_by="ApprovalTier.level", cascade="all, delete-orphan")
+    tiers: Mapped[list[ApprovalTier]] = relationship(
+        lazy="raise", order_by="ApprovalTier.level", cascade="all, delete-orphan"
+    )
 
 
 class ApprovalTier(Base):

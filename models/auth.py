@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -35,7 +35,7 @@ class RefreshToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class LinkPurpose(str, Enum):
+class LinkPurpose(StrEnum):
     INVITATION = "invitation"
     SET_PASSWORD = "set_password"
     RESET_PASSWORD = "reset_password"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from enum import Enum
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -13,20 +13,20 @@ from models.base import Base, UTCDateTime, utcnow
 from models.errors import DomainError, ErrorCode
 
 
-class BudgetOwner(str, Enum):
+class BudgetOwner(StrEnum):
     GROUP = "group"
     USER = "user"
     COST_CENTRE = "cost_centre"
 
 
-class BudgetPeriod(str, Enum):
+class BudgetPeriod(StrEnum):
     MONTHLY = "monthly"
     QUARTERLY = "quarterly"
     YEARLY = "yearly"
     FIXED = "fixed"
 
 
-class BudgetAction(str, Enum):
+class BudgetAction(StrEnum):
     BLOCK = "block"
     REQUIRE_APPROVAL = "require_approval"
     WARN = "warn"

@@ -12,7 +12,10 @@ from models.base import Base, UTCDateTime, utcnow
 
 class Product(Base):
     __tablename__ = "products"
-    __table_args__ = (Index("ix_products_category_id", "category", "id"), Index("ix_products_active_id", "active", "id"))
+    __table_args__ = (
+        Index("ix_products_category_id", "category", "id"),
+        Index("ix_products_active_id", "active", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sku: Mapped[str] = mapped_column(String(64), unique=True)

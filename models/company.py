@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 from sqlalchemy import Boolean, ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column
@@ -15,7 +15,7 @@ from models.base import Base, UTCDateTime, utcnow
 from models.errors import DomainError, ErrorCode
 
 
-class Country(str, Enum):
+class Country(StrEnum):
     NO = "NO"
     SE = "SE"
 
@@ -34,7 +34,7 @@ def validate_org_number(country: Country, raw: str) -> str:
     except stdnum_errors.ValidationError as exc:
         raise DomainError(
             ErrorCode.INVALID_ORG_NUMBER,
-            f"{raw!r} is not a valid {country.value} organisation number: {exc.message}",
+            f"{raw!r} is not a valid {country.value} organisation number: {exc}",
             "orgNumber",
         ) from exc
 

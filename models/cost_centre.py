@@ -31,5 +31,7 @@ class MemberCostCentre(Base):
     __tablename__ = "member_cost_centres"
 
     membership_id: Mapped[int] = mapped_column(ForeignKey("memberships.id", ondelete="CASCADE"), primary_key=True)
-    cost_centre_id: Mapped[int] = mapped_column(ForeignKey("cost_centres.id", ondelete="CASCADE"), primary_key=True, index=True)
+    cost_centre_id: Mapped[int] = mapped_column(
+        ForeignKey("cost_centres.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)

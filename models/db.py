@@ -63,7 +63,8 @@ class Database:
         writer = engine.execution_options(**{WRITE_OPTION: True})
         # PostgreSQL reads at READ COMMITTED see a fresh snapshot per statement anyway, so a
         # transaction around them buys nothing but two round trips (BEGIN, ROLLBACK).
-        reader = engine.execution_options(isolation_level="AUTOCOMMIT") if engine.dialect.name == "postgresql" else engine
+        reader = (engine.execution_options(isolation_level="AUTOCOMMIT") if engine.dialect.name == "postgresql"
+                  else engine)
         return cls(
             engine=engine,
             read_sessions=async_sessionmaker(reader, expire_on_commit=False, autoflush=False),
@@ -77,9 +78,8 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One write transaction: committed when the block ends, rolled back on error."""
-        async with self.write_sessions() as session:
-            async with session.begin():
-                yield session
+        async with self.write_sessions() as session, session.begin():
+            yield session
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -22,7 +22,9 @@ class SavedCart(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
-    lines: Mapped[list[SavedCartLine]] = relationship(lazy="raise", order_by="SavedCartLine.id", cascade="all, delete-orphan")
+    lines: Mapped[list[SavedCartLine]] = relationship(
+        lazy="raise", order_by="SavedCartLine.id", cascade="all, delete-orphan"
+    )
 
 
 class SavedCartLine(Base):

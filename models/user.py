@@ -8,29 +8,29 @@ memberships in several companies (an external accountant, say); a token acts for
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import Enum
+from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, JSON, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime, utcnow
 from models.group import Group
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     ADMIN = "admin"
     MANAGER = "manager"
     CUSTOMER = "customer"
     ORDER_APPROVER = "order_approver"
 
 
-class MembershipStatus(str, Enum):
+class MembershipStatus(StrEnum):
     INVITED = "invited"
     ACTIVE = "active"
     DEACTIVATED = "deactivated"
 
 
-class PaymentMethod(str, Enum):
+class PaymentMethod(StrEnum):
     CARD = "card"
     INVOICE = "invoice"
 

@@ -55,9 +55,11 @@ def _actor_statement(dialect: str):
     return cross_company(statement, "who is calling: the membership that their verified token names")
 
 
-async def load_actor(session: AsyncSession, *, user_id: int, session_id: int, membership_id: int | None) -> Actor | None:
+async def load_actor(
+    session: AsyncSession, *, user_id: int, session_id: int, membership_id: int | None
+) -> Actor | None:
     """The actor behind a verified access token, or None when it no longer stands."""
-    statement = _actor_statement(session.bind.dialect.name)
+    statement = _actor_statement(session.get_bind().dialect.name)
     rows = await plain_rows(session, statement, {"user_id": user_id, "session_id": session_id,
                                                  "membership_id": membership_id})
     row = rows[0] if rows else None

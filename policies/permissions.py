@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Permission(str, Enum):
+class Permission(StrEnum):
     COMPANY_READ = "company:read"
     COMPANY_UPDATE = "company:update"
     USER_READ = "user:read"
