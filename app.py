@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -104,12 +105,15 @@ def build_services(settings: Settings) -> Services:
     )
 
 
-class ProcuraGraphQL(GraphQL):
+class ProcuraGraphQL(GraphQL[Context, None]):
     def __init__(self, services: Services, **kwargs) -> None:
         super().__init__(**kwargs)
         self.services = services
 
-    async def get_context(self, request: Request, response: Response) -> Context:
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        # /graphql is mounted as an HTTP-only Route, so no WebSocket reaches this view.
+        if not isinstance(request, Request):
+            raise TypeError("GraphQL is served over HTTP only")
         return Context.for_request(self.services, request)
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:

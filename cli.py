@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -117,7 +118,9 @@ def create_operator(
 
 
 @app.command("import-products")
-def import_products(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV file to import.")) -> None:
+def import_products(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV file to import.")],
+) -> None:
     """Upsert products by SKU from a CSV file; a bad row aborts the whole file with its line number.
 
     Columns: sku, name, description, unit, category, unit_price (decimal, excl. VAT), vat_rate, active.
@@ -134,7 +137,9 @@ def import_products(file: Path = typer.Argument(..., exists=True, dir_okay=False
 
 
 @app.command("export-schema")
-def export_schema(output: Path = typer.Option(PROJECT_ROOT / "schema.graphql", help="Where to write the SDL.")) -> None:
+def export_schema(
+    output: Annotated[Path, typer.Option(help="Where to write the SDL.")] = PROJECT_ROOT / "schema.graphql",
+) -> None:
     """Write the GraphQL schema (SDL) to a file; schema.graphql is committed."""
     from schema import build_schema
 

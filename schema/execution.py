@@ -20,8 +20,18 @@ from typing import Any
 
 import structlog
 from graphql import (
-    FieldNode, FragmentSpreadNode, GraphQLError, GraphQLList, GraphQLObjectType, InlineFragmentNode,
-    SelectionSetNode, is_leaf_type, is_list_type, is_non_null_type, is_object_type, located_error,
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLList,
+    GraphQLObjectType,
+    InlineFragmentNode,
+    SelectionSetNode,
+    is_leaf_type,
+    is_list_type,
+    is_non_null_type,
+    is_object_type,
+    located_error,
 )
 from graphql.execution.collect_fields import collect_subfields
 from graphql.pyutils import Path, Undefined, inspect
@@ -44,7 +54,7 @@ class _Bail(Exception):
 
 
 class _Run:
-    __slots__ = ("executor", "errors")
+    __slots__ = ("errors", "executor")
 
     def __init__(self, executor: PlainTreeExecutor) -> None:
         self.executor = executor
@@ -68,7 +78,7 @@ def _path_list(position) -> list[str | int]:
 class Plan:
     """How to complete one object type for one set of field nodes."""
 
-    __slots__ = ("object_type", "complete")
+    __slots__ = ("complete", "object_type")
 
     def __init__(self, object_type: GraphQLObjectType, complete: Completer) -> None:
         self.object_type = object_type
@@ -114,7 +124,9 @@ class _Compiler:
         if defer_usages:
             return None
         type_name = object_type.name
-        fields = []  # (response key, attribute or None for __typename, completer or None for a leaf, ...)
+        # (response key, attribute or None for __typename, completer or None for a leaf, leaf coercion,
+        # nullable, field nodes, field name)
+        fields: list[tuple[str, str | None, Completer | None, tuple | None, bool, list[FieldNode], str]] = []
         for key, sub_details in grouped.items():
             sub_nodes = [d.node for d in sub_details]
             name = sub_nodes[0].name.value
@@ -134,18 +146,20 @@ class _Compiler:
             fields.append((key, attribute, complete, leaf, nullable, sub_nodes, name))
         field_nodes = [d.node for d in field_details_list]
         is_type_of = object_type.is_type_of
-        fields = tuple(fields)
+        plain_fields = tuple(fields)
 
         def complete_object(source, path, field_path, run):
             if is_type_of is not None:
-                info = field_path if root else _LazyInfo(run.executor, field_details_list, field_path)
+                # What graphql-core would pass is a GraphQLResolveInfo; below the root a _LazyInfo
+                # stands in for it and builds one only if the predicate reads it.
+                info: Any = field_path if root else _LazyInfo(run.executor, field_details_list, field_path)
                 matches = is_type_of(source, info)
                 if run.executor.is_awaitable(matches):
                     raise _Bail
                 if not matches:
                     raise GraphQLError(f"Expected value of type '{type_name}' but got: {inspect(source)}.", field_nodes)
-            result = {}
-            for key, attribute, complete, leaf, nullable, nodes, name in fields:
+            result: dict[str, Any] = {}
+            for key, attribute, complete, leaf, nullable, nodes, name in plain_fields:
                 if attribute is None:
                     result[key] = type_name
                     continue
@@ -161,7 +175,9 @@ class _Compiler:
                         result[key] = _coerce_leaf(leaf, value, run)
                     else:
                         child = (path, key, type_name)
-                        result[key] = complete(value, child, child, run)
+                        # value_spec gives a completer exactly when it gives no leaf; asserting it here
+                        # would cost a check per field of every object of the response.
+                        result[key] = complete(value, child, child, run)  # type: ignore[misc]
                 except _Bail:
                     raise
                 except Exception as error:
@@ -199,7 +215,7 @@ class _Compiler:
         def complete_list(values, path, field_path, run):
             if not isinstance(values, (list, tuple)):
                 raise _Bail  # generators, async iterables and other iterables: graphql-core's job
-            completed = []
+            completed: list[Any] = []
             append = completed.append
             for index, value in enumerate(values):
                 try:
