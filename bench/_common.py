@@ -7,6 +7,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -36,7 +37,7 @@ def database_url(server: str, name: str) -> str:
 
 def asyncpg_dsn(url: str) -> str:
     """An SQLAlchemy URL as a plain asyncpg DSN."""
-    scheme, _, rest = url.partition("://")
+    _, _, rest = url.partition("://")
     return f"postgresql://{rest}"
 
 
@@ -63,8 +64,8 @@ async def migrate(url: str) -> None:
     await asyncio.to_thread(upgrade_database, url)
 
 
-def bench_settings(url: str, **overrides) -> Settings:
-    values = dict(
+def bench_settings(url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = dict(
         database_url=url, procura_env="development", jwt_secret=JWT_SECRET, smtp_url=None,
         argon2_time_cost=1, argon2_memory_cost=1024, argon2_parallelism=1,
     )

@@ -55,8 +55,8 @@ def _reference_sql() -> str:
     c_members = f"{MEMBERS}"
     return f"""
 INSERT INTO users (id, email, first_name, last_name, password_hash, is_operator, created_at)
-SELECT u, 'user' || u || '@bench.example', 'First' || ((u - 1) % {c_members} + 1), 'Company' || ((u - 1) / {c_members} + 1),
-       $1, false, now()
+SELECT u, 'user' || u || '@bench.example', 'First' || ((u - 1) % {c_members} + 1),
+       'Company' || ((u - 1) / {c_members} + 1), $1, false, now()
 FROM generate_series(1, {COMPANIES * MEMBERS}) u;
 
 INSERT INTO companies (id, name, country, org_number, currency, street, postal_code, city, contact_email,
@@ -71,7 +71,8 @@ FROM generate_series(1, {COMPANIES}) c, generate_series(1, {GROUPS}) k;
 
 INSERT INTO memberships (id, company_id, user_id, group_id, role, status, payment_methods, created_at, updated_at)
 SELECT (c - 1) * {MEMBERS} + k, c, (c - 1) * {MEMBERS} + k, (c - 1) * {GROUPS} + 1 + k % {GROUPS},
-       CASE k WHEN 1 THEN 'admin' WHEN 2 THEN 'manager' ELSE 'customer' END, 'active', '["card", "invoice"]', now(), now()
+       CASE k WHEN 1 THEN 'admin' WHEN 2 THEN 'manager' ELSE 'customer' END, 'active', '["card", "invoice"]',
+       now(), now()
 FROM generate_series(1, {COMPANIES}) c, generate_series(1, {MEMBERS}) k;
 
 INSERT INTO cost_centres (id, company_id, name, code, street, postal_code, city, active, created_at)
@@ -182,14 +183,16 @@ SEQUENCES = ["users", "companies", "groups", "memberships", "cost_centres", "del
 async def _secondary_indexes(connection, table: str) -> list[tuple[str, str, str | None]]:
     """(name, CREATE statement, constraint name or None) of every index but the primary key."""
     rows = await connection.fetch(
-        """SELECT i.relname AS name, pg_get_indexdef(i.oid) AS indexdef, c.conname, pg_get_constraintdef(c.oid) AS condef
+        """SELECT i.relname AS name, pg_get_indexdef(i.oid) AS indexdef, c.conname,
+                  pg_get_constraintdef(c.oid) AS condef
            FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
            LEFT JOIN pg_constraint c ON c.conindid = x.indexrelid AND c.contype = 'u'
            WHERE x.indrelid = $1::regclass AND NOT x.indisprimary""", table)
     result = []
     for row in rows:
         if row["conname"]:
-            result.append((row["name"], f'ALTER TABLE {table} ADD CONSTRAINT "{row["conname"]}" {row["condef"]}', row["conname"]))
+            add_constraint = f'ALTER TABLE {table} ADD CONSTRAINT "{row["conname"]}" {row["condef"]}'
+            result.append((row["name"], add_constraint, row["conname"]))
         else:
             result.append((row["name"], row["indexdef"], None))
     return result
@@ -241,11 +244,12 @@ async def generate(dsn: str, size: int, *, log=print) -> float:
             await connection.execute(_lines_sql(start, stop))
             log(f"    orders {start:,}-{stop:,} with lines: {time.perf_counter() - t0:.1f} s")
         t0 = time.perf_counter()
-        for table, indexes in dropped.items():
+        for indexes in dropped.values():
             for _, create, _ in indexes:
                 await connection.execute(create)
         for table in SEQUENCES:
-            await connection.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+            await connection.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
         log(f"    indexes re-created: {time.perf_counter() - t0:.1f} s")
         await connection.execute("SET session_replication_role = origin")
         t0 = time.perf_counter()
@@ -254,7 +258,8 @@ async def generate(dsn: str, size: int, *, log=print) -> float:
         head = await revision(connection)
         name = await connection.fetchval("SELECT current_database()")
         seconds = time.perf_counter() - started
-        await connection.execute(f"COMMENT ON DATABASE \"{name}\" IS '{MARKER} size={size} revision={head} seconds={seconds:.1f}'")
+        await connection.execute(
+            f"COMMENT ON DATABASE \"{name}\" IS '{MARKER} size={size} revision={head} seconds={seconds:.1f}'")
     finally:
         await connection.close()
     return seconds
@@ -263,14 +268,33 @@ async def generate(dsn: str, size: int, *, log=print) -> float:
 async def check_integrity(dsn: str) -> list[str]:
     """Every foreign key of the loaded tables holds, and order totals equal their lines (a list of failures)."""
     checks = {
-        "orders.buyer_id": "SELECT count(*) FROM orders o LEFT JOIN memberships m ON m.id = o.buyer_id WHERE m.id IS NULL OR m.company_id <> o.company_id",
-        "orders.group_id": "SELECT count(*) FROM orders o LEFT JOIN groups x ON x.id = o.group_id WHERE x.id IS NULL OR x.company_id <> o.company_id",
-        "orders.end_customer_id": "SELECT count(*) FROM orders o LEFT JOIN end_customers x ON x.id = o.end_customer_id WHERE o.end_customer_id IS NOT NULL AND (x.id IS NULL OR x.company_id <> o.company_id OR x.location_id <> o.location_id)",
-        "orders.cost_centre_id": "SELECT count(*) FROM orders o LEFT JOIN member_cost_centres x ON x.membership_id = o.buyer_id AND x.cost_centre_id = o.cost_centre_id WHERE x.membership_id IS NULL",
-        "order_lines.order_id": "SELECT count(*) FROM order_lines l LEFT JOIN orders o ON o.id = l.order_id WHERE o.id IS NULL",
-        "order_lines.product_id": "SELECT count(*) FROM order_lines l LEFT JOIN products p ON p.id = l.product_id WHERE p.id IS NULL",
-        "order_lines snapshot": "SELECT count(*) FROM order_lines l JOIN products p ON p.id = l.product_id WHERE l.sku <> p.sku OR l.name <> p.name OR l.unit_price_minor <> p.unit_price_minor OR l.vat_rate <> p.vat_rate OR l.net_minor <> l.unit_price_minor * l.quantity",
-        "orders totals": "SELECT count(*) FROM orders o JOIN (SELECT order_id, sum(net_minor) n, sum(vat_minor) v, count(*) c FROM order_lines GROUP BY order_id) l ON l.order_id = o.id WHERE l.n <> o.net_minor OR l.v <> o.vat_minor OR o.gross_minor <> o.net_minor + o.vat_minor OR l.c <> 5",
+        "orders.buyer_id":
+            "SELECT count(*) FROM orders o LEFT JOIN memberships m ON m.id = o.buyer_id"
+            " WHERE m.id IS NULL OR m.company_id <> o.company_id",
+        "orders.group_id":
+            "SELECT count(*) FROM orders o LEFT JOIN groups x ON x.id = o.group_id"
+            " WHERE x.id IS NULL OR x.company_id <> o.company_id",
+        "orders.end_customer_id":
+            "SELECT count(*) FROM orders o LEFT JOIN end_customers x ON x.id = o.end_customer_id"
+            " WHERE o.end_customer_id IS NOT NULL"
+            " AND (x.id IS NULL OR x.company_id <> o.company_id OR x.location_id <> o.location_id)",
+        "orders.cost_centre_id":
+            "SELECT count(*) FROM orders o LEFT JOIN member_cost_centres x"
+            " ON x.membership_id = o.buyer_id AND x.cost_centre_id = o.cost_centre_id"
+            " WHERE x.membership_id IS NULL",
+        "order_lines.order_id":
+            "SELECT count(*) FROM order_lines l LEFT JOIN orders o ON o.id = l.order_id WHERE o.id IS NULL",
+        "order_lines.product_id":
+            "SELECT count(*) FROM order_lines l LEFT JOIN products p ON p.id = l.product_id WHERE p.id IS NULL",
+        "order_lines snapshot":
+            "SELECT count(*) FROM order_lines l JOIN products p ON p.id = l.product_id"
+            " WHERE l.sku <> p.sku OR l.name <> p.name OR l.unit_price_minor <> p.unit_price_minor"
+            " OR l.vat_rate <> p.vat_rate OR l.net_minor <> l.unit_price_minor * l.quantity",
+        "orders totals":
+            "SELECT count(*) FROM orders o JOIN (SELECT order_id, sum(net_minor) n, sum(vat_minor) v, count(*) c"
+            " FROM order_lines GROUP BY order_id) l ON l.order_id = o.id"
+            " WHERE l.n <> o.net_minor OR l.v <> o.vat_minor OR o.gross_minor <> o.net_minor + o.vat_minor"
+            " OR l.c <> 5",
     }
     connection = await asyncpg.connect(dsn)
     try:

@@ -149,14 +149,16 @@ def main() -> None:
         naive_calls = args.naive_large if size > 1000 else args.naive_small
         naive = time_naive(enforcer, authorizer, members, permissions, naive_calls, args.naive_seconds, rng)
         cached = time_cached(authorizer, members, permissions, args.checks, rng)
-        results.append((size, len(members), rules, statistics.median(naive), len(naive), statistics.median(cached), args.checks))
+        results.append(
+            (size, len(members), rules, statistics.median(naive), len(naive), statistics.median(cached), args.checks)
+        )
         print(f"  built and measured {size:,} companies in {time.perf_counter() - started:.1f} s", file=sys.stderr)
         del enforcer, members, g_rules, deny_rules
 
     print(f"Authorization check cost (pycasbin {metadata.version('pycasbin')}, Python {sys.version.split()[0]})")
     print(f"{'companies':>10} {'members':>8} {'casbin rules':>13} {'naive enforce':>15} {'cached check':>13}")
-    for size, member_count, rules, naive, naive_n, cached, cached_n in results:
-        print(f"{size:>10,} {member_count:>8,} {rules:>13,} {naive / 1000:>12,.2f} ms {cached:>10.3f} us"
+    for size, member_count, rules, naive_us, naive_n, cached_us, cached_n in results:
+        print(f"{size:>10,} {member_count:>8,} {rules:>13,} {naive_us / 1000:>12,.2f} ms {cached_us:>10.3f} us"
               f"   (median of {naive_n:,} enforce calls; of {cached_n // BATCH:,} batches of {BATCH:,} checks)")
     small, large = results[0], results[-1]
     ratio = large[5] / small[5]

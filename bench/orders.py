@@ -51,15 +51,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import asyncpg  # noqa: E402
-import httpx  # noqa: E402
-from graphql import build_schema as build_sdl_schema  # noqa: E402
-from graphql import execute, parse  # noqa: E402
-from sqlalchemy import event  # noqa: E402
+import asyncpg
+import httpx
+from graphql import ExecutionResult, execute, parse
+from graphql import build_schema as build_sdl_schema
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench import _orders_data as data  # noqa: E402
-from bench._common import (  # noqa: E402
-    DEFAULT_SERVER_URL, AsgiTimer, asyncpg_dsn, bench_settings, create_database, database_url, issue_token, median,
+from bench import _orders_data as data
+from bench._common import (
+    DEFAULT_SERVER_URL,
+    AsgiTimer,
+    asyncpg_dsn,
+    bench_settings,
+    create_database,
+    database_url,
+    issue_token,
+    median,
     migrate,
 )
 
@@ -104,11 +112,11 @@ class Config:
     variables: dict
     first_id: int | None
     dsn: str
-    engine: object
+    engine: AsyncEngine
     server_ms: list[float] = field(default_factory=list)
     client_ms: list[float] = field(default_factory=list)
     generic_ms: list[float] = field(default_factory=list)
-    response: dict | None = None
+    response: dict = field(default_factory=dict)  # the sanity request's answer, compared against later
     statements: list[tuple[str, tuple]] = field(default_factory=list)
     graphql_ms: float = 0.0
     sql_ms: float = 0.0
@@ -180,11 +188,13 @@ async def post(config: Config, *, record: bool = False, generic: bool = False) -
                                             headers={"authorization": f"Bearer {config.token}"})
     finally:
         PlainTreeExecutor.compiled_completion = True
-    if record and generic:
-        config.generic_ms.append(config.timer.last_ms)
-    elif record:
+    if record and not generic:
         config.client_ms.append((time.perf_counter_ns() - started) / 1e6)
-        config.server_ms.append(config.timer.last_ms)
+    if record:
+        server_ms = config.timer.last_ms
+        if server_ms is None:
+            raise SystemExit(f"{config.label}: the ASGI timer saw no HTTP request")
+        (config.generic_ms if generic else config.server_ms).append(server_ms)
     if response.status_code != 200:
         raise SystemExit(f"{config.label}: HTTP {response.status_code}: {response.text[:500]}")
     body = response.json()
@@ -220,6 +230,7 @@ def run_graphql(config: Config, floor_schema, document) -> float:
     """Plain graphql-core over the response data already in memory, plus JSON encoding."""
     started = time.perf_counter_ns()
     result = execute(floor_schema, document, root_value=config.response["data"], variable_values=config.variables)
+    assert isinstance(result, ExecutionResult)  # default resolvers over dicts: never awaitable
     json.dumps({"data": result.data})
     return (time.perf_counter_ns() - started) / 1e6
 
@@ -230,12 +241,14 @@ async def time_rounds(configs: list[Config], floor_schema, document, runs: int, 
     noise and drift hit them alike."""
     for config in configs:
         result = execute(floor_schema, document, root_value=config.response["data"], variable_values=config.variables)
+        if not isinstance(result, ExecutionResult):
+            raise SystemExit(f"{config.label}: the floor schema completed asynchronously")
         if result.errors or result.data != config.response["data"]:
             raise SystemExit(f"{config.label}: the floor does not reproduce the response: {result.errors}")
         if await post(config, generic=True) != config.response:
             raise SystemExit(f"{config.label}: graphql-core's completion answers differently from the compiled one")
     connections = {config.dsn: await asyncpg.connect(config.dsn) for config in configs}
-    samples = {id(config): ([], []) for config in configs}
+    samples: dict[int, tuple[list[float], list[float]]] = {id(config): ([], []) for config in configs}
     try:
         for index in range(warmup + runs):
             for config in configs:
@@ -257,8 +270,8 @@ async def time_rounds(configs: list[Config], floor_schema, document, runs: int, 
         for connection in connections.values():
             await connection.close()
     for config in configs:
-        gql, sql = samples[id(config)]
-        config.graphql_ms, config.sql_ms = median(gql), median(sql)
+        gql_samples, sql_samples = samples[id(config)]
+        config.graphql_ms, config.sql_ms = median(gql_samples), median(sql_samples)
 
 
 async def peak_memory(config: Config, runs: int = 5) -> None:
@@ -299,7 +312,8 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--regenerate", action="store_true", help="drop and generate the databases again")
-    parser.add_argument("--check", action="store_true", help="verify the data set's integrity (always after generating <= 100k)")
+    parser.add_argument("--check", action="store_true",
+                        help="verify the data set's integrity (always after generating <= 100k)")
     parser.add_argument("--profile", metavar="FILE", help="cProfile 30 requests of the first size's page 1 into FILE")
     args = parser.parse_args()
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",")]
@@ -353,16 +367,18 @@ async def main() -> None:
         await profile(configs[0], args.profile)
 
     print()
-    print(f"Order history, orders(first: {PAGE_SIZE}) as a manager of the whole company; medians of {args.runs} runs, ms")
+    print(f"Order history, orders(first: {PAGE_SIZE}) as a manager of the whole company; "
+          f"medians of {args.runs} runs, ms")
     for size in sizes:
         print(f"  {size:>9,} orders: {notes[size]}")
-    header = (f"{'size':>10} {'page':>5} {'skipped':>8} {'server':>8} {'client':>8} {'floor':>7} {'= gql':>7} {'+ sql':>6}"
-              f" {'stmts':>5} {'server/floor':>12} {'peak KiB':>9} {'generic':>8} {'generic/floor':>13}")
+    header = (f"{'size':>10} {'page':>5} {'skipped':>8} {'server':>8} {'client':>8} {'floor':>7} {'= gql':>7}"
+              f" {'+ sql':>6} {'stmts':>5} {'server/floor':>12} {'peak KiB':>9} {'generic':>8} {'generic/floor':>13}")
     print(header)
     for c in configs:
         floor = c.graphql_ms + c.sql_ms
         print(f"{c.size:>10,} {c.page:>5,} {c.skipped:>8,} {median(c.server_ms):>8.2f} {median(c.client_ms):>8.2f}"
-              f" {floor:>7.2f} {c.graphql_ms:>7.2f} {c.sql_ms:>6.2f} {len(c.statements):>5} {median(c.server_ms) / floor:>11.2f}x"
+              f" {floor:>7.2f} {c.graphql_ms:>7.2f} {c.sql_ms:>6.2f} {len(c.statements):>5}"
+              f" {median(c.server_ms) / floor:>11.2f}x"
               f" {c.peak_kib:>9,.0f} {median(c.generic_ms):>8.2f} {median(c.generic_ms) / floor:>12.2f}x")
     by_key = {(c.size, c.skipped == 0): c for c in configs}
     small, large = sizes[0], sizes[-1]

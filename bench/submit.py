@@ -37,12 +37,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import asyncpg  # noqa: E402
-import httpx  # noqa: E402
+import asyncpg
+import httpx
 
-from bench._common import (  # noqa: E402
-    DEFAULT_SERVER_URL, AsgiTimer, asyncpg_dsn, bench_settings, create_database, database_url, issue_token, median,
-    migrate, percentile,
+from bench._common import (
+    DEFAULT_SERVER_URL,
+    AsgiTimer,
+    asyncpg_dsn,
+    bench_settings,
+    create_database,
+    database_url,
+    issue_token,
+    median,
+    migrate,
+    percentile,
 )
 
 DATABASE = "procura_bench_submit"
@@ -75,8 +83,11 @@ class Outcome:
     checks: list[str] = field(default_factory=list)
 
 
-async def setup_scenario(services, name: str, *, buyers: int, company_per_buyer: bool, shared_budget: bool) -> tuple[list[Buyer], list[int]]:
-    """Companies, the buyers with their group and default cost centre, one product, budgets. Returns buyers and budget ids."""
+async def setup_scenario(
+    services, name: str, *, buyers: int, company_per_buyer: bool, shared_budget: bool
+) -> tuple[list[Buyer], list[int]]:
+    """Companies, the buyers with their group and default cost centre, one product, budgets.
+    Returns buyers and budget ids."""
     from models import Budget, Company, CostCentre, Group, MemberCostCentre, Membership, Product, User
     from models.budget import BudgetAction, BudgetOwner, BudgetPeriod
 
@@ -116,9 +127,9 @@ async def setup_scenario(services, name: str, *, buyers: int, company_per_buyer:
         owners = ([(places[0][0].id, BudgetOwner.GROUP, places[0][1].id)] if shared_budget
                   else [(b.company_id, BudgetOwner.USER, b.membership_id) for b in result])
         for company_id, owner_type, owner_id in owners:
-            budget = Budget(company_id=company_id, name=f"{name} {owner_type.value} {owner_id}", owner_type=owner_type.value,
-                            owner_id=owner_id, period=BudgetPeriod.MONTHLY.value, amount_minor=UNLIMITED,
-                            action=BudgetAction.BLOCK.value, active=True)
+            budget = Budget(company_id=company_id, name=f"{name} {owner_type.value} {owner_id}",
+                            owner_type=owner_type.value, owner_id=owner_id, period=BudgetPeriod.MONTHLY.value,
+                            amount_minor=UNLIMITED, action=BudgetAction.BLOCK.value, active=True)
             session.add(budget)
             await session.flush()
             budget_ids.append(budget.id)
@@ -215,7 +226,7 @@ async def main() -> None:
     outcomes = []
     try:
         # Warm-up: parser/validation caches, prepared statements, the connection pool.
-        warm, warm_budgets = await setup_scenario(services, "warm-up", buyers=args.concurrency, company_per_buyer=False,
+        warm, _ = await setup_scenario(services, "warm-up", buyers=args.concurrency, company_per_buyer=False,
                                                   shared_budget=False)
         await run_scenario(client, Outcome("warm-up"), warm, carts=2, concurrency=args.concurrency)
         for name, per_company, shared in scenarios:
@@ -245,8 +256,9 @@ async def main() -> None:
             print(f"  {o.name}: {check}")
         for failure in o.failures[:5]:
             print(f"  {o.name}: failure {failure}")
-    shared, own = outcomes[0], outcomes[1]
-    print(f"shared budget row / budget per buyer: {shared.orders / shared.seconds / (own.orders / own.seconds):.2f}x orders/s")
+    one_budget, own_budgets = outcomes[0], outcomes[1]
+    ratio = (one_budget.orders / one_budget.seconds) / (own_budgets.orders / own_budgets.seconds)
+    print(f"shared budget row / budget per buyer: {ratio:.2f}x orders/s")
 
 
 if __name__ == "__main__":
