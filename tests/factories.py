@@ -105,7 +105,8 @@ class Api:
 
     async def raw(self, query: str, variables: dict | None = None, token: str | None = None) -> dict:
         headers = {"authorization": f"Bearer {token}"} if token else {}
-        response = await self.client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+        response = await self.client.post("/graphql", json={"query": query, "variables": variables or {}},
+                                          headers=headers)
         assert response.status_code == 200, response.text
         return response.json()
 

@@ -118,7 +118,8 @@ async def test_create_operator(tmp_path):
     assert again.returncode == 1
     assert again.stderr.strip() == "EMAIL_TAKEN: This person is already an operator"
 
-    weak = procura("create-operator", "--email", "weak@example.com", "--password", "short", cwd=tmp_path, database_url=url)
+    weak = procura("create-operator", "--email", "weak@example.com", "--password", "short", cwd=tmp_path,
+                   database_url=url)
     assert weak.returncode == 1
     assert weak.stderr.strip().startswith("WEAK_PASSWORD:")
 
@@ -132,10 +133,12 @@ async def test_create_operator(tmp_path):
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://ops") as http:
             api = Api(http, application.state.services)
-            for email, password in (("ops@example.com", "operator-password-1"), ("second.ops@example.com", "operator-password-2")):
+            operators = (("ops@example.com", "operator-password-1"), ("second.ops@example.com", "operator-password-2"))
+            for email, password in operators:
                 login = await api.login(email, password)
                 assert login["__typename"] == "AuthPayload" and login["companyId"] is None, login
-                me = await api.query("{ me { email isOperator company { id } user { id } } }", token=login["accessToken"])
+                me = await api.query("{ me { email isOperator company { id } user { id } } }",
+                                     token=login["accessToken"])
                 assert me["me"] == {"email": email, "isOperator": True, "company": None, "user": None}
             assert (await api.login("weak@example.com", "short"))["__typename"] == "MutationError"
         async with application.state.services.db.read_sessions() as session:

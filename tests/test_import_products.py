@@ -32,8 +32,11 @@ SECOND = HEADER + (
 async def catalogue(services) -> dict[str, tuple]:
     async with services.db.read_sessions() as session:
         rows = (await session.scalars(select(Product).order_by(Product.sku))).all()
-        return {p.sku: (p.id, p.name, p.description, p.unit, p.category, p.unit_price_minor, p.vat_rate, p.active, p.currency)
-                for p in rows}
+        return {
+            p.sku: (p.id, p.name, p.description, p.unit, p.category, p.unit_price_minor, p.vat_rate, p.active,
+                    p.currency)
+            for p in rows
+        }
 
 
 async def test_import_creates_then_updates_by_sku(services):
@@ -46,7 +49,8 @@ async def test_import_creates_then_updates_by_sku(services):
     }
     assert await import_products(services, SECOND) == ImportResult(created=1, updated=1)
     second = await catalogue(services)
-    assert second["MILK-1L"] == (first["MILK-1L"][0], "Milk 1 litre", "Whole milk", "piece", "Dairy", 1310, 15, True, "NOK")
+    milk_id = first["MILK-1L"][0]
+    assert second["MILK-1L"] == (milk_id, "Milk 1 litre", "Whole milk", "piece", "Dairy", 1310, 15, True, "NOK")
     assert second["TEA"][1:] == ("Green tea", "", "box", "Drinks", 4500, 25, True, "NOK")
     assert second["GLOVES"] == first["GLOVES"]  # not in the file: left alone
     async with services.db.read_sessions() as session:
@@ -66,12 +70,13 @@ BAD_FILES = {
     "price with three decimals": (HEADER + "A,Apple,,piece,Fruit,5.00,25,\nB,B,,piece,Fruit,5.001,25,\n", 3,
                                   "at most two decimals"),
     "price not a number": (HEADER + "A,Apple,,piece,Fruit,five,25,\n", 2, "unit_price 'five'"),
-    "negative price": (HEADER + "A,Apple,,piece,Fruit,5.00,25,\nB,B,,piece,Fruit,5.00,25,\nC,C,,piece,Fruit,-1,25,\n", 4,
-                       "A price cannot be negative"),
+    "negative price": (HEADER + "A,Apple,,piece,Fruit,5.00,25,\nB,B,,piece,Fruit,5.00,25,\n"
+                       "C,C,,piece,Fruit,-1,25,\n", 4, "A price cannot be negative"),
     "missing column": ("sku,name,unit,category,vat_rate\nA,Apple,piece,Fruit,25\n", 1, "missing column(s): unit_price"),
-    "duplicate SKU": (HEADER + "A,Apple,,piece,Fruit,5.00,25,\nB,Banana,,piece,Fruit,5.00,25,\nA,Again,,piece,Fruit,6,25,\n",
-                      4, "SKU A appears twice in the file"),
-    "empty name": (HEADER + "A,Apple,,piece,Fruit,5.00,25,\nB,,,piece,Fruit,5.00,25,\n", 3, "name: This field is required"),
+    "duplicate SKU": (HEADER + "A,Apple,,piece,Fruit,5.00,25,\nB,Banana,,piece,Fruit,5.00,25,\n"
+                      "A,Again,,piece,Fruit,6,25,\n", 4, "SKU A appears twice in the file"),
+    "empty name": (HEADER + "A,Apple,,piece,Fruit,5.00,25,\nB,,,piece,Fruit,5.00,25,\n", 3,
+                   "name: This field is required"),
     "bad active flag": (HEADER + "A,Apple,,piece,Fruit,5.00,25,maybe\n", 2, "active 'maybe' is not true or false"),
     "space in SKU": (HEADER + "A B,Apple,,piece,Fruit,5.00,25,\n", 2, "A SKU has no spaces"),
 }

@@ -11,7 +11,13 @@ import pytest
 from models.base import utcnow
 from models.errors import DomainError, ErrorCode
 from resolvers.security import (
-    JWT_ALGORITHM, AccessClaims, AccessTokens, Passwords, check_password_strength, new_opaque_token, token_digest,
+    JWT_ALGORITHM,
+    AccessClaims,
+    AccessTokens,
+    Passwords,
+    check_password_strength,
+    new_opaque_token,
+    token_digest,
 )
 
 SECRET = "unit-test-secret-" + "s" * 64  # long enough for HS512 too (the algorithm-confusion case)

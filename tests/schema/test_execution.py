@@ -5,7 +5,7 @@ well-formed and broken response objects alike; and it is really used where it ap
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import NewType
@@ -73,7 +73,7 @@ class NotAPart:
 
 def part(name: str = "bolt", **changes) -> Part:
     values = dict(name=name, count=3, price=Decimal("12.50"), colour=Colour.RED,
-                  made_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc), note=None, code="A1", tags=["a", "b"],
+                  made_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), note=None, code="A1", tags=["a", "b"],
                   optional_tags=["x", None])
     values.update(changes)
     return Part(**values)
