@@ -9,8 +9,17 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 
 from models import (
-    ApprovalRule, ApprovalTier, CostCentre, CreditAccount, MemberCostCentre, Membership, Order, OrderEvent, OrderLine,
-    Product, Role,
+    ApprovalRule,
+    ApprovalTier,
+    CostCentre,
+    CreditAccount,
+    MemberCostCentre,
+    Membership,
+    Order,
+    OrderEvent,
+    OrderLine,
+    Product,
+    Role,
 )
 from models.base import utcnow
 from models.order_state import OrderStatus

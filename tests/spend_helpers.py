@@ -10,8 +10,19 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 
 from models import (
-    AuditEntry, BudgetUsage, CostCentre, CreditAccount, MemberCostCentre, MemberMonthlySpend, Membership, Order,
-    OrderApprovalStep, OrderCharge, OutboxMessage, Product, Role,
+    AuditEntry,
+    BudgetUsage,
+    CostCentre,
+    CreditAccount,
+    MemberCostCentre,
+    MemberMonthlySpend,
+    Membership,
+    Order,
+    OrderApprovalStep,
+    OrderCharge,
+    OutboxMessage,
+    Product,
+    Role,
 )
 from models.base import utcnow
 from schema.relay import decode_id, to_global_id

@@ -45,7 +45,14 @@ from schema.relay import parse_global_id, to_global_id
 from tests.factories import PASSWORD, error_code
 from tests.policies.roles import EXPECTED_ROLE_PERMISSIONS
 from tests.policies.world import (
-    FEATURES, MEMBER_CALLERS, MISSING_PK, Side, World, changes, snapshot, world_for,
+    FEATURES,
+    MEMBER_CALLERS,
+    MISSING_PK,
+    Side,
+    World,
+    changes,
+    snapshot,
+    world_for,
 )
 
 CALLERS = ("anonymous", *MEMBER_CALLERS, "operator")

@@ -25,14 +25,22 @@ from sqlalchemy import String, Text, bindparam, cast, func, literal, or_, select
 
 import models
 from models import (
-    AuthSession, Company, Group, LinkPurpose, LinkToken, Membership, MembershipStatus, OrderLine, PermissionRestriction,
-    Role, User,
+    AuthSession,
+    Company,
+    Group,
+    LinkPurpose,
+    LinkToken,
+    Membership,
+    MembershipStatus,
+    OrderLine,
+    PermissionRestriction,
+    Role,
+    User,
 )
 from models.base import utcnow
 from policies.actor import Actor
-from resolvers import approval_rule, cart, catalogue, credit, location, order, order_submit, saved_cart
+from resolvers import approval_rule, cart, catalogue, cost_centre, credit, location, order, order_submit, saved_cart
 from resolvers import budget as budget_use_cases
-from resolvers import cost_centre
 from resolvers.context import UseCaseContext
 from resolvers.security import token_digest
 from resolvers.spend import ensure_credit_account

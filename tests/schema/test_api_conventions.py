@@ -12,7 +12,11 @@ from pathlib import Path
 
 import httpx
 from graphql import (
-    GraphQLEnumType, GraphQLInputObjectType, GraphQLInterfaceType, GraphQLObjectType, GraphQLUnionType,
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLUnionType,
     specified_scalar_types,
 )
 from sqlalchemy import func, select

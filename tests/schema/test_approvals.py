@@ -12,9 +12,28 @@ from sqlalchemy import func, select
 from models import ApprovalRule, AuditEntry, OrderApprovalStep, Role
 from schema.relay import to_global_id
 from tests.spend_helpers import (
-    ORDER_FIELDS, RULE_FIELDS, SpendTenant, add_member, attach, bulk, call, code_of, create_cost_centre,
-    create_product, get_order, group_budget, ok, order_pk, orders_of, outbox, placed, rule, save_rule, spend_tenant,
-    steps, tier,
+    ORDER_FIELDS,
+    RULE_FIELDS,
+    SpendTenant,
+    add_member,
+    attach,
+    bulk,
+    call,
+    code_of,
+    create_cost_centre,
+    create_product,
+    get_order,
+    group_budget,
+    ok,
+    order_pk,
+    orders_of,
+    outbox,
+    placed,
+    rule,
+    save_rule,
+    spend_tenant,
+    steps,
+    tier,
 )
 
 PRICE = 100_00

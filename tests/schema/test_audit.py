@@ -9,8 +9,19 @@ from models import Role
 from models.base import utcnow
 from schema.relay import decode_id, to_global_id
 from tests.spend_helpers import (
-    audit_rows, call, code_of, create_product, group_budget, ok, operator, order_pk, placed, rule, save_budget,
-    spend_tenant, tier,
+    audit_rows,
+    call,
+    code_of,
+    create_product,
+    group_budget,
+    ok,
+    operator,
+    order_pk,
+    placed,
+    rule,
+    save_budget,
+    spend_tenant,
+    tier,
 )
 
 AUDIT = """query($entity: String, $first: Int!, $after: String) { auditLog(entity: $entity, first: $first, after: $after) {

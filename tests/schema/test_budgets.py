@@ -5,14 +5,33 @@ manage and read them."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from models import Role
 from models.base import utcnow
 from schema.relay import to_global_id
 from tests.spend_helpers import (
-    add_member, attach, budgets, call, cart, charges, code_of, committed_now, create_cost_centre, create_product,
-    get_order, group_budget, minor, ok, operator, orders_of, outbox, place_order, placed, save_budget, spend_tenant,
+    add_member,
+    attach,
+    budgets,
+    call,
+    cart,
+    charges,
+    code_of,
+    committed_now,
+    create_cost_centre,
+    create_product,
+    get_order,
+    group_budget,
+    minor,
+    ok,
+    operator,
+    orders_of,
+    outbox,
+    place_order,
+    placed,
+    save_budget,
+    spend_tenant,
     usage,
 )
 
@@ -109,7 +128,7 @@ async def test_a_past_period_is_shown_with_its_own_figures(api, services, monkey
     goods = await product(services)
     this_month = today().replace(day=1)
     last_month = (this_month - timedelta(days=1)).replace(day=15)
-    moment = datetime(last_month.year, last_month.month, 15, 12, 0, tzinfo=timezone.utc)
+    moment = datetime(last_month.year, last_month.month, 15, 12, 0, tzinfo=UTC)
     monkeypatch.setattr("resolvers.order_submit.utcnow", lambda: moment)
     await placed(api, st[Role.CUSTOMER], goods)
     monkeypatch.undo()

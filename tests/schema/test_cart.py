@@ -5,8 +5,23 @@ from __future__ import annotations
 from models import Order, OrderLine, Role
 from tests.factories import error_code
 from tests.ordering_helpers import (
-    CART_QUERY, add_to_cart, cart_of, change_product, count, create_product, drafts, failed, gid, mutate, order_as,
-    outcome, pk_of, shop, submit, succeeded, update_cart,
+    CART_QUERY,
+    add_to_cart,
+    cart_of,
+    change_product,
+    count,
+    create_product,
+    drafts,
+    failed,
+    gid,
+    mutate,
+    order_as,
+    outcome,
+    pk_of,
+    shop,
+    submit,
+    succeeded,
+    update_cart,
 )
 
 

@@ -7,8 +7,20 @@ from sqlalchemy import select
 from models import Order, Product, Role
 from tests.factories import error_code
 from tests.ordering_helpers import (
-    PRODUCT, PRODUCT_RESULT, add_to_cart, change_product, count, create_product, failed, gid, mutate, operator, outcome,
-    pk_of, shop, succeeded,
+    PRODUCT,
+    PRODUCT_RESULT,
+    add_to_cart,
+    change_product,
+    count,
+    create_product,
+    failed,
+    gid,
+    mutate,
+    operator,
+    outcome,
+    pk_of,
+    shop,
+    succeeded,
 )
 
 SEARCH = f"""query($search: String, $category: String, $first: Int!, $after: String, $inactive: Boolean! = false) {{

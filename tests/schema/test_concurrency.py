@@ -149,8 +149,8 @@ async def _mailed_token(services, email: str, path: str) -> str:
     return re.search(rf"/{path}\?token=(\S+)", body).group(1)
 
 
-ACCEPT = f"""mutation($input: AcceptInvitationInput!) {{ acceptInvitation(input: $input) {{
-  __typename ... on UserPayload {{ user {{ status }} }} ... on MutationError {{ code }} }} }}"""
+ACCEPT = """mutation($input: AcceptInvitationInput!) { acceptInvitation(input: $input) {
+  __typename ... on UserPayload { user { status } } ... on MutationError { code } } }"""
 RESET = """mutation($input: ResetPasswordInput!) { resetPassword(input: $input) {
   __typename ... on MutationError { code } } }"""
 

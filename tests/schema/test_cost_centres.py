@@ -9,7 +9,16 @@ from models import CostCentre, MemberCostCentre, Role
 from schema.relay import to_global_id
 from tests.factories import create_company, create_member
 from tests.spend_helpers import (
-    call, cart, code_of, create_cost_centre, create_product, fill_cart, ok, placed, spend_tenant, submit,
+    call,
+    cart,
+    code_of,
+    create_cost_centre,
+    create_product,
+    fill_cart,
+    ok,
+    placed,
+    spend_tenant,
+    submit,
 )
 
 COST_CENTRES = "{ costCentres { id name code active invoiceAddress { street postalCode city } } }"

@@ -7,8 +7,24 @@ from __future__ import annotations
 from models import Role
 from schema.relay import to_global_id
 from tests.spend_helpers import (
-    CREDIT_FIELDS, audit_rows, call, cart, code_of, company_credit, create_product, credit_row, fill_cart,
-    ok, operator, orders_of, place_order, placed, rule, spend_tenant, submit, tier,
+    CREDIT_FIELDS,
+    audit_rows,
+    call,
+    cart,
+    code_of,
+    company_credit,
+    create_product,
+    credit_row,
+    fill_cart,
+    ok,
+    operator,
+    orders_of,
+    place_order,
+    placed,
+    rule,
+    spend_tenant,
+    submit,
+    tier,
 )
 
 PRICE = 100_00

@@ -8,7 +8,17 @@ from sqlalchemy import select
 
 from models import DeliveryLocation, DeliverySlot, EndCustomer, Role
 from tests.ordering_helpers import (
-    count, create_product, failed, gid, mutate, next_weekday, outcome, pk_of, place_order, shop, succeeded,
+    count,
+    create_product,
+    failed,
+    gid,
+    mutate,
+    next_weekday,
+    outcome,
+    pk_of,
+    place_order,
+    shop,
+    succeeded,
 )
 
 LOCATION = "id name address { street postalCode city } slots { id weekday startsAt endsAt }"

@@ -10,13 +10,31 @@ from datetime import UTC, datetime, time, timedelta
 from sqlalchemy import event, select, update
 
 from models import (
-    DeliveryLocation, DeliverySlot, EndCustomer, Group, Order, OrderEvent, OrderLine, Role,
+    DeliveryLocation,
+    DeliverySlot,
+    EndCustomer,
+    Group,
+    Order,
+    OrderEvent,
+    OrderLine,
+    Role,
 )
 from models.base import utcnow
 from tests.factories import error_code
 from tests.ordering_helpers import (
-    add_buyer, add_to_cart, approval_rule, create_product, gid, mutate, next_weekday, operator, order_as, pk_of,
-    place_order, shop, succeeded,
+    add_buyer,
+    add_to_cart,
+    approval_rule,
+    create_product,
+    gid,
+    mutate,
+    next_weekday,
+    operator,
+    order_as,
+    pk_of,
+    place_order,
+    shop,
+    succeeded,
 )
 
 HISTORY = """query($filter: OrderFilter, $orderBy: OrderSort! = SUBMITTED_AT_DESC, $first: Int! = 50, $after: String) {

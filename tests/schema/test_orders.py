@@ -12,9 +12,30 @@ from sqlalchemy import select, update
 from models import Company, LineReturn, Order, OrderEvent, OrderNumberCounter, Role
 from models.base import utcnow
 from tests.ordering_helpers import (
-    add_buyer, add_to_cart, approval_rule, cart_of, change_product, count, create_product, drafts, failed, gid, mutate,
-    new_key, next_weekday, operator, order_as, order_state, outcome, outstanding, pk_of, place_order, shop, submit,
-    succeeded, update_cart,
+    add_buyer,
+    add_to_cart,
+    approval_rule,
+    cart_of,
+    change_product,
+    count,
+    create_product,
+    drafts,
+    failed,
+    gid,
+    mutate,
+    new_key,
+    next_weekday,
+    operator,
+    order_as,
+    order_state,
+    outcome,
+    outstanding,
+    pk_of,
+    place_order,
+    shop,
+    submit,
+    succeeded,
+    update_cart,
 )
 
 LOCATION_RESULT = "__typename ... on DeliveryLocationPayload { location { id slots { id weekday } } } ... on MutationError { code }"

@@ -6,8 +6,24 @@ from __future__ import annotations
 
 from models import Role
 from tests.spend_helpers import (
-    LIMIT_FIELDS, add_member, call, cart, code_of, create_product, fill_cart, month_spend, my_limit, ok,
-    operator, orders_of, place_order, placed, rule, spend_tenant, submit, tier,
+    LIMIT_FIELDS,
+    add_member,
+    call,
+    cart,
+    code_of,
+    create_product,
+    fill_cart,
+    month_spend,
+    my_limit,
+    ok,
+    operator,
+    orders_of,
+    place_order,
+    placed,
+    rule,
+    spend_tenant,
+    submit,
+    tier,
 )
 
 PRICE = 100_00

@@ -7,8 +7,19 @@ from sqlalchemy import select
 from models import Role, SavedCart, SavedCartLine
 from tests.factories import error_code
 from tests.ordering_helpers import (
-    add_buyer, add_to_cart, cart_of, change_product, count, create_product, failed, gid, mutate, outcome, shop,
-    submit, succeeded,
+    add_buyer,
+    add_to_cart,
+    cart_of,
+    change_product,
+    count,
+    create_product,
+    failed,
+    gid,
+    mutate,
+    outcome,
+    shop,
+    submit,
+    succeeded,
 )
 
 SAVED = ("id name shared ownedByMe updatedAt lines { quantity substitutionAllowed "

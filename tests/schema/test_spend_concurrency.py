@@ -22,8 +22,18 @@ from resolvers.spend import commit_spend
 from schema.relay import decode_id
 from tests.factories import create_member
 from tests.spend_helpers import (
-    SpendTenant, add_member, code_of, create_product, fill_cart, group_budget, new_key, ok, operator, orders_of,
-    spend_tenant, submit,
+    SpendTenant,
+    add_member,
+    code_of,
+    create_product,
+    fill_cart,
+    group_budget,
+    new_key,
+    ok,
+    operator,
+    orders_of,
+    spend_tenant,
+    submit,
 )
 
 BUYERS = 50

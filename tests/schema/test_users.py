@@ -4,7 +4,7 @@ restricting. Denied actions are checked to leave the database exactly as it was.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import jwt
@@ -601,7 +601,7 @@ async def test_deactivated_user_is_out_on_the_very_next_request_and_back_after_r
     tenant = await api.tenant([Role.ADMIN, Role.CUSTOMER])
     customer, admin = tenant[Role.CUSTOMER], tenant[Role.ADMIN]
     claims = jwt.decode(customer.token, options={"verify_signature": False})
-    assert datetime.fromtimestamp(claims["exp"], timezone.utc) > datetime.now(timezone.utc)
+    assert datetime.fromtimestamp(claims["exp"], UTC) > datetime.now(UTC)
     assert (await api.query("{ me { email } }", token=customer.token))["me"]["email"] == customer.email
 
     user = await ok(api, "deactivateUser", {"id": customer.gid}, admin.token)
