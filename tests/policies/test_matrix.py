@@ -82,7 +82,7 @@ def typed(code: str) -> Outcome:
 
 
 def row(anonymous, admin, manager, customer, order_approver, operator) -> dict[str, Outcome]:
-    return dict(zip(CALLERS, (anonymous, admin, manager, customer, order_approver, operator)))
+    return dict(zip(CALLERS, (anonymous, admin, manager, customer, order_approver, operator), strict=True))
 
 
 def everyone(outcome: Outcome) -> dict[str, Outcome]:
@@ -96,8 +96,10 @@ def where_allowed(outcomes: dict[str, Outcome], instead: Outcome) -> dict[str, O
 
 SIGNED_IN = row(U, A, A, A, A, A)  # any valid token
 MEMBERS = row(U, A, A, A, A, F)  # any role of a company (an operator acts for none)
-USER_ADMINS = row(U, A, A, F, F, F)  # user:read/create/update, group:*, location:manage, credit:read, approval_rule:read
-ADMIN_ONLY = row(U, A, F, F, F, F)  # company:update, user:deactivate/restrict, budget:manage, cost_centre:manage, audit:read
+USER_ADMINS = row(U, A, A, F, F, F)  # user:read/create/update, group:*, location:manage, credit:read,
+                                     # approval_rule:read
+ADMIN_ONLY = row(U, A, F, F, F, F)  # company:update, user:deactivate/restrict, budget:manage, cost_centre:manage,
+                                    # audit:read
 BUYERS = row(U, A, A, A, F, F)  # order:create, location:read
 APPROVERS = row(U, A, F, F, A, F)  # order:approve
 OPERATOR = row(U, F, F, F, F, A)  # catalogue:manage, order:fulfil, credit:manage
@@ -133,6 +135,8 @@ class Spec:
 ERR = "... on MutationError { code message field }"
 USER_FIELDS = "id email firstName role status group { id } restrictedPermissions"
 ORDER_FIELDS = "id status number buyer { userId } lines { productId quantity substitutionAllowed } reference"
+USER_PAYLOAD = f"... on UserPayload {{ user {{ {USER_FIELDS} }} }}"
+ORDER_PAYLOAD = f"... on OrderPayload {{ order {{ {ORDER_FIELDS} }} }}"
 
 
 def mutation(name: str, input_type: str | None, payload: str) -> str:
@@ -151,7 +155,9 @@ def input_of(**build: Callable[[World, str], Any]) -> Variables:
 
 
 def gid_of(type_name: str, variant: str | None = None):
-    return lambda w, t: w.gid(t, type_name, variant or (t.split(":")[1] if ":" in t and type_name in ("Order", "SavedCart") else None))
+    def target_variant(t: str) -> str | None:
+        return t.split(":")[1] if ":" in t and type_name in ("Order", "SavedCart") else None
+    return lambda w, t: w.gid(t, type_name, variant or target_variant(t))
 
 
 # queries: the foundation
@@ -216,7 +222,7 @@ async def verify_categories(w: World, t: str, r: list) -> None:
 
 
 async def verify_locations(w: World, t: str, r: list) -> None:
-    assert [l["id"] for l in r] == [to_global_id("DeliveryLocation", w.own.values["location"])]
+    assert [location["id"] for location in r] == [to_global_id("DeliveryLocation", w.own.values["location"])]
 
 
 async def verify_end_customers(w: World, t: str, r: dict) -> None:
@@ -265,11 +271,13 @@ async def verify_saved_carts(w: World, t: str, r: list) -> None:
 async def verify_cost_centres(w: World, t: str, r: list) -> None:
     ids = {c["id"] for c in r}
     own = {to_global_id("CostCentre", w.own.values[k]) for k in ("default_cost_centre", "cost_centre")}
-    assert ids == (own if w.caller in ("admin", "manager") else {to_global_id("CostCentre", w.own.values["default_cost_centre"])})
+    default = {to_global_id("CostCentre", w.own.values["default_cost_centre"])}
+    assert ids == (own if w.caller in ("admin", "manager") else default)
 
 
 async def verify_budgets(w: World, t: str, r: list) -> None:
-    assert [b["id"] for b in r] == [to_global_id("Budget", w.own.values["budget"])]  # the group's budget applies to everyone
+    # The group's budget applies to everyone.
+    assert [b["id"] for b in r] == [to_global_id("Budget", w.own.values["budget"])]
 
 
 async def verify_my_limit(w: World, t: str, r: dict) -> None:
@@ -294,12 +302,13 @@ async def verify_rules(w: World, t: str, r: list) -> None:
 
 
 async def verify_queue(w: World, t: str, r: dict) -> None:
-    assert [edge["node"]["order"]["id"] for edge in r["edges"]] == [to_global_id("Order", w.own.values["order_pending"])]
+    queued = [edge["node"]["order"]["id"] for edge in r["edges"]]
+    assert queued == [to_global_id("Order", w.own.values["order_pending"])]
 
 
 async def verify_audit(w: World, t: str, r: dict) -> None:
-    ids = [int(edge["node"]["entityId"]) for edge in r["edges"] if edge["node"]["entity"] == "approval_rule"]
-    assert ids == [w.own.values["rule"]]
+    ids = [edge["node"]["entityId"] for edge in r["edges"] if edge["node"]["entity"] == "approval_rule"]
+    assert ids == [to_global_id("ApprovalRule", w.own.values["rule"])]
 
 
 # mutations: sign-in and tokens
@@ -342,7 +351,8 @@ async def verify_reset_request(w: World, t: str, r: dict) -> None:
     assert r["message"] == "If the address has an account, a reset link is on its way"
     side = w.side(t)
     if side is not None:
-        links = await w.fetch(select(LinkToken.purpose, LinkToken.used_at).where(LinkToken.user_id == side.target.user_id))
+        links = await w.fetch(
+            select(LinkToken.purpose, LinkToken.used_at).where(LinkToken.user_id == side.target.user_id))
         assert links == [(LinkPurpose.RESET_PASSWORD.value, None)]
 
 
@@ -370,7 +380,8 @@ def register_variables(w: World, t: str) -> dict:
 
 async def verify_register(w: World, t: str, r: dict) -> None:
     assert r["company"]["name"] == "New Buyer AS"
-    assert (r["administrator"]["email"], r["administrator"]["role"]) == (f"founder.{w.own.company_id}@new.example.com", "ADMIN")
+    founder = f"founder.{w.own.company_id}@new.example.com"
+    assert (r["administrator"]["email"], r["administrator"]["role"]) == (founder, "ADMIN")
     assert r["company"]["id"] not in (w.own.gid, w.other.gid)
 
 
@@ -378,7 +389,8 @@ async def verify_register(w: World, t: str, r: dict) -> None:
 
 async def verify_accept(w: World, t: str, r: dict) -> None:
     side = w.side(t)
-    assert (r["user"]["id"], r["user"]["status"], r["user"]["firstName"]) == (to_global_id("User", side.values["invited"]), "ACTIVE", "Ina")
+    invited = to_global_id("User", side.values["invited"])
+    assert (r["user"]["id"], r["user"]["status"], r["user"]["firstName"]) == (invited, "ACTIVE", "Ina")
 
 
 def link_variables(**extra):
@@ -482,6 +494,16 @@ async def verify_product_saved(w: World, t: str, r: dict) -> None:
     assert r["product"]["name"] in ("New product", "Renamed product")
 
 
+def location_variables(w: World, t: str) -> dict:
+    """own: a new delivery location; own:update / other / missing: changing the own, another company's or a
+    missing one."""
+    side = w.side(t)
+    values = {"name": "Unit B", "address": {"street": "Vei 4", "postalCode": "0154", "city": "Oslo"}}
+    if t != "own":
+        values["id"] = to_global_id("DeliveryLocation", side.values["location"] if side else MISSING_PK)
+    return {"input": values}
+
+
 async def verify_location_saved(w: World, t: str, r: dict) -> None:
     location_id = r["location"]["id"]
     if t == "own:update":
@@ -498,7 +520,8 @@ def end_customer_variables(w: World, t: str) -> dict:
     if variant == "id":
         return {"input": {"id": to_global_id("EndCustomer", side.values["end_customer"] if side else MISSING_PK),
                           "name": "Renamed", "locationId": to_global_id("DeliveryLocation", w.own.values["location"])}}
-    values = {"name": "Renamed", "locationId": to_global_id("DeliveryLocation", side.values["location"] if side else MISSING_PK)}
+    location = side.values["location"] if side else MISSING_PK
+    values = {"name": "Renamed", "locationId": to_global_id("DeliveryLocation", location)}
     if variant == "update":
         values["id"] = to_global_id("EndCustomer", w.own.values["end_customer"])
     return {"input": values}
@@ -506,7 +529,8 @@ def end_customer_variables(w: World, t: str) -> dict:
 
 async def verify_end_customer_saved(w: World, t: str, r: dict) -> None:
     customer = r["endCustomer"]
-    assert (customer["name"], customer["locationId"]) == ("Renamed", to_global_id("DeliveryLocation", w.own.values["location"]))
+    own_location = to_global_id("DeliveryLocation", w.own.values["location"])
+    assert (customer["name"], customer["locationId"]) == ("Renamed", own_location)
     if t == "own:update":
         assert customer["id"] == to_global_id("EndCustomer", w.own.values["end_customer"])
 
@@ -519,9 +543,11 @@ async def verify_cart_changed(w: World, t: str, r: dict) -> None:
 def update_cart_variables(w: World, t: str) -> dict:
     side, variant = w.side(t), t.partition(":")[2]
     if variant == "end-customer":
-        return {"input": {"endCustomerId": to_global_id("EndCustomer", side.values["end_customer"] if side else MISSING_PK)}}
+        end_customer = side.values["end_customer"] if side else MISSING_PK
+        return {"input": {"endCustomerId": to_global_id("EndCustomer", end_customer)}}
     if variant == "cost-centre":
-        return {"input": {"costCentreId": to_global_id("CostCentre", side.values["cost_centre"] if side else MISSING_PK)}}
+        centre = side.values["cost_centre"] if side else MISSING_PK
+        return {"input": {"costCentreId": to_global_id("CostCentre", centre)}}
     if variant == "slot":
         return {"input": {"deliverySlotId": to_global_id("DeliverySlot", side.values["slot"] if side else MISSING_PK)}}
     return {"input": {"reference": "Ward 7", "poNumber": "PO-1"}}
@@ -540,20 +566,23 @@ async def verify_submitted(w: World, t: str, r: dict) -> None:
 def verify_order_status(status: str, variant: str):
     async def verify(w: World, t: str, r: dict) -> None:
         side = w.side(t)
-        assert (r["order"]["id"], r["order"]["status"]) == (to_global_id("Order", side.values[f"order_{variant}"]), status)
+        order = to_global_id("Order", side.values[f"order_{variant}"])
+        assert (r["order"]["id"], r["order"]["status"]) == (order, status)
     return verify
 
 
 def return_variables(w: World, t: str) -> dict:
     side = w.side(t)
     return {"input": {"orderId": to_global_id("Order", side.values["order_fulfilled"] if side else MISSING_PK),
-                      "lineId": to_global_id("OrderLine", side.values["fulfilled_line"] if side else MISSING_PK), "quantity": 1}}
+                      "lineId": to_global_id("OrderLine", side.values["fulfilled_line"] if side else MISSING_PK),
+                      "quantity": 1}}
 
 
 async def verify_return(w: World, t: str, r: dict) -> None:
     assert r["order"]["status"] == "FULFILLED"
-    assert [l["quantity"] for l in r["order"]["lines"]] == [2]
-    (returned,) = (await w.fetch(select(OrderLine.returned_quantity).where(OrderLine.id == w.side(t).values["fulfilled_line"])))[0]
+    assert [line["quantity"] for line in r["order"]["lines"]] == [2]
+    line_id = w.side(t).values["fulfilled_line"]
+    (returned,) = (await w.fetch(select(OrderLine.returned_quantity).where(OrderLine.id == line_id)))[0]
     assert returned == 1
 
 
@@ -579,7 +608,7 @@ async def verify_saved_cart_deleted(w: World, t: str, r: dict) -> None:
 
 async def verify_saved_cart_added(w: World, t: str, r: dict) -> None:
     await verify_cart_changed(w, t, r)
-    products = {l["productId"] for l in r["order"]["lines"]}
+    products = {line["productId"] for line in r["order"]["lines"]}
     assert to_global_id("Product", w.catalogue.paper if t == "own:shared" else w.catalogue.active) in products
 
 
@@ -599,7 +628,8 @@ async def verify_cost_centre_saved(w: World, t: str, r: dict) -> None:
     assert centre["name"] == "Renamed centre"
     if t == "own:update":
         assert centre["id"] == to_global_id("CostCentre", w.own.values["cost_centre"])
-    (company_id,) = (await w.fetch(select(models.CostCentre.company_id).where(models.CostCentre.id == int(_pk(centre["id"])))))[0]
+    (company_id,) = (await w.fetch(select(models.CostCentre.company_id).where(
+        models.CostCentre.id == int(_pk(centre["id"])))))[0]
     assert company_id == w.own.company_id
 
 
@@ -610,7 +640,8 @@ def user_cost_centres_variables(w: World, t: str) -> dict:
     if variant == "centre":
         centre = side.values["cost_centre"] if side else MISSING_PK
         return {"input": {"userId": w.own.target.gid, "costCentreIds": [to_global_id("CostCentre", centre)]}}
-    return {"input": {"userId": w.gid(t, "User"), "costCentreIds": [to_global_id("CostCentre", w.own.values["cost_centre"])]}}
+    own_centre = to_global_id("CostCentre", w.own.values["cost_centre"])
+    return {"input": {"userId": w.gid(t, "User"), "costCentreIds": [own_centre]}}
 
 
 async def verify_user_cost_centres(w: World, t: str, r: dict) -> None:
@@ -625,7 +656,8 @@ def budget_variables(w: World, t: str) -> dict:
     side, variant = w.side(t), t.partition(":")[2]
     owner_type, owner = "GROUP", to_global_id("Group", w.own.group_id)
     if t.split(":")[0] in ("other", "missing") and variant != "id":
-        owner_type, type_name = {"": ("GROUP", "Group"), "user": ("USER", "User"), "centre": ("COST_CENTRE", "CostCentre")}[variant]
+        owner_types = {"": ("GROUP", "Group"), "user": ("USER", "User"), "centre": ("COST_CENTRE", "CostCentre")}
+        owner_type, type_name = owner_types[variant]
         owner = to_global_id(type_name, {"Group": side.group_id, "User": side.target.membership_id,
                                          "CostCentre": side.values["cost_centre"]}[type_name] if side else MISSING_PK)
     values = {"name": "Quarter", "ownerType": owner_type, "ownerId": owner, "period": "QUARTERLY", "amount": "1000.00",
@@ -669,7 +701,8 @@ def rule_variables(w: World, t: str) -> dict:
     if variant == "group":
         values["appliesToGroupIds"] = [side.group_gid if side else to_global_id("Group", MISSING_PK)]
     elif variant == "user":
-        values["tiers"] = [{"userIds": [side.members["order_approver"].gid if side else to_global_id("User", MISSING_PK)]}]
+        approver = side.members["order_approver"].gid if side else to_global_id("User", MISSING_PK)
+        values["tiers"] = [{"userIds": [approver]}]
     elif variant == "centre":
         values.update(condition="COST_CENTRE", threshold=None,
                       costCentreId=to_global_id("CostCentre", side.values["cost_centre"] if side else MISSING_PK))
@@ -692,7 +725,8 @@ async def verify_rule_deleted(w: World, t: str, r: dict) -> None:
 
 def verify_decided(status: str):
     async def verify(w: World, t: str, r: dict) -> None:
-        assert (r["order"]["id"], r["order"]["status"]) == (to_global_id("Order", w.own.values["order_pending"]), status)
+        pending = to_global_id("Order", w.own.values["order_pending"])
+        assert (r["order"]["id"], r["order"]["status"]) == (pending, status)
     return verify
 
 
@@ -704,7 +738,8 @@ def unwrap_bulk(result: dict) -> dict:
 def verify_bulk(status: str):
     async def verify(w: World, t: str, r: dict) -> None:
         (item,) = r["results"]
-        assert (item["orderId"], item["order"]["status"]) == (to_global_id("Order", w.own.values["order_pending"]), status)
+        pending = to_global_id("Order", w.own.values["order_pending"])
+        assert (item["orderId"], item["order"]["status"]) == (pending, status)
     return verify
 
 
@@ -720,8 +755,9 @@ NOT_FOUND_FOR_BUYERS = where_allowed(BUYERS, NF)
 NULL_FOR_USER_ADMINS = where_allowed(USER_ADMINS, N)
 ID_TARGETS = ("own", "other", "missing")
 
-NODE_BUG = ("node(id:) cannot fetch a {0}: {0} implements Node but schema/node.py has no entry for it in NODE_FETCHERS, "
-            "so node() answers null to everyone (ARCHITECTURE: node(id:) resolves any global id, scoped like everything else)")
+NODE_BUG = ("node(id:) cannot fetch a {0}: {0} implements Node but schema/node.py has no entry for it in "
+            "NODE_FETCHERS, so node() answers null to everyone (ARCHITECTURE: node(id:) resolves any global id, "
+            "scoped like everything else)")
 
 ENTRIES: dict[str, Spec] = {
     # ------------------------------------------------------------------ queries: the foundation
@@ -734,7 +770,8 @@ ENTRIES: dict[str, Spec] = {
     "users": Spec(
         "query",
         "query($filter: UserFilter) { users(filter: $filter, first: 100) { edges { node { id email } } } }",
-        lambda w, t: {"filter": None if t == "all" else {"groupId": w.side(t).group_gid if w.side(t) else to_global_id("Group", MISSING_PK)}},
+        lambda w, t: {"filter": None if t == "all" else {
+            "groupId": w.side(t).group_gid if w.side(t) else to_global_id("Group", MISSING_PK)}},
         {t: USER_ADMINS for t in ("all", *ID_TARGETS)}, verify_users, same_answer=(("other", "missing"),),
     ),
     "user": Spec(
@@ -756,18 +793,25 @@ ENTRIES: dict[str, Spec] = {
         "query($id: ID!) { node(id: $id) { __typename id } }",
         lambda w, t: {"id": "not-a-global-id" if t == "garbage" else w.gid(t, t.split(":")[1])},
         {
-            "own:Company": MEMBERS, "other:Company": where_allowed(MEMBERS, N), "missing:Company": where_allowed(MEMBERS, N),
+            "own:Company": MEMBERS, "other:Company": where_allowed(MEMBERS, N),
+            "missing:Company": where_allowed(MEMBERS, N),
             "own:User": USER_ADMINS, "other:User": NULL_FOR_USER_ADMINS, "missing:User": NULL_FOR_USER_ADMINS,
             "own:Group": USER_ADMINS, "other:Group": NULL_FOR_USER_ADMINS, "missing:Group": NULL_FOR_USER_ADMINS,
             "own:Product": SIGNED_IN, "missing:Product": where_allowed(SIGNED_IN, N),
-            "own:Order": row(U, A, A, N, N, A), "other:Order": row(U, N, N, N, N, A), "missing:Order": row(U, N, N, N, N, N),
+            "own:Order": row(U, A, A, N, N, A), "other:Order": row(U, N, N, N, N, A),
+            "missing:Order": row(U, N, N, N, N, N),
             "own:DeliveryLocation": BUYERS, "other:DeliveryLocation": where_allowed(BUYERS, N),
             "missing:DeliveryLocation": where_allowed(BUYERS, N),
-            "own:EndCustomer": BUYERS, "other:EndCustomer": where_allowed(BUYERS, N), "missing:EndCustomer": where_allowed(BUYERS, N),
-            # Node types that node() cannot fetch yet (application bug, see NODE_BUGS): as their own queries would answer
-            "own:DeliverySlot": BUYERS, "other:DeliverySlot": where_allowed(BUYERS, N), "missing:DeliverySlot": where_allowed(BUYERS, N),
-            "own:OrderLine": row(U, A, A, N, N, A), "other:OrderLine": row(U, N, N, N, N, A), "missing:OrderLine": row(U, N, N, N, N, N),
-            "own:SavedCart": BUYERS, "other:SavedCart": where_allowed(BUYERS, N), "missing:SavedCart": where_allowed(BUYERS, N),
+            "own:EndCustomer": BUYERS, "other:EndCustomer": where_allowed(BUYERS, N),
+            "missing:EndCustomer": where_allowed(BUYERS, N),
+            # Node types that node() cannot fetch yet (application bug, see NODE_BUGS): as their own queries
+            # would answer
+            "own:DeliverySlot": BUYERS, "other:DeliverySlot": where_allowed(BUYERS, N),
+            "missing:DeliverySlot": where_allowed(BUYERS, N),
+            "own:OrderLine": row(U, A, A, N, N, A), "other:OrderLine": row(U, N, N, N, N, A),
+            "missing:OrderLine": row(U, N, N, N, N, N),
+            "own:SavedCart": BUYERS, "other:SavedCart": where_allowed(BUYERS, N),
+            "missing:SavedCart": where_allowed(BUYERS, N),
             "own:CostCentre": row(U, A, A, N, F, F), "other:CostCentre": row(U, N, N, N, F, F),
             "missing:CostCentre": row(U, N, N, N, F, F),
             "own:Budget": row(U, A, A, A, F, F), "other:Budget": row(U, N, N, N, F, F),
@@ -800,7 +844,8 @@ ENTRIES: dict[str, Spec] = {
     ),
     "productCategories": Spec("query", "{ productCategories }", no_variables, {"own": SIGNED_IN}, verify_categories),
     "deliveryLocations": Spec(
-        "query", "{ deliveryLocations { id name } }", no_variables, {"own": BUYERS}, verify_locations, needs=("location",),
+        "query", "{ deliveryLocations { id name } }", no_variables, {"own": BUYERS}, verify_locations,
+        needs=("location",),
     ),
     "endCustomers": Spec(
         "query", "query($location: ID) { endCustomers(locationId: $location, first: 100) { edges { node { id } } } }",
@@ -863,8 +908,10 @@ ENTRIES: dict[str, Spec] = {
     # ------------------------------------------------------------------ open mutations and the caller's session
     "login": Spec(
         "mutation", mutation("login", "LoginInput", "... on AuthPayload { accessToken companyId }"),
-        lambda w, t: {"input": {"email": w.own.target.email, "password": PASSWORD, "companyId": None if t == "own" else w.gid(t, "Company")}},
-        {"own": everyone(A), "other": everyone(typed("INVALID_CREDENTIALS")), "missing": everyone(typed("INVALID_CREDENTIALS"))},
+        lambda w, t: {"input": {"email": w.own.target.email, "password": PASSWORD,
+                                "companyId": None if t == "own" else w.gid(t, "Company")}},
+        {"own": everyone(A), "other": everyone(typed("INVALID_CREDENTIALS")),
+         "missing": everyone(typed("INVALID_CREDENTIALS"))},
         verify_login, same_answer=(("other", "missing"),), prepare=forget_failed_sign_ins,
     ),
     "refreshToken": Spec(
@@ -873,7 +920,8 @@ ENTRIES: dict[str, Spec] = {
         verify_refresh, needs=("refresh",),
     ),
     "logout": Spec(
-        "mutation", mutation("logout", None, "... on AcceptedPayload { message }"), no_variables, {"own": SIGNED_IN}, verify_logout,
+        "mutation", mutation("logout", None, "... on AcceptedPayload { message }"), no_variables, {"own": SIGNED_IN},
+        verify_logout,
     ),
     "switchCompany": Spec(
         "mutation", mutation("switchCompany", "SwitchCompanyInput", "... on AuthPayload { accessToken companyId }"),
@@ -896,74 +944,81 @@ ENTRIES: dict[str, Spec] = {
     ),
     "registerCompany": Spec(
         "mutation",
-        mutation("registerCompany", "RegisterCompanyInput", "... on RegisterCompanyPayload { company { id name } administrator { id email role } }"),
+        mutation("registerCompany", "RegisterCompanyInput",
+                 "... on RegisterCompanyPayload { company { id name } administrator { id email role } }"),
         register_variables, {"own": everyone(A), "other": everyone(typed("EMAIL_TAKEN"))},
         verify_register, changes={"own": ()}, prepare=forget_failed_sign_ins,
     ),
     "acceptInvitation": Spec(
-        "mutation", mutation("acceptInvitation", "AcceptInvitationInput", f"... on UserPayload {{ user {{ {USER_FIELDS} }} }}"),
+        "mutation", mutation("acceptInvitation", "AcceptInvitationInput", USER_PAYLOAD),
         link_variables(firstName="Ina", lastName="Vited", password="a-strong-Password-1"),
         {"own": everyone(A), "other": everyone(A), "missing": everyone(typed("INVALID_TOKEN"))},
         verify_accept, needs=("invitation",),
     ),
     # ------------------------------------------------------------------ company administration
     "updateCompany": Spec(
-        "mutation", mutation("updateCompany", "UpdateCompanyInput", "... on UpdateCompanyPayload { company { id name } }"),
+        "mutation",
+        mutation("updateCompany", "UpdateCompanyInput", "... on UpdateCompanyPayload { company { id name } }"),
         lambda w, t: {"input": {"name": "Renamed AS"}}, {"own": ADMIN_ONLY}, verify_update_company,
     ),
     "inviteUser": Spec(
-        "mutation", mutation("inviteUser", "InviteUserInput", f"... on UserPayload {{ user {{ {USER_FIELDS} }} }}"),
+        "mutation", mutation("inviteUser", "InviteUserInput", USER_PAYLOAD),
         newcomer_variables,
         {"own": USER_ADMINS, "other": NOT_FOUND_FOR_USER_ADMINS, "missing": NOT_FOUND_FOR_USER_ADMINS,
          "own:admin-role": row(U, A, typed("ROLE_NOT_ALLOWED"), F, F, F)},
         verify_new_member("INVITED"), same_answer=(("other", "missing"),),
     ),
     "createUser": Spec(
-        "mutation", mutation("createUser", "CreateUserInput", f"... on UserPayload {{ user {{ {USER_FIELDS} }} }}"),
+        "mutation", mutation("createUser", "CreateUserInput", USER_PAYLOAD),
         lambda w, t: newcomer_variables(w, t, firstName="New", lastName="Person", paymentMethods=["CARD"]),
         {"own": USER_ADMINS, "other": NOT_FOUND_FOR_USER_ADMINS, "missing": NOT_FOUND_FOR_USER_ADMINS,
          "own:admin-role": row(U, A, typed("ROLE_NOT_ALLOWED"), F, F, F)},
         verify_new_member("ACTIVE"), same_answer=(("other", "missing"),),
     ),
     "updateUser": Spec(
-        "mutation", mutation("updateUser", "UpdateUserInput", f"... on UserPayload {{ user {{ {USER_FIELDS} }} }}"),
-        lambda w, t: {"input": {"id": w.gid(t, "User"), **({"role": "MANAGER"} if t == "own:role" else {"firstName": "Renamed"})}},
-        {"own": USER_ADMINS, "other": NOT_FOUND_FOR_USER_ADMINS, "missing": NOT_FOUND_FOR_USER_ADMINS, "own:role": ADMIN_ONLY},
+        "mutation", mutation("updateUser", "UpdateUserInput", USER_PAYLOAD),
+        lambda w, t: {"input": {"id": w.gid(t, "User"),
+                                **({"role": "MANAGER"} if t == "own:role" else {"firstName": "Renamed"})}},
+        {"own": USER_ADMINS, "other": NOT_FOUND_FOR_USER_ADMINS, "missing": NOT_FOUND_FOR_USER_ADMINS,
+         "own:role": ADMIN_ONLY},
         verify_update_user, same_answer=(("other", "missing"),),
     ),
     "deactivateUser": Spec(
-        "mutation", mutation("deactivateUser", "UserIdInput", f"... on UserPayload {{ user {{ {USER_FIELDS} }} }}"),
+        "mutation", mutation("deactivateUser", "UserIdInput", USER_PAYLOAD),
         input_of(id=lambda w, t: w.gid(t, "User")),
         {"own": ADMIN_ONLY, "other": NOT_FOUND_FOR_ADMINS, "missing": NOT_FOUND_FOR_ADMINS},
         verify_status("DEACTIVATED"), same_answer=(("other", "missing"),),
     ),
     "reactivateUser": Spec(
-        "mutation", mutation("reactivateUser", "UserIdInput", f"... on UserPayload {{ user {{ {USER_FIELDS} }} }}"),
+        "mutation", mutation("reactivateUser", "UserIdInput", USER_PAYLOAD),
         input_of(id=lambda w, t: w.gid(t, "User")),
         {"own": ADMIN_ONLY, "other": NOT_FOUND_FOR_ADMINS, "missing": NOT_FOUND_FOR_ADMINS},
         verify_status("ACTIVE"), needs=("deactivated",), same_answer=(("other", "missing"),),
     ),
     "moveUsersToGroup": Spec(
-        "mutation", mutation("moveUsersToGroup", "MoveUsersToGroupInput", "... on MoveUsersToGroupPayload { users { id group { id } } }"),
+        "mutation",
+        mutation("moveUsersToGroup", "MoveUsersToGroupInput",
+                 "... on MoveUsersToGroupPayload { users { id group { id } } }"),
         move_variables,
         {"own": USER_ADMINS, "other": NOT_FOUND_FOR_USER_ADMINS, "missing": NOT_FOUND_FOR_USER_ADMINS,
          "other:group": NOT_FOUND_FOR_USER_ADMINS, "missing:group": NOT_FOUND_FOR_USER_ADMINS},
         verify_move, same_answer=(("other", "missing"), ("other:group", "missing:group")),
     ),
     "restrictUserPermission": Spec(
-        "mutation", mutation("restrictUserPermission", "UserPermissionInput", f"... on UserPayload {{ user {{ {USER_FIELDS} }} }}"),
+        "mutation", mutation("restrictUserPermission", "UserPermissionInput", USER_PAYLOAD),
         input_of(userId=lambda w, t: w.gid(t, "User"), permission="ORDER_CREATE"),
         {"own": ADMIN_ONLY, "other": NOT_FOUND_FOR_ADMINS, "missing": NOT_FOUND_FOR_ADMINS},
         verify_restrictions(["ORDER_CREATE"]), same_answer=(("other", "missing"),),
     ),
     "restoreUserPermission": Spec(
-        "mutation", mutation("restoreUserPermission", "UserPermissionInput", f"... on UserPayload {{ user {{ {USER_FIELDS} }} }}"),
+        "mutation", mutation("restoreUserPermission", "UserPermissionInput", USER_PAYLOAD),
         input_of(userId=lambda w, t: w.gid(t, "User"), permission="ORDER_CREATE"),
         {"own": ADMIN_ONLY, "other": NOT_FOUND_FOR_ADMINS, "missing": NOT_FOUND_FOR_ADMINS},
         verify_restrictions([]), needs=("restricted",), same_answer=(("other", "missing"),),
     ),
     "createGroup": Spec(
-        "mutation", mutation("createGroup", "CreateGroupInput", "... on GroupPayload { group { id name memberCount } }"),
+        "mutation",
+        mutation("createGroup", "CreateGroupInput", "... on GroupPayload { group { id name memberCount } }"),
         lambda w, t: {"input": {"name": "Purchasing"}}, {"own": USER_ADMINS}, verify_create_group,
     ),
     "renameGroup": Spec(
@@ -985,22 +1040,26 @@ ENTRIES: dict[str, Spec] = {
     ),
     "updateProduct": Spec(
         "mutation", mutation("updateProduct", "UpdateProductInput", "... on ProductPayload { product { id name } }"),
-        lambda w, t: {"input": {"id": w.gid(t, "Product") if t == "missing" else to_global_id("Product", w.values["product"]),
-                                "fields": {"name": "Renamed product"}}},
+        lambda w, t: {"input": {
+            "id": w.gid(t, "Product") if t == "missing" else to_global_id("Product", w.values["product"]),
+            "fields": {"name": "Renamed product"}}},
         {"own": OPERATOR, "missing": where_allowed(OPERATOR, NF)}, verify_product_saved, needs=("own_product",),
         changes={"own": ()},
     ),
     # ------------------------------------------------------------------ delivery locations and end customers
     "saveDeliveryLocation": Spec(
-        "mutation", mutation("saveDeliveryLocation", "DeliveryLocationInput", "... on DeliveryLocationPayload { location { id name } }"),
-        lambda w, t: {"input": {
-            **({} if t == "own" else {"id": to_global_id("DeliveryLocation", w.side(t).values["location"] if w.side(t) else MISSING_PK)}),
-            "name": "Unit B", "address": {"street": "Vei 4", "postalCode": "0154", "city": "Oslo"}}},
-        {"own": USER_ADMINS, "own:update": USER_ADMINS, "other": NOT_FOUND_FOR_USER_ADMINS, "missing": NOT_FOUND_FOR_USER_ADMINS},
+        "mutation",
+        mutation("saveDeliveryLocation", "DeliveryLocationInput",
+                 "... on DeliveryLocationPayload { location { id name } }"),
+        location_variables,
+        {"own": USER_ADMINS, "own:update": USER_ADMINS, "other": NOT_FOUND_FOR_USER_ADMINS,
+         "missing": NOT_FOUND_FOR_USER_ADMINS},
         verify_location_saved, needs=("location",), same_answer=(("other", "missing"),),
     ),
     "saveEndCustomer": Spec(
-        "mutation", mutation("saveEndCustomer", "EndCustomerInput", "... on EndCustomerPayload { endCustomer { id name locationId } }"),
+        "mutation",
+        mutation("saveEndCustomer", "EndCustomerInput",
+                 "... on EndCustomerPayload { endCustomer { id name locationId } }"),
         end_customer_variables,
         {"own:update": USER_ADMINS, "other": NOT_FOUND_FOR_USER_ADMINS, "missing": NOT_FOUND_FOR_USER_ADMINS,
          "other:id": NOT_FOUND_FOR_USER_ADMINS, "missing:id": NOT_FOUND_FOR_USER_ADMINS},
@@ -1008,24 +1067,25 @@ ENTRIES: dict[str, Spec] = {
     ),
     # ------------------------------------------------------------------ the cart
     "addToCart": Spec(
-        "mutation", mutation("addToCart", "AddToCartInput", f"... on OrderPayload {{ order {{ {ORDER_FIELDS} }} }}"),
-        lambda w, t: {"input": {"productId": w.gid(t, "Product") if t != "own:inactive" else to_global_id("Product", w.catalogue.inactive)}},
+        "mutation", mutation("addToCart", "AddToCartInput", ORDER_PAYLOAD),
+        lambda w, t: {"input": {"productId": w.gid(t, "Product") if t != "own:inactive"
+                                else to_global_id("Product", w.catalogue.inactive)}},
         {"own": BUYERS, "own:inactive": where_allowed(BUYERS, typed("PRODUCT_UNAVAILABLE")),
          "missing": where_allowed(BUYERS, typed("PRODUCT_UNAVAILABLE"))},
         verify_cart_changed,
     ),
     "updateCartLine": Spec(
-        "mutation", mutation("updateCartLine", "UpdateCartLineInput", f"... on OrderPayload {{ order {{ {ORDER_FIELDS} }} }}"),
+        "mutation", mutation("updateCartLine", "UpdateCartLineInput", ORDER_PAYLOAD),
         lambda w, t: {"input": {"productId": w.gid(t, "Product"), "quantity": 3}},
         {"own": BUYERS, "missing": NOT_FOUND_FOR_BUYERS}, verify_cart_changed, needs=("caller_cart",),
     ),
     "setSubstitution": Spec(
-        "mutation", mutation("setSubstitution", "SetSubstitutionInput", f"... on OrderPayload {{ order {{ {ORDER_FIELDS} }} }}"),
+        "mutation", mutation("setSubstitution", "SetSubstitutionInput", ORDER_PAYLOAD),
         lambda w, t: {"input": {"productId": w.gid(t, "Product"), "allowed": False}},
         {"own": BUYERS, "missing": NOT_FOUND_FOR_BUYERS}, verify_cart_changed, needs=("caller_cart",),
     ),
     "updateCart": Spec(
-        "mutation", mutation("updateCart", "UpdateCartInput", f"... on OrderPayload {{ order {{ {ORDER_FIELDS} }} }}"),
+        "mutation", mutation("updateCart", "UpdateCartInput", ORDER_PAYLOAD),
         update_cart_variables,
         {"own": BUYERS, "own:end-customer": BUYERS, "other:end-customer": NOT_FOUND_FOR_BUYERS,
          "missing:end-customer": NOT_FOUND_FOR_BUYERS, "other:cost-centre": NOT_FOUND_FOR_BUYERS,
@@ -1036,16 +1096,19 @@ ENTRIES: dict[str, Spec] = {
                      ("other:slot", "missing:slot")),
     ),
     "submitOrder": Spec(
-        "mutation", mutation("submitOrder", "SubmitOrderInput", f"... on OrderPayload {{ order {{ {ORDER_FIELDS} }} }}"),
+        "mutation", mutation("submitOrder", "SubmitOrderInput", ORDER_PAYLOAD),
         lambda w, t: {"input": {"idempotencyKey": f"key-{w.own.company_id}-submit"}}, {"own": BUYERS}, verify_submitted,
         needs=("caller_cart",),
     ),
     "saveCart": Spec(
-        "mutation", mutation("saveCart", "SaveCartInput", "... on SavedCartPayload { savedCart { id name ownedByMe } }"),
+        "mutation",
+        mutation("saveCart", "SaveCartInput", "... on SavedCartPayload { savedCart { id name ownedByMe } }"),
         lambda w, t: {"input": {"name": "For Fridays"}}, {"own:new": BUYERS}, verify_saved_cart, needs=("caller_cart",),
     ),
     "updateSavedCart": Spec(
-        "mutation", mutation("updateSavedCart", "UpdateSavedCartInput", "... on SavedCartPayload { savedCart { id name ownedByMe } }"),
+        "mutation",
+        mutation("updateSavedCart", "UpdateSavedCartInput",
+                 "... on SavedCartPayload { savedCart { id name ownedByMe } }"),
         lambda w, t: {"input": {"id": saved_cart_gid(w, t), "name": "Renamed"}},
         {"own": BUYERS, "own:shared": row(U, A, NF, NF, F, F), "own:private": NOT_FOUND_FOR_BUYERS,
          "other:shared": NOT_FOUND_FOR_BUYERS, "missing": NOT_FOUND_FOR_BUYERS},
@@ -1061,7 +1124,7 @@ ENTRIES: dict[str, Spec] = {
         same_answer=(("other:shared", "missing"), ("own:private", "missing")),
     ),
     "addSavedCartToCart": Spec(
-        "mutation", mutation("addSavedCartToCart", "SavedCartIdInput", f"... on OrderPayload {{ order {{ {ORDER_FIELDS} }} }}"),
+        "mutation", mutation("addSavedCartToCart", "SavedCartIdInput", ORDER_PAYLOAD),
         lambda w, t: {"input": {"id": saved_cart_gid(w, t)}},
         {"own": BUYERS, "own:shared": BUYERS, "own:private": NOT_FOUND_FOR_BUYERS, "other:shared": NOT_FOUND_FOR_BUYERS,
          "missing": NOT_FOUND_FOR_BUYERS},
@@ -1070,63 +1133,69 @@ ENTRIES: dict[str, Spec] = {
     ),
     # ------------------------------------------------------------------ orders after submission
     "cancelOrder": Spec(
-        "mutation", mutation("cancelOrder", "CancelOrderInput", f"... on OrderPayload {{ order {{ {ORDER_FIELDS} }} }}"),
+        "mutation", mutation("cancelOrder", "CancelOrderInput", ORDER_PAYLOAD),
         lambda w, t: {"input": {"id": pending_order(w, t), "reason": "Not needed"}},
-        {"own:pending": row(U, A, A, NF, F, F), "other:pending": row(U, NF, NF, NF, NF, F), "missing": everyone(NF) | {"anonymous": U}},
+        {"own:pending": row(U, A, A, NF, F, F), "other:pending": row(U, NF, NF, NF, NF, F),
+         "missing": everyone(NF) | {"anonymous": U}},
         verify_order_status("CANCELLED", "pending"), needs=("orders",),
         same_answer=(("other:pending", "missing"),),
     ),
     "fulfilOrder": Spec(
-        "mutation", mutation("fulfilOrder", "FulfilOrderInput", f"... on OrderPayload {{ order {{ {ORDER_FIELDS} }} }}"),
+        "mutation", mutation("fulfilOrder", "FulfilOrderInput", ORDER_PAYLOAD),
         lambda w, t: {"input": {"id": w.gid(t, "Order", "approved")}},
         {"own": OPERATOR, "other": OPERATOR, "missing": where_allowed(OPERATOR, NF)},
         verify_order_status("FULFILLED", "approved"), needs=("orders",),
     ),
     "recordReturn": Spec(
-        "mutation", mutation("recordReturn", "RecordReturnInput", f"... on OrderPayload {{ order {{ {ORDER_FIELDS} }} }}"),
+        "mutation", mutation("recordReturn", "RecordReturnInput", ORDER_PAYLOAD),
         return_variables, {"own": OPERATOR, "other": OPERATOR, "missing": where_allowed(OPERATOR, NF)},
         verify_return, needs=("orders",),
     ),
     "approveOrder": Spec(
-        "mutation", mutation("approveOrder", "DecideOrderInput", f"... on OrderPayload {{ order {{ {ORDER_FIELDS} }} }}"),
+        "mutation", mutation("approveOrder", "DecideOrderInput", ORDER_PAYLOAD),
         lambda w, t: {"input": {"id": pending_order(w, t)}},
         {"own": APPROVERS, "other": where_allowed(APPROVERS, NF), "missing": where_allowed(APPROVERS, NF)},
         verify_decided("APPROVED"), needs=("orders",), same_answer=(("other", "missing"),),
     ),
     "rejectOrder": Spec(
-        "mutation", mutation("rejectOrder", "DecideOrderInput", f"... on OrderPayload {{ order {{ {ORDER_FIELDS} }} }}"),
+        "mutation", mutation("rejectOrder", "DecideOrderInput", ORDER_PAYLOAD),
         lambda w, t: {"input": {"id": pending_order(w, t), "comment": "Too much"}},
         {"own": APPROVERS, "other": where_allowed(APPROVERS, NF), "missing": where_allowed(APPROVERS, NF)},
         verify_decided("REJECTED"), needs=("orders",), same_answer=(("other", "missing"),),
     ),
     "approveOrders": Spec(
         "mutation",
-        "mutation($input: DecideOrdersInput!) { approveOrders(input: $input) { results { orderId order { id status } error { __typename code message field } } } }",
+        "mutation($input: DecideOrdersInput!) { approveOrders(input: $input) { results { orderId order { id status } "
+        "error { __typename code message field } } } }",
         lambda w, t: {"input": {"ids": [pending_order(w, t)]}},
         {"own": APPROVERS, "other": where_allowed(APPROVERS, NF), "missing": where_allowed(APPROVERS, NF)},
         verify_bulk("APPROVED"), needs=("orders",), unwrap=unwrap_bulk,
     ),
     "rejectOrders": Spec(
         "mutation",
-        "mutation($input: DecideOrdersInput!) { rejectOrders(input: $input) { results { orderId order { id status } error { __typename code message field } } } }",
+        "mutation($input: DecideOrdersInput!) { rejectOrders(input: $input) { results { orderId order { id status } "
+        "error { __typename code message field } } } }",
         lambda w, t: {"input": {"ids": [pending_order(w, t)], "comment": "Too much"}},
         {"own": APPROVERS, "other": where_allowed(APPROVERS, NF), "missing": where_allowed(APPROVERS, NF)},
         verify_bulk("REJECTED"), needs=("orders",), unwrap=unwrap_bulk,
     ),
     # ------------------------------------------------------------------ spend control
     "saveCostCentre": Spec(
-        "mutation", mutation("saveCostCentre", "CostCentreInput", "... on CostCentrePayload { costCentre { id name } }"),
+        "mutation",
+        mutation("saveCostCentre", "CostCentreInput", "... on CostCentrePayload { costCentre { id name } }"),
         cost_centre_variables,
         {"own": ADMIN_ONLY, "own:update": ADMIN_ONLY, "other": NOT_FOUND_FOR_ADMINS, "missing": NOT_FOUND_FOR_ADMINS},
         verify_cost_centre_saved, needs=("cost_centre",), same_answer=(("other", "missing"),),
     ),
     "setUserCostCentres": Spec(
         "mutation",
-        mutation("setUserCostCentres", "SetUserCostCentresInput", "... on UserCostCentresPayload { userId costCentres { id } defaultId }"),
+        mutation("setUserCostCentres", "SetUserCostCentresInput",
+                 "... on UserCostCentresPayload { userId costCentres { id } defaultId }"),
         user_cost_centres_variables,
         {"own": ADMIN_ONLY, "other": NOT_FOUND_FOR_ADMINS, "missing": NOT_FOUND_FOR_ADMINS,
          "other:centre": NOT_FOUND_FOR_ADMINS, "missing:centre": NOT_FOUND_FOR_ADMINS},
-        verify_user_cost_centres, needs=("cost_centre",), same_answer=(("other", "missing"), ("other:centre", "missing:centre")),
+        verify_user_cost_centres, needs=("cost_centre",),
+        same_answer=(("other", "missing"), ("other:centre", "missing:centre")),
     ),
     "saveBudget": Spec(
         "mutation", mutation("saveBudget", "BudgetInput", "... on BudgetPayload { budget { id name ownerId } }"),
@@ -1136,39 +1205,50 @@ ENTRIES: dict[str, Spec] = {
          "other:centre": NOT_FOUND_FOR_ADMINS, "missing:centre": NOT_FOUND_FOR_ADMINS,
          "other:id": NOT_FOUND_FOR_ADMINS, "missing:id": NOT_FOUND_FOR_ADMINS},
         verify_budget_saved, needs=("budget", "cost_centre"),
-        same_answer=(("other", "missing"), ("other:user", "missing:user"), ("other:centre", "missing:centre"), ("other:id", "missing:id")),
+        same_answer=(("other", "missing"), ("other:user", "missing:user"), ("other:centre", "missing:centre"),
+                     ("other:id", "missing:id")),
     ),
     "setPurchaseLimit": Spec(
-        "mutation", mutation("setPurchaseLimit", "SetPurchaseLimitInput", "... on PurchaseLimitPayload { purchaseLimit { userId perOrder { amount } } }"),
+        "mutation",
+        mutation("setPurchaseLimit", "SetPurchaseLimitInput",
+                 "... on PurchaseLimitPayload { purchaseLimit { userId perOrder { amount } } }"),
         input_of(userId=lambda w, t: w.gid(t, "User"), perOrder="500.00"),
         {"own": ADMIN_ONLY, "other": NOT_FOUND_FOR_ADMINS, "missing": NOT_FOUND_FOR_ADMINS},
         verify_limit_set, same_answer=(("other", "missing"),),
     ),
     "applyForInvoice": Spec(
-        "mutation", mutation("applyForInvoice", "ApplyForInvoiceInput", "... on CreditPayload { credit { companyId latestApplication { id status } } }"),
+        "mutation",
+        mutation("applyForInvoice", "ApplyForInvoiceInput",
+                 "... on CreditPayload { credit { companyId latestApplication { id status } } }"),
         lambda w, t: {"input": {"message": "We would like invoices"}}, {"own": ADMIN_ONLY}, verify_applied,
     ),
     "decideInvoiceApplication": Spec(
         "mutation",
-        mutation("decideInvoiceApplication", "DecideInvoiceApplicationInput", "... on CreditPayload { credit { companyId invoiceEnabled } }"),
+        mutation("decideInvoiceApplication", "DecideInvoiceApplicationInput",
+                 "... on CreditPayload { credit { companyId invoiceEnabled } }"),
         input_of(id=lambda w, t: w.gid(t, "InvoiceApplication"), approve=True),
         {"own": OPERATOR, "other": OPERATOR, "missing": where_allowed(OPERATOR, NF)},
         verify_credit_of_target(lambda credit: credit["invoiceEnabled"] is True), needs=("invoice_application",),
     ),
     "setCreditLimit": Spec(
-        "mutation", mutation("setCreditLimit", "SetCreditLimitInput", "... on CreditPayload { credit { companyId creditLimit { amount } } }"),
+        "mutation",
+        mutation("setCreditLimit", "SetCreditLimitInput",
+                 "... on CreditPayload { credit { companyId creditLimit { amount } } }"),
         input_of(companyId=lambda w, t: w.gid(t, "Company"), creditLimit="1234.00"),
         {"own": OPERATOR, "other": OPERATOR, "missing": where_allowed(OPERATOR, NF)},
         verify_credit_of_target(lambda credit: credit["creditLimit"]["amount"] == "1234.00"),
     ),
     "registerPayment": Spec(
-        "mutation", mutation("registerPayment", "RegisterPaymentInput", "... on CreditPayload { credit { companyId outstanding { amount } } }"),
+        "mutation",
+        mutation("registerPayment", "RegisterPaymentInput",
+                 "... on CreditPayload { credit { companyId outstanding { amount } } }"),
         input_of(companyId=lambda w, t: w.gid(t, "Company"), amount="1.00"),
         {"own": OPERATOR, "other": OPERATOR, "missing": where_allowed(OPERATOR, NF)},
         verify_credit_of_target(), needs=("orders",),
     ),
     "saveApprovalRule": Spec(
-        "mutation", mutation("saveApprovalRule", "ApprovalRuleInput", "... on ApprovalRulePayload { rule { id name } }"),
+        "mutation",
+        mutation("saveApprovalRule", "ApprovalRuleInput", "... on ApprovalRulePayload { rule { id name } }"),
         rule_variables,
         {"own": ADMIN_ONLY, "own:update": ADMIN_ONLY, "other": NOT_FOUND_FOR_ADMINS, "missing": NOT_FOUND_FOR_ADMINS,
          "other:group": NOT_FOUND_FOR_ADMINS, "missing:group": NOT_FOUND_FOR_ADMINS,
@@ -1179,7 +1259,8 @@ ENTRIES: dict[str, Spec] = {
                      ("other:centre", "missing:centre")),
     ),
     "deleteApprovalRule": Spec(
-        "mutation", mutation("deleteApprovalRule", "DeleteApprovalRuleInput", "... on DeleteApprovalRulePayload { deletedId }"),
+        "mutation",
+        mutation("deleteApprovalRule", "DeleteApprovalRuleInput", "... on DeleteApprovalRulePayload { deletedId }"),
         input_of(id=lambda w, t: w.gid(t, "ApprovalRule")),
         {"own": ADMIN_ONLY, "other": NOT_FOUND_FOR_ADMINS, "missing": NOT_FOUND_FOR_ADMINS},
         verify_rule_deleted, needs=("orders",), same_answer=(("other", "missing"),),
@@ -1294,10 +1375,12 @@ async def test_matrix(matrix, name, target, caller):
         result = check_outcome(body, spec, name, outcome)
         if writes:
             after = await snapshot(world, kept, full=False) if kept else {}
-            assert after == before, "an allowed call changed a company it does not target:\n" + "\n".join(changes(before, after))
+            assert after == before, (
+                "an allowed call changed a company it does not target:\n" + "\n".join(changes(before, after)))
         else:
             after = await snapshot(world)
-            assert after == before, "a call that may not write changed the database:\n" + "\n".join(changes(before, after))
+            assert after == before, (
+                "a call that may not write changed the database:\n" + "\n".join(changes(before, after)))
         if outcome == ALLOWED and spec.verify:
             await spec.verify(world, target, result)
     except BaseException:
@@ -1322,7 +1405,8 @@ async def test_answers_that_must_not_differ(matrix, name, first, second, caller)
     try:
         if spec.prepare:
             await spec.prepare(world)
-        bodies = [await world.api.raw(spec.document, spec.variables(world, target), token=world.token) for target in (first, second)]
+        bodies = [await world.api.raw(spec.document, spec.variables(world, target), token=world.token)
+                  for target in (first, second)]
         assert bodies[0] == bodies[1]
     except BaseException:
         matrix["worlds"].pop(caller, None)
@@ -1337,17 +1421,27 @@ async def test_snapshot_sees_every_write_to_either_company_and_nothing_else(matr
     world = await world_for(matrix, "admin", ("orders", "location", "saved_carts", "budget"), fresh=True)
     writes = [
         ("a group of the other company", update(Group).where(Group.id == world.other.spare_group_id).values(name="x")),
-        ("a role in the other company", update(Membership).where(Membership.id == world.other.target.membership_id).values(role="manager")),
+        ("a role in the other company",
+         update(Membership).where(Membership.id == world.other.target.membership_id).values(role="manager")),
         ("a person of the own company", update(User).where(User.id == world.own.target.user_id).values(first_name="x")),
-        ("an order's status", update(Order).where(Order.id == world.other.values["order_approved"]).values(status="cancelled")),
-        ("an order line", update(OrderLine).where(OrderLine.id == world.own.values["fulfilled_line"]).values(quantity=9)),
-        ("a session", update(AuthSession).where(AuthSession.user_id == world.own.members["admin"].user_id).values(revoked_at=utcnow())),
-        ("a saved cart", update(models.SavedCart).where(models.SavedCart.id == world.other.values["saved_shared"]).values(shared=False)),
-        ("a budget", update(models.Budget).where(models.Budget.id == world.other.values["budget"]).values(amount_minor=1)),
-        ("mail to a member", models.OutboxMessage.__table__.insert().values(recipient=world.other.target.email, subject="s", body="b")),
+        ("an order's status",
+         update(Order).where(Order.id == world.other.values["order_approved"]).values(status="cancelled")),
+        ("an order line",
+         update(OrderLine).where(OrderLine.id == world.own.values["fulfilled_line"]).values(quantity=9)),
+        ("a session",
+         update(AuthSession).where(AuthSession.user_id == world.own.members["admin"].user_id)
+         .values(revoked_at=utcnow())),
+        ("a saved cart",
+         update(models.SavedCart).where(models.SavedCart.id == world.other.values["saved_shared"])
+         .values(shared=False)),
+        ("a budget",
+         update(models.Budget).where(models.Budget.id == world.other.values["budget"]).values(amount_minor=1)),
+        ("mail to a member",
+         models.OutboxMessage.__table__.insert().values(recipient=world.other.target.email, subject="s", body="b")),
         ("the catalogue", update(Product).where(Product.id == world.catalogue.paper).values(name="Renamed paper")),
         ("a company of nobody in the world", Company.__table__.insert().values(
-            name="Third AS", country="NO", org_number="923609016", currency="NOK", street="s", postal_code="0150", city="Oslo",
+            name="Third AS", country="NO", org_number="923609016", currency="NOK", street="s", postal_code="0150",
+            city="Oslo",
             contact_email="third@example.com", order_payment_method="invoice")),
     ]
     for description, statement in writes:
@@ -1357,7 +1451,8 @@ async def test_snapshot_sees_every_write_to_either_company_and_nothing_else(matr
         assert changes(before, await snapshot(world)), f"the snapshot missed a write to {description}"
     not_state = [
         ("delivery of queued mail", update(OutboxMessage).values(sent_at=utcnow(), attempts=1, transport="log")),
-        ("a failed sign-in counted", LoginThrottle.__table__.insert().values(key="email:x@example.com", failures=1, last_failure_at=utcnow())),
+        ("a failed sign-in counted",
+         LoginThrottle.__table__.insert().values(key="email:x@example.com", failures=1, last_failure_at=utcnow())),
     ]
     for description, statement in not_state:
         before = await snapshot(world)

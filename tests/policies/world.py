@@ -19,6 +19,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import time, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import String, Text, bindparam, cast, func, literal, or_, select, union_all, update
@@ -84,10 +85,12 @@ class Side:
     def id_of(self, type_name: str, variant: str | None = None) -> int:
         """The primary key of this side's object of a type (a variant picks among several)."""
         keys = {
-            "Company": lambda: self.company_id, "User": lambda: self.target.membership_id, "Group": lambda: self.spare_group_id,
+            "Company": lambda: self.company_id, "User": lambda: self.target.membership_id,
+            "Group": lambda: self.spare_group_id,
             "Order": lambda: self.values[f"order_{variant or 'approved'}"],
             "DeliveryLocation": lambda: self.values["location"], "EndCustomer": lambda: self.values["end_customer"],
-            "DeliverySlot": lambda: self.values["slot"], "SavedCart": lambda: self.values[f"saved_{variant or 'shared'}"],
+            "DeliverySlot": lambda: self.values["slot"],
+            "SavedCart": lambda: self.values[f"saved_{variant or 'shared'}"],
             "CostCentre": lambda: self.values["cost_centre"], "Budget": lambda: self.values["budget"],
             "ApprovalRule": lambda: self.values["rule"], "InvoiceApplication": lambda: self.values["application"],
             "OrderLine": lambda: self.values["fulfilled_line"], "AuditEntry": lambda: self.values["audit_entry"],
@@ -170,14 +173,17 @@ async def _company(session, ctx: UseCaseContext, label: str, password_hash: str)
     await session.flush()
     default, spare = Group(company_id=company.id, name="Default"), Group(company_id=company.id, name="Spare")
     keys = [(r.value, r) for r in Role] + [("target", Role.CUSTOMER)]
-    users = [User(email=f"{key}{n}@{label}.example.com", first_name="Test", last_name=key.title(), password_hash=password_hash)
-             for key, _ in keys]
+    users = [
+        User(email=f"{key}{n}@{label}.example.com", first_name="Test", last_name=key.title(),
+             password_hash=password_hash)
+        for key, _ in keys
+    ]
     session.add_all([default, spare, *users])
     await session.flush()
     memberships = [
         Membership(company_id=company.id, user_id=user.id, group_id=default.id, role=role.value,
                    status=MembershipStatus.ACTIVE.value, payment_methods=["card"])
-        for user, (_, role) in zip(users, keys)
+        for user, (_, role) in zip(users, keys, strict=True)
     ]
     session.add_all(memberships)
     await session.flush()
@@ -185,7 +191,10 @@ async def _company(session, ctx: UseCaseContext, label: str, password_hash: str)
     for membership in memberships:
         await cost_centre.attach_default(ctx, membership)
     await ensure_credit_account(ctx, company.id)
-    members = {key: Member(m.id, u.id, company.id, u.email, role) for (key, role), u, m in zip(keys, users, memberships)}
+    members = {
+        key: Member(m.id, u.id, company.id, u.email, role)
+        for (key, role), u, m in zip(keys, users, memberships, strict=True)
+    }
     target = members.pop("target")
     side = Side(label, company.id, company.name, default.id, spare.id, members, target)
     side.values["default_cost_centre"] = centre.id
@@ -207,7 +216,8 @@ async def build_world(api, catalogue_: Catalogue, caller: str, password_hash: st
             session.add(auth_session)
             await session.flush()
             # What `login` issues (login itself has its own rows in the matrix).
-            world.token, _ = services.tokens.issue(user_id=member.user_id, session_id=auth_session.id, membership_id=membership_id)
+            world.token, _ = services.tokens.issue(
+                user_id=member.user_id, session_id=auth_session.id, membership_id=membership_id)
         await session.commit()
     return world
 
@@ -220,8 +230,8 @@ async def _location(w: World) -> None:
             ctx, location_id=None, name="Unit A", street="Vei 3", postal_code="0152", city="Oslo",
             slots=[location.SlotSpec(0, time(8), time(10))]))
         side.values.update(location=loc.id, slot=loc.slots[0].id)
-        customer = await run_as(w, side.members["admin"], lambda ctx: location.save_end_customer(
-            ctx, end_customer_id=None, name="Eve Consignee", note="", location_id=loc.id))
+        customer = await run_as(w, side.members["admin"], partial(
+            location.save_end_customer, end_customer_id=None, name="Eve Consignee", note="", location_id=loc.id))
         side.values["end_customer"] = customer.id
 
 
@@ -235,9 +245,10 @@ async def _cost_centre(w: World) -> None:
 async def _budget(w: World) -> None:
     from models.budget import BudgetAction, BudgetOwner, BudgetPeriod
     for side in (w.own, w.other):
-        status = await run_as(w, side.members["admin"], lambda ctx: budget_use_cases.save_budget(ctx, budget_id=None, spec=(
-            budget_use_cases.BudgetSpec("Default group", BudgetOwner.GROUP, side.group_id, BudgetPeriod.MONTHLY,
-                                        10_000_000_00, BudgetAction.WARN))))
+        spec = budget_use_cases.BudgetSpec(
+            "Default group", BudgetOwner.GROUP, side.group_id, BudgetPeriod.MONTHLY, 10_000_000_00, BudgetAction.WARN)
+        admin = side.members["admin"]
+        status = await run_as(w, admin, partial(budget_use_cases.save_budget, budget_id=None, spec=spec))
         side.values["budget"] = status.budget.id
         ((entry,),) = await w.fetch(select(models.AuditEntry.id).where(
             models.AuditEntry.company_id == side.company_id, models.AuditEntry.entity == "budget"))
@@ -257,13 +268,14 @@ async def _orders(w: World) -> None:
     for side in (w.own, w.other):
         side.values["order_approved"] = await _submit(w, side.target)
         fulfilled = await _submit(w, side.target)
-        await run_as(w, None, lambda ctx: order.fulfil_order(ctx, order_id=fulfilled, comment=""))
+        await run_as(w, None, partial(order.fulfil_order, order_id=fulfilled, comment=""))
         side.values["order_fulfilled"] = fulfilled
         (line,) = await w.fetch(select(OrderLine.id).where(OrderLine.order_id == fulfilled))
         side.values["fulfilled_line"] = line[0]
-        rule = await run_as(w, side.members["admin"], lambda ctx: approval_rule.save_rule(ctx, rule_id=None, spec=approval_rule.RuleSpec(
+        every_order = approval_rule.RuleSpec(
             "Every order", approval_rule.RuleCondition.TOTAL_ABOVE, threshold_minor=0,
-            tiers=[approval_rule.TierSpec(roles=[Role.ADMIN, Role.ORDER_APPROVER])])))
+            tiers=[approval_rule.TierSpec(roles=[Role.ADMIN, Role.ORDER_APPROVER])])
+        rule = await run_as(w, side.members["admin"], partial(approval_rule.save_rule, rule_id=None, spec=every_order))
         side.values["rule"] = rule.id
         side.values["order_pending"] = await _submit(w, side.target)
 
@@ -281,10 +293,11 @@ async def _saved_carts(w: World) -> None:
         for owner, key in ((side.target, "saved_private"), (side.members["admin"], "saved_shared")):
             await run_as(w, owner, lambda ctx: cart.add_to_cart(
                 ctx, product_id=w.catalogue.paper, sku=None, quantity=1, substitution_allowed=None))
-            saved, _ = await run_as(w, owner, lambda ctx: saved_cart.save_cart(ctx, name=f"{key} {side.label}"))
+            saved, _ = await run_as(w, owner, partial(saved_cart.save_cart, name=f"{key} {side.label}"))
             side.values[key] = saved.id
-        await run_as(w, side.members["admin"], lambda ctx: saved_cart.update_saved_cart(
-            ctx, saved_cart_id=side.values["saved_shared"], name=None, lines=None, shared=True))
+        await run_as(w, side.members["admin"], partial(
+            saved_cart.update_saved_cart, saved_cart_id=side.values["saved_shared"], name=None, lines=None,
+            shared=True))
 
 
 async def _caller_cart(w: World) -> None:
@@ -317,8 +330,9 @@ async def setup_reset(w: World) -> None:
     async with w.services.db.transaction() as session:
         for side in (w.own, w.other):
             side.values["link"] = secrets.token_urlsafe(24)
-            session.add(LinkToken(purpose=LinkPurpose.RESET_PASSWORD.value, token_hash=token_digest(side.values["link"]),
-                                  user_id=side.target.user_id, expires_at=utcnow() + timedelta(hours=1)))
+            session.add(LinkToken(
+                purpose=LinkPurpose.RESET_PASSWORD.value, token_hash=token_digest(side.values["link"]),
+                user_id=side.target.user_id, expires_at=utcnow() + timedelta(hours=1)))
 
 
 async def setup_invitations(w: World) -> None:
@@ -327,18 +341,21 @@ async def setup_invitations(w: World) -> None:
             user = User(email=f"invited.{side.company_id}@example.com")
             session.add(user)
             await session.flush()
-            membership = Membership(company_id=side.company_id, user_id=user.id, group_id=side.group_id, role=Role.CUSTOMER.value,
-                                    status=MembershipStatus.INVITED.value, payment_methods=[])
+            membership = Membership(
+                company_id=side.company_id, user_id=user.id, group_id=side.group_id, role=Role.CUSTOMER.value,
+                status=MembershipStatus.INVITED.value, payment_methods=[])
             session.add(membership)
             await session.flush()
             side.values.update(link=secrets.token_urlsafe(24), invited=membership.id)
-            session.add(LinkToken(purpose=LinkPurpose.INVITATION.value, token_hash=token_digest(side.values["link"]),
-                                  user_id=user.id, membership_id=membership.id, expires_at=utcnow() + timedelta(hours=1)))
+            session.add(LinkToken(
+                purpose=LinkPurpose.INVITATION.value, token_hash=token_digest(side.values["link"]),
+                user_id=user.id, membership_id=membership.id, expires_at=utcnow() + timedelta(hours=1)))
 
 
 async def setup_deactivated(w: World) -> None:
     async with w.services.db.transaction() as session:
-        await session.execute(update(Membership).where(Membership.id.in_([w.own.target.membership_id, w.other.target.membership_id]))
+        targets = [w.own.target.membership_id, w.other.target.membership_id]
+        await session.execute(update(Membership).where(Membership.id.in_(targets))
                               .values(status=MembershipStatus.DEACTIVATED.value))
 
 
@@ -351,8 +368,9 @@ async def setup_restricted(w: World) -> None:
 
 async def _own_product(w: World) -> None:
     """A product of the operator's own (the catalogue is global: changing the shared ones would leak between cases)."""
-    product = await run_as(w, None, lambda ctx: catalogue.create_product(ctx, catalogue.ProductFields(
-        sku=f"OWN-{w.own.company_id}", name="Editable", unit="pcs", category="Food", unit_price_minor=100, vat_rate=25)))
+    fields = catalogue.ProductFields(
+        sku=f"OWN-{w.own.company_id}", name="Editable", unit="pcs", category="Food", unit_price_minor=100, vat_rate=25)
+    product = await run_as(w, None, partial(catalogue.create_product, fields=fields))
     w.values["product"] = product.id
 
 
@@ -378,7 +396,8 @@ async def ensure(world: World, needs: tuple[str, ...]) -> None:
 
 # --- the state, read back from the database in one statement --------------------------------------------------
 
-VOLATILE = {"mail_outbox": {"sent_at", "transport", "attempts", "last_error"}}  # delivered after commit, in the background
+# Delivered after commit, in the background.
+VOLATILE = {"mail_outbox": {"sent_at", "transport", "attempts", "last_error"}}
 NOT_STATE = {"login_throttles"}  # failed sign-ins are counted on purpose, even by a refused login
 
 
@@ -396,7 +415,8 @@ def _scope_conditions(companies) -> dict[str, Any]:
     scope: dict[str, Any] = {}
     memberships = tables["memberships"]
     scope["companies"] = tables["companies"].c.id.in_(companies)
-    scope["users"] = tables["users"].c.id.in_(select(memberships.c.user_id).where(memberships.c.company_id.in_(companies)))
+    members_of_companies = select(memberships.c.user_id).where(memberships.c.company_id.in_(companies))
+    scope["users"] = tables["users"].c.id.in_(members_of_companies)
     for table in models.Base.metadata.sorted_tables:
         if table.name in scope or table.name in NOT_STATE:
             continue
@@ -429,7 +449,8 @@ def _snapshot_statement(*, full: bool):
         elif full:  # global tables (the catalogue): every row
             parts.append(select(literal(table.name, String), key, _row_text(columns)))
         if full:
-            parts.append(select(literal("#rows", String), literal(table.name, String), cast(func.count(), Text)).select_from(table))
+            row_count = select(literal("#rows", String), literal(table.name, String), cast(func.count(), Text))
+            parts.append(row_count.select_from(table))
     return union_all(*parts)
 
 
@@ -468,10 +489,13 @@ async def create_matrix_state(matrix_api) -> dict:
     ids = {}
     probe = World(matrix_api, Catalogue(0, 0, 0, operator), None, None, "operator")
     for key, category, active in (("active", "Food", True), ("paper", "Paper", True), ("inactive", "Food", False)):
-        product = await run_as(probe, None, lambda ctx: catalogue.create_product(ctx, catalogue.ProductFields(
-            sku=f"MATRIX-{key}", name=f"Matrix {key}", unit="pcs", category=category, unit_price_minor=12_50, vat_rate=15)))
+        fields = catalogue.ProductFields(
+            sku=f"MATRIX-{key}", name=f"Matrix {key}", unit="pcs", category=category, unit_price_minor=12_50,
+            vat_rate=15)
+        product = await run_as(probe, None, partial(catalogue.create_product, fields=fields))
         if not active:
-            await run_as(probe, None, lambda ctx: catalogue.update_product(ctx, product.id, catalogue.ProductFields(active=False)))
+            deactivate = catalogue.ProductFields(active=False)
+            await run_as(probe, None, partial(catalogue.update_product, product_id=product.id, fields=deactivate))
         ids[key] = product.id
     return {"catalogue": Catalogue(ids["active"], ids["paper"], ids["inactive"], operator), "hash": password_hash,
             "worlds": {}, "api": matrix_api}
