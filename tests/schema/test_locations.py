@@ -22,9 +22,11 @@ from tests.ordering_helpers import (
 )
 
 LOCATION = "id name address { street postalCode city } slots { id weekday startsAt endsAt }"
-LOCATION_RESULT = f"__typename ... on DeliveryLocationPayload {{ location {{ {LOCATION} }} }} ... on MutationError {{ code message field }}"
+LOCATION_RESULT = (f"__typename ... on DeliveryLocationPayload {{ location {{ {LOCATION} }} }} "
+                   "... on MutationError { code message field }")
 END_CUSTOMER = "id name note locationId ordered lastOrderedAt"
-END_CUSTOMER_RESULT = f"__typename ... on EndCustomerPayload {{ endCustomer {{ {END_CUSTOMER} }} }} ... on MutationError {{ code message field }}"
+END_CUSTOMER_RESULT = (f"__typename ... on EndCustomerPayload {{ endCustomer {{ {END_CUSTOMER} }} }} "
+                       "... on MutationError { code message field }")
 LOCATIONS = f"{{ deliveryLocations {{ {LOCATION} }} }}"
 END_CUSTOMERS = f"""query($location: ID, $search: String, $first: Int! = 50, $after: String) {{
   endCustomers(locationId: $location, search: $search, first: $first, after: $after) {{
@@ -36,7 +38,8 @@ SUNNY = {"name": "Sunny Hill", "address": {"street": "Solveien 3", "postalCode":
 
 
 async def save_location(api, token, **fields) -> dict:
-    return await mutate(api, "saveDeliveryLocation", "DeliveryLocationInput", {**SUNNY, **fields}, token, LOCATION_RESULT)
+    return await mutate(api, "saveDeliveryLocation", "DeliveryLocationInput", {**SUNNY, **fields}, token,
+                        LOCATION_RESULT)
 
 
 async def save_customer(api, token, location_id: str, **fields) -> dict:
@@ -53,7 +56,8 @@ async def locations_in_db(services, company_id: int) -> list[tuple]:
             slots = (await session.execute(select(DeliverySlot.weekday, DeliverySlot.starts_at, DeliverySlot.ends_at)
                                            .where(DeliverySlot.location_id == location.id)
                                            .order_by(DeliverySlot.weekday))).all()
-            result.append((location.name, location.street, location.postal_code, location.city, [tuple(s) for s in slots]))
+            result.append((location.name, location.street, location.postal_code, location.city,
+                           [tuple(s) for s in slots]))
         return result
 
 
@@ -79,7 +83,8 @@ async def test_manager_changes_a_location_and_replaces_its_slots(api, services):
     location = succeeded(await save_location(api, tenant[Role.ADMIN].token), "saveDeliveryLocation")["location"]
     changed = succeeded(await save_location(
         api, tenant[Role.MANAGER].token, id=location["id"], name="Sunny Hill Care Home",
-        slots=[{"weekday": "FRIDAY", "startsAt": "07:30:00", "endsAt": "09:00:00"}]), "saveDeliveryLocation")["location"]
+        slots=[{"weekday": "FRIDAY", "startsAt": "07:30:00", "endsAt": "09:00:00"}]),
+        "saveDeliveryLocation")["location"]
     assert changed["id"] == location["id"]
     assert changed["name"] == "Sunny Hill Care Home"
     assert [(s["weekday"], s["startsAt"]) for s in changed["slots"]] == [("FRIDAY", "07:30:00")]
@@ -107,20 +112,25 @@ async def test_a_slot_starts_before_it_ends_and_a_name_is_required(api, services
 async def test_end_customers_are_saved_and_read_by_customers(api, services):
     tenant = await shop(api, [Role.ADMIN, Role.MANAGER, Role.CUSTOMER])
     sunny = succeeded(await save_location(api, tenant[Role.ADMIN].token), "saveDeliveryLocation")["location"]
-    river = succeeded(await save_location(api, tenant[Role.ADMIN].token, name="Riverside"), "saveDeliveryLocation")["location"]
-    astrid = succeeded(await save_customer(api, tenant[Role.MANAGER].token, sunny["id"]), "saveEndCustomer")["endCustomer"]
+    river = succeeded(await save_location(api, tenant[Role.ADMIN].token, name="Riverside"),
+                      "saveDeliveryLocation")["location"]
+    astrid = succeeded(await save_customer(api, tenant[Role.MANAGER].token, sunny["id"]),
+                       "saveEndCustomer")["endCustomer"]
     assert {k: astrid[k] for k in ("name", "note", "locationId", "ordered", "lastOrderedAt")} == {
-        "name": "Astrid", "note": "Lactose intolerant", "locationId": sunny["id"], "ordered": False, "lastOrderedAt": None}
-    succeeded(await save_customer(api, tenant[Role.ADMIN].token, river["id"], name="Bjørn", note=None), "saveEndCustomer")
+        "name": "Astrid", "note": "Lactose intolerant", "locationId": sunny["id"], "ordered": False,
+        "lastOrderedAt": None}
+    succeeded(await save_customer(api, tenant[Role.ADMIN].token, river["id"], name="Bjørn", note=None),
+              "saveEndCustomer")
     succeeded(await save_customer(api, tenant[Role.ADMIN].token, sunny["id"], name="Cecilie"), "saveEndCustomer")
     # Moving and renaming an end customer.
-    moved = succeeded(await save_customer(api, tenant[Role.MANAGER].token, river["id"], id=astrid["id"], name="Astrid H.",
-                                          note="  Vegetarian  "), "saveEndCustomer")["endCustomer"]
-    assert (moved["id"], moved["name"], moved["note"], moved["locationId"]) == (astrid["id"], "Astrid H.", "Vegetarian", river["id"])
+    moved = succeeded(await save_customer(api, tenant[Role.MANAGER].token, river["id"], id=astrid["id"],
+                                          name="Astrid H.", note="  Vegetarian  "), "saveEndCustomer")["endCustomer"]
+    assert (moved["id"], moved["name"], moved["note"], moved["locationId"]) == (
+        astrid["id"], "Astrid H.", "Vegetarian", river["id"])
 
     customer = tenant[Role.CUSTOMER].token
     locations = (await api.query(LOCATIONS, token=customer))["deliveryLocations"]
-    assert [l["name"] for l in locations] == ["Sunny Hill", "Riverside"]
+    assert [location["name"] for location in locations] == ["Sunny Hill", "Riverside"]
     everyone = (await api.query(END_CUSTOMERS, token=customer))["endCustomers"]
     assert [(e["node"]["name"], e["node"]["note"]) for e in everyone["edges"]] == [
         ("Astrid H.", "Vegetarian"), ("Bjørn", ""), ("Cecilie", "Lactose intolerant")]
@@ -130,7 +140,8 @@ async def test_end_customers_are_saved_and_read_by_customers(api, services):
     assert [e["node"]["name"] for e in found["edges"]] == ["Cecilie"]
     first = (await api.query(END_CUSTOMERS, {"first": 2}, customer))["endCustomers"]
     assert first["pageInfo"]["hasNextPage"] is True
-    rest = (await api.query(END_CUSTOMERS, {"first": 2, "after": first["pageInfo"]["endCursor"]}, customer))["endCustomers"]
+    next_page = {"first": 2, "after": first["pageInfo"]["endCursor"]}
+    rest = (await api.query(END_CUSTOMERS, next_page, customer))["endCustomers"]
     assert [e["node"]["name"] for e in first["edges"] + rest["edges"]] == ["Astrid H.", "Bjørn", "Cecilie"]
     assert rest["pageInfo"]["hasNextPage"] is False
 
@@ -141,10 +152,12 @@ async def test_customers_read_but_may_not_change_locations(api, services):
     succeeded(await save_customer(api, tenant[Role.ADMIN].token, sunny["id"]), "saveEndCustomer")
     before = (await locations_in_db(services, tenant.company_id), await customers_in_db(services, tenant.company_id))
     customer = tenant[Role.CUSTOMER].token
-    assert outcome(await save_location(api, customer, id=sunny["id"], name="Mine"), "saveDeliveryLocation") == "FORBIDDEN"
+    assert outcome(await save_location(api, customer, id=sunny["id"], name="Mine"),
+                   "saveDeliveryLocation") == "FORBIDDEN"
     assert outcome(await save_location(api, customer, name="New"), "saveDeliveryLocation") == "FORBIDDEN"
     assert outcome(await save_customer(api, customer, sunny["id"], name="Eve"), "saveEndCustomer") == "FORBIDDEN"
-    assert (await locations_in_db(services, tenant.company_id), await customers_in_db(services, tenant.company_id)) == before
+    assert (await locations_in_db(services, tenant.company_id),
+            await customers_in_db(services, tenant.company_id)) == before
 
 
 async def test_order_approvers_may_neither_read_nor_change_locations(api, services):
@@ -158,35 +171,43 @@ async def test_order_approvers_may_neither_read_nor_change_locations(api, servic
     body = await api.raw(END_CUSTOMERS, token=approver)
     assert (body["errors"][0]["extensions"]["code"], body["data"]) == ("FORBIDDEN", None)
     assert outcome(await save_location(api, approver, name="Approver's"), "saveDeliveryLocation") == "FORBIDDEN"
-    assert outcome(await save_location(api, approver, id=sunny["id"], slots=[]), "saveDeliveryLocation") == "FORBIDDEN"
+    assert outcome(await save_location(api, approver, id=sunny["id"], slots=[]),
+                   "saveDeliveryLocation") == "FORBIDDEN"
     assert outcome(await save_customer(api, approver, sunny["id"], name="Eve"), "saveEndCustomer") == "FORBIDDEN"
-    assert (await locations_in_db(services, tenant.company_id), await customers_in_db(services, tenant.company_id)) == before
+    assert (await locations_in_db(services, tenant.company_id),
+            await customers_in_db(services, tenant.company_id)) == before
 
 
 async def test_another_companys_locations_and_end_customers_are_not_found(api, services):
     ours = await shop(api, [Role.ADMIN, Role.CUSTOMER])
     theirs = await shop(api, [Role.ADMIN])
-    their_location = succeeded(await save_location(api, theirs[Role.ADMIN].token, name="Theirs"), "saveDeliveryLocation")["location"]
+    their_location = succeeded(await save_location(api, theirs[Role.ADMIN].token, name="Theirs"),
+                               "saveDeliveryLocation")["location"]
     their_customer = succeeded(await save_customer(api, theirs[Role.ADMIN].token, their_location["id"], name="Theirs"),
                                "saveEndCustomer")["endCustomer"]
-    our_location = succeeded(await save_location(api, ours[Role.ADMIN].token, name="Ours"), "saveDeliveryLocation")["location"]
+    our_location = succeeded(await save_location(api, ours[Role.ADMIN].token, name="Ours"),
+                             "saveDeliveryLocation")["location"]
     before = (await locations_in_db(services, theirs.company_id), await customers_in_db(services, theirs.company_id))
     admin = ours[Role.ADMIN].token
 
-    error = failed(await save_location(api, admin, id=their_location["id"], name="Taken over", slots=[]), "saveDeliveryLocation")
+    error = failed(await save_location(api, admin, id=their_location["id"], name="Taken over", slots=[]),
+                   "saveDeliveryLocation")
     assert (error["code"], error["field"]) == ("NOT_FOUND", "id")
     error = failed(await save_customer(api, admin, their_location["id"], name="Planted"), "saveEndCustomer")
     assert (error["code"], error["field"]) == ("NOT_FOUND", "locationId")
-    error = failed(await save_customer(api, admin, our_location["id"], id=their_customer["id"], name="Moved"), "saveEndCustomer")
+    error = failed(await save_customer(api, admin, our_location["id"], id=their_customer["id"], name="Moved"),
+                   "saveEndCustomer")
     assert (error["code"], error["field"]) == ("NOT_FOUND", "id")
     # A missing id gets the same answer.
     error = failed(await save_location(api, admin, id=gid("DeliveryLocation", 999_999)), "saveDeliveryLocation")
     assert (error["code"], error["field"]) == ("NOT_FOUND", "id")
 
-    assert (await locations_in_db(services, theirs.company_id), await customers_in_db(services, theirs.company_id)) == before
+    assert (await locations_in_db(services, theirs.company_id),
+            await customers_in_db(services, theirs.company_id)) == before
     assert await customers_in_db(services, ours.company_id) == []
     customer = ours[Role.CUSTOMER].token
-    assert [l["name"] for l in (await api.query(LOCATIONS, token=customer))["deliveryLocations"]] == ["Ours"]
+    locations = (await api.query(LOCATIONS, token=customer))["deliveryLocations"]
+    assert [location["name"] for location in locations] == ["Ours"]
     listed = (await api.query(END_CUSTOMERS, {"location": their_location["id"]}, customer))["endCustomers"]
     assert listed["edges"] == []
     # Ordering for their end customer: not found either.
@@ -210,7 +231,8 @@ async def test_replacing_slots_keeps_those_orders_used_but_offers_only_the_new_o
     order = await place_order(api, buyer, [(product, 1)], endCustomerId=astrid["id"], deliverySlotId=tuesday["id"],
                               deliveryDate=next_weekday(1).isoformat())
     changed = succeeded(await save_location(api, admin.token, id=sunny["id"], slots=[
-        {"weekday": "FRIDAY", "startsAt": "07:30:00", "endsAt": "09:00:00"}]), "saveDeliveryLocation")["location"]
+        {"weekday": "FRIDAY", "startsAt": "07:30:00", "endsAt": "09:00:00"}]),
+        "saveDeliveryLocation")["location"]
     # The order still shows the window it was given ...
     view = (await api.query("query($id: ID!) { order(id: $id) { delivery { slot { slotId weekday startsAt } } } }",
                             {"id": order["id"]}, buyer.token))["order"]
@@ -222,5 +244,7 @@ async def test_replacing_slots_keeps_those_orders_used_but_offers_only_the_new_o
     body = await mutate(api, "addToCart", "AddToCartInput", {"sku": "MILK"}, buyer.token)
     succeeded(body, "addToCart")
     body = await mutate(api, "updateCart", "UpdateCartInput", {
-        "endCustomerId": astrid["id"], "deliverySlotId": tuesday["id"], "deliveryDate": next_weekday(1).isoformat()}, buyer.token)
-    assert (failed(body, "updateCart")["code"], failed(body, "updateCart")["field"]) == ("INVALID_DELIVERY", "deliverySlotId")
+        "endCustomerId": astrid["id"], "deliverySlotId": tuesday["id"],
+        "deliveryDate": next_weekday(1).isoformat()}, buyer.token)
+    error = failed(body, "updateCart")
+    assert (error["code"], error["field"]) == ("INVALID_DELIVERY", "deliverySlotId")
