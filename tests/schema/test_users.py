@@ -181,7 +181,8 @@ async def test_users_filters(api, services):
     assert await ids({"status": "DEACTIVATED"}) == [gone.gid]
     assert await ids({"status": "ACTIVE"}) == [m.gid for m in tenant.members.values()]
     assert await ids({"role": "CUSTOMER", "status": "ACTIVE"}) == [tenant[Role.CUSTOMER].gid]
-    assert await ids({"role": "CUSTOMER", "groupId": to_global_id("Group", other_group), "search": "ingrid"}) == [invited.gid]
+    in_other_group = {"role": "CUSTOMER", "groupId": to_global_id("Group", other_group), "search": "ingrid"}
+    assert await ids(in_other_group) == [invited.gid]
 
 
 async def test_users_search_treats_like_wildcards_literally(api, services):
@@ -269,7 +270,8 @@ async def test_admin_creates_users_of_every_role_and_they_set_a_password(api, se
             "role": role.name, "paymentMethods": ["INVOICE", "CARD", "INVOICE"],
         }, tenant[Role.ADMIN].token)
         assert user["email"] == email.lower()
-        assert (user["firstName"], user["lastName"], user["role"], user["status"]) == ("Nora", "Nybegynner", role.name, "ACTIVE")
+        assert (user["firstName"], user["lastName"], user["role"], user["status"]) == (
+            "Nora", "Nybegynner", role.name, "ACTIVE")
         assert user["group"] == {"id": to_global_id("Group", group_id), "name": "Night shift"}
         assert user["paymentMethods"] == ["CARD", "INVOICE"]
         assert user["restrictedPermissions"] == []
@@ -376,19 +378,22 @@ async def test_inviting_a_member_again(api, services):
                                status=MembershipStatus.DEACTIVATED)
     before = await snapshot(services)
     for email in (tenant[Role.CUSTOMER].email, gone.email, tenant[Role.ADMIN].email.upper()):
-        error = await failed(api, "inviteUser", {"email": email, "groupId": tenant.group_gid, "role": "CUSTOMER"}, token)
+        error = await failed(api, "inviteUser", {"email": email, "groupId": tenant.group_gid, "role": "CUSTOMER"},
+                             token)
         assert (error["code"], error["field"]) == ("ALREADY_MEMBER", "email")
     assert await snapshot(services) == before
 
     # A pending invitation may be sent again (with a new role); only the latest link works.
-    first = await ok(api, "inviteUser", {"email": "twice@example.com", "groupId": tenant.group_gid, "role": "CUSTOMER"}, token)
+    invitation = {"email": "twice@example.com", "groupId": tenant.group_gid}
+    first = await ok(api, "inviteUser", {**invitation, "role": "CUSTOMER"}, token)
     old_token = await emailed_token(services, "twice@example.com", "accept-invitation")
-    second = await ok(api, "inviteUser", {"email": "twice@example.com", "groupId": tenant.group_gid, "role": "ORDER_APPROVER"}, token)
+    second = await ok(api, "inviteUser", {**invitation, "role": "ORDER_APPROVER"}, token)
     new_token = await emailed_token(services, "twice@example.com", "accept-invitation")
     assert second["id"] == first["id"] and second["role"] == "ORDER_APPROVER" and new_token != old_token
-    stale = await failed(api, "acceptInvitation", {"token": old_token, "firstName": "T", "lastName": "W", "password": NEW_PASSWORD}, None)
+    acceptance = {"firstName": "T", "lastName": "W", "password": NEW_PASSWORD}
+    stale = await failed(api, "acceptInvitation", {"token": old_token, **acceptance}, None)
     assert stale["code"] == "INVALID_TOKEN"
-    fresh = await ok(api, "acceptInvitation", {"token": new_token, "firstName": "T", "lastName": "W", "password": NEW_PASSWORD}, None)
+    fresh = await ok(api, "acceptInvitation", {"token": new_token, **acceptance}, None)
     assert fresh["status"] == "ACTIVE" and fresh["role"] == "ORDER_APPROVER"
 
 
@@ -401,7 +406,8 @@ async def test_create_and_invite_into_another_companys_group_is_not_found(api, s
             "firstName": "A", "lastName": "B", "email": "someone@example.com", "groupId": group_id, "role": "CUSTOMER",
         }, tenant[Role.ADMIN].token)
         assert (error["code"], error["field"]) == ("NOT_FOUND", "groupId")
-        error = await failed(api, "inviteUser", {"email": "someone@example.com", "groupId": group_id, "role": "CUSTOMER"},
+        error = await failed(api, "inviteUser",
+                             {"email": "someone@example.com", "groupId": group_id, "role": "CUSTOMER"},
                              tenant[Role.ADMIN].token)
         assert (error["code"], error["field"]) == ("NOT_FOUND", "groupId")
     assert await snapshot(services) == before
@@ -428,7 +434,8 @@ async def test_create_and_invite_are_forbidden_without_user_create(api, services
     tenant = await api.tenant([Role.ADMIN, role])
     before = await snapshot(services)
     assert_forbidden(await mutate(api, "createUser", {
-        "firstName": "A", "lastName": "B", "email": "sneaky@example.com", "groupId": tenant.group_gid, "role": "CUSTOMER",
+        "firstName": "A", "lastName": "B", "email": "sneaky@example.com", "groupId": tenant.group_gid,
+        "role": "CUSTOMER",
     }, tenant[role].token))
     assert_forbidden(await mutate(api, "inviteUser", {
         "email": "sneaky@example.com", "groupId": tenant.group_gid, "role": "ADMIN"}, tenant[role].token))
@@ -443,8 +450,8 @@ async def test_admin_updates_names_group_and_payment_methods(api, services):
     customer = tenant[Role.CUSTOMER]
     group_id = await add_group(services, tenant.company_id, "Kitchen")
     user = await ok(api, "updateUser", {
-        "id": customer.gid, "firstName": "  Kari  Anne ", "lastName": "Kokk", "groupId": to_global_id("Group", group_id),
-        "paymentMethods": ["INVOICE", "CARD"],
+        "id": customer.gid, "firstName": "  Kari  Anne ", "lastName": "Kokk",
+        "groupId": to_global_id("Group", group_id), "paymentMethods": ["INVOICE", "CARD"],
     }, tenant[Role.ADMIN].token)
     assert (user["firstName"], user["lastName"], user["group"]["name"], user["paymentMethods"], user["role"]) == (
         "Kari Anne", "Kokk", "Kitchen", ["CARD", "INVOICE"], "CUSTOMER")
@@ -476,7 +483,8 @@ async def test_manager_may_not_change_roles_or_privileged_users(api, services):
     before = await snapshot(services)
 
     # A role change needs user:assign_role: refused as a whole, the name change included.
-    body = await mutate(api, "updateUser", {"id": tenant[Role.CUSTOMER].gid, "firstName": "Changed", "role": "ORDER_APPROVER"},
+    body = await mutate(api, "updateUser",
+                        {"id": tenant[Role.CUSTOMER].gid, "firstName": "Changed", "role": "ORDER_APPROVER"},
                         manager.token)
     assert_forbidden(body)
     assert body["errors"][0]["message"] == "You do not have permission to do this (requires user:assign_role)"
@@ -502,7 +510,8 @@ async def test_nobody_changes_their_own_role(api, services):
         assert (error["code"], error["field"]) == ("SELF_ACTION", "role")
     assert await snapshot(services) == before
     # Unchanged role is not a change.
-    user = await ok(api, "updateUser", {"id": second_admin.gid, "role": "ADMIN", "lastName": "Same"}, second_admin.token)
+    user = await ok(api, "updateUser", {"id": second_admin.gid, "role": "ADMIN", "lastName": "Same"},
+                    second_admin.token)
     assert (user["role"], user["lastName"]) == ("ADMIN", "Same")
 
 
@@ -516,7 +525,8 @@ async def test_a_demoted_administrator_loses_administration_at_once(api, service
     error = await failed(api, "updateUser", {"id": first.gid, "role": "CUSTOMER"}, second.token)
     assert (error["code"], error["field"]) == ("ROLE_NOT_ALLOWED", "id")
     assert_forbidden(await mutate(api, "deactivateUser", {"id": first.gid}, second.token))
-    assert_forbidden(await mutate(api, "restrictUserPermission", {"userId": first.gid, "permission": "USER_READ"}, second.token))
+    assert_forbidden(await mutate(api, "restrictUserPermission", {"userId": first.gid, "permission": "USER_READ"},
+                                  second.token))
     assert await snapshot(services) == before
     stored = await membership(services, first.membership_id)
     assert (stored.role, stored.status) == ("admin", "active")
@@ -531,8 +541,8 @@ async def test_last_admin_rule_holds_for_a_request_that_started_before_a_demotio
     second = await create_member(services, tenant.company_id, tenant.group_id, Role.ADMIN)
     await api.token_for(second)
     await ok(api, "updateUser", {"id": second.gid, "role": "MANAGER"}, first.token)
-    stale = Actor(user_id=second.user_id, session_id=0, membership_id=second.membership_id, company_id=tenant.company_id,
-                  role=Role.ADMIN, restricted=frozenset(), is_operator=False)
+    stale = Actor(user_id=second.user_id, session_id=0, membership_id=second.membership_id,
+                  company_id=tenant.company_id, role=Role.ADMIN, restricted=frozenset(), is_operator=False)
     before = await snapshot(services)
 
     async def attempt(use_case) -> DomainError:
@@ -544,8 +554,9 @@ async def test_last_admin_rule_holds_for_a_request_that_started_before_a_demotio
             await session.rollback()
         return raised.value
 
-    demote = await attempt(lambda ctx: update_user(ctx, membership_id=first.membership_id, first_name=None, last_name=None,
-                                                   group_id=None, role=Role.CUSTOMER, payment_methods=None))
+    demote = await attempt(lambda ctx: update_user(ctx, membership_id=first.membership_id, first_name=None,
+                                                   last_name=None, group_id=None, role=Role.CUSTOMER,
+                                                   payment_methods=None))
     deactivate = await attempt(lambda ctx: set_user_active(ctx, membership_id=first.membership_id, active=False))
     assert (demote.code, demote.field) == (ErrorCode.LAST_ADMIN, "id")
     assert (deactivate.code, deactivate.field) == (ErrorCode.LAST_ADMIN, "id")
@@ -555,11 +566,13 @@ async def test_last_admin_rule_holds_for_a_request_that_started_before_a_demotio
 async def test_names_of_a_person_in_several_companies_are_theirs_to_change(api, services):
     tenant = await api.tenant([Role.ADMIN])
     other = await api.tenant([Role.CUSTOMER])
-    shared = await create_member(services, tenant.company_id, tenant.group_id, Role.CUSTOMER, email=other[Role.CUSTOMER].email)
+    shared = await create_member(services, tenant.company_id, tenant.group_id, Role.CUSTOMER,
+                                 email=other[Role.CUSTOMER].email)
     before = await snapshot(services)
     errors = {}
     for change in ({"firstName": "Renamed"}, {"lastName": "Renamed"}):
-        errors[next(iter(change))] = await failed(api, "updateUser", {"id": shared.gid, **change}, tenant[Role.ADMIN].token)
+        errors[next(iter(change))] = await failed(api, "updateUser", {"id": shared.gid, **change},
+                                                  tenant[Role.ADMIN].token)
     assert {error["code"] for error in errors.values()} == {"SHARED_ACCOUNT"}
     assert await snapshot(services) == before
     # The company still decides the person's group and payment methods with it.
@@ -568,7 +581,8 @@ async def test_names_of_a_person_in_several_companies_are_theirs_to_change(api, 
                                         "paymentMethods": ["INVOICE"]}, tenant[Role.ADMIN].token)
     assert (user["group"]["name"], user["paymentMethods"], user["firstName"]) == ("Consultants", ["INVOICE"], "Test")
     # Each error names the field at fault (not `firstName` for a change of the last name).
-    assert {field: error["field"] for field, error in errors.items()} == {"firstName": "firstName", "lastName": "lastName"}
+    assert {field: error["field"] for field, error in errors.items()} == {
+        "firstName": "firstName", "lastName": "lastName"}
 
 
 async def test_update_user_outside_the_company_is_not_found(api, services):
@@ -648,7 +662,8 @@ async def test_a_withdrawn_invitation_does_not_become_a_membership_without_accep
     invited = await ok(api, "inviteUser", {"email": person.email, "groupId": company.group_gid, "role": "ADMIN"}, admin)
     link = await emailed_token(services, person.email, "accept-invitation")
     await mutate(api, "deactivateUser", {"id": invited["id"]}, admin)
-    withdrawn = await failed(api, "acceptInvitation", {"token": link, "firstName": "A", "lastName": "B", "password": PASSWORD}, None)
+    withdrawn = await failed(api, "acceptInvitation",
+                             {"token": link, "firstName": "A", "lastName": "B", "password": PASSWORD}, None)
     assert withdrawn["code"] == "INVALID_TOKEN"
 
     body = await mutate(api, "reactivateUser", {"id": invited["id"]}, admin)
@@ -691,7 +706,8 @@ async def test_restricting_user_read_applies_to_the_next_request_and_restoring_g
     permissions = await permissions_of(api, manager.token)
     assert "USER_READ" not in permissions and "USER_CREATE" in permissions
     # They still see themselves.
-    me = await api.query("query($id: ID!) { user(id: $id) { restrictedPermissions } }", {"id": manager.gid}, manager.token)
+    me = await api.query("query($id: ID!) { user(id: $id) { restrictedPermissions } }", {"id": manager.gid},
+                         manager.token)
     assert me["user"]["restrictedPermissions"] == ["USER_READ"]
 
     # Restricting twice changes nothing.
@@ -757,7 +773,8 @@ async def test_an_administrator_cannot_lift_a_restriction_placed_on_them(api, se
     await api.token_for(second)
     await ok(api, "restrictUserPermission", {"userId": second.gid, "permission": "ORDER_APPROVE"}, first.token)
     before = await snapshot(services)
-    error = await failed(api, "restoreUserPermission", {"userId": second.gid, "permission": "ORDER_APPROVE"}, second.token)
+    error = await failed(api, "restoreUserPermission", {"userId": second.gid, "permission": "ORDER_APPROVE"},
+                         second.token)
     assert (error["code"], error["field"]) == ("SELF_ACTION", "userId")
     assert await snapshot(services) == before
     assert "ORDER_APPROVE" not in await permissions_of(api, second.token)
@@ -767,7 +784,8 @@ async def test_an_administrator_cannot_lift_a_restriction_placed_on_them(api, se
 async def test_restricting_is_forbidden_to_non_admins(api, services, role):
     tenant = await api.tenant()
     target = tenant[Role.CUSTOMER if role is not Role.CUSTOMER else Role.ORDER_APPROVER]
-    await ok(api, "restrictUserPermission", {"userId": target.gid, "permission": "ORDER_CREATE"}, tenant[Role.ADMIN].token)
+    await ok(api, "restrictUserPermission", {"userId": target.gid, "permission": "ORDER_CREATE"},
+             tenant[Role.ADMIN].token)
     before = await snapshot(services)
     assert_forbidden(await mutate(api, "restrictUserPermission", {"userId": target.gid, "permission": "COMPANY_READ"},
                                   tenant[role].token))
