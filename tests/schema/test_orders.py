@@ -38,7 +38,8 @@ from tests.ordering_helpers import (
     update_cart,
 )
 
-LOCATION_RESULT = "__typename ... on DeliveryLocationPayload { location { id slots { id weekday } } } ... on MutationError { code }"
+LOCATION_RESULT = ("__typename ... on DeliveryLocationPayload { location { id slots { id weekday } } } "
+                   "... on MutationError { code }")
 END_CUSTOMER_RESULT = "__typename ... on EndCustomerPayload { endCustomer { id } } ... on MutationError { code }"
 END_CUSTOMERS = "{ endCustomers { edges { node { id name ordered lastOrderedAt } } } }"
 NUMBER = re.compile(r"^PO-(\d{4})-(\d{6})$")
@@ -60,8 +61,8 @@ async def units(api, admin) -> dict:
         return succeeded(body, "saveDeliveryLocation")["location"]
 
     async def end_customer(name, note, location_id):
-        body = await mutate(api, "saveEndCustomer", "EndCustomerInput", {"name": name, "note": note, "locationId": location_id},
-                            admin.token, END_CUSTOMER_RESULT)
+        payload = {"name": name, "note": note, "locationId": location_id}
+        body = await mutate(api, "saveEndCustomer", "EndCustomerInput", payload, admin.token, END_CUSTOMER_RESULT)
         return succeeded(body, "saveEndCustomer")["endCustomer"]["id"]
 
     sunny = await location("Sunny Hill", "Solveien 3", ["TUESDAY", "THURSDAY"])
@@ -81,7 +82,7 @@ async def ordering_setup(api, services):
 
 
 async def test_ordering_for_an_end_customer_delivers_to_their_unit_in_its_slot(api, services):
-    tenant, buyer, product, u = await ordering_setup(api, services)
+    _tenant, buyer, product, u = await ordering_setup(api, services)
     listed = (await api.query(END_CUSTOMERS, token=buyer.token))["endCustomers"]["edges"]
     assert [(e["node"]["name"], e["node"]["ordered"], e["node"]["lastOrderedAt"]) for e in listed] == [
         ("Astrid", False, None), ("Bjørn", False, None)]
@@ -101,7 +102,8 @@ async def test_ordering_for_an_end_customer_delivers_to_their_unit_in_its_slot(a
         "date": tuesday.isoformat(),
     }
     assert order["paymentMethod"] == "CARD"  # the company's setting for end-customer orders
-    listed = {e["node"]["name"]: e["node"] for e in (await api.query(END_CUSTOMERS, token=buyer.token))["endCustomers"]["edges"]}
+    edges = (await api.query(END_CUSTOMERS, token=buyer.token))["endCustomers"]["edges"]
+    listed = {e["node"]["name"]: e["node"] for e in edges}
     assert listed["Astrid"]["ordered"] is True
     ordered_at = datetime.fromisoformat(listed["Astrid"]["lastOrderedAt"])
     assert abs(ordered_at - datetime.fromisoformat(order["submittedAt"])) < timedelta(seconds=5)
@@ -109,7 +111,7 @@ async def test_ordering_for_an_end_customer_delivers_to_their_unit_in_its_slot(a
 
 
 async def test_without_an_end_customer_the_order_goes_to_the_company_address(api, services):
-    tenant, buyer, product, _ = await ordering_setup(api, services)
+    _tenant, buyer, product, _ = await ordering_setup(api, services)
     order = await place_order(api, buyer, [(product, 1)])
     assert order["delivery"] == {"locationId": None, "locationName": None, "slot": None, "date": None,
                                  "address": {"street": "Gate 1", "postalCode": "0150", "city": "Oslo"}}
@@ -119,7 +121,7 @@ async def test_without_an_end_customer_the_order_goes_to_the_company_address(api
 
 
 async def test_the_buyer_cannot_set_the_delivery_address(api, services):
-    tenant, buyer, product, u = await ordering_setup(api, services)
+    _tenant, buyer, product, u = await ordering_setup(api, services)
     succeeded(await add_to_cart(api, buyer, product_id=product), "addToCart")
     body = await update_cart(api, buyer, endCustomerId=u["astrid"],
                              address={"street": "Elsewhere 1", "postalCode": "9999", "city": "Bergen"})
@@ -131,25 +133,27 @@ async def test_the_buyer_cannot_set_the_delivery_address(api, services):
 
 
 async def test_the_slot_must_be_one_of_the_end_customers_unit(api, services):
-    tenant, buyer, product, u = await ordering_setup(api, services)
+    _tenant, buyer, product, u = await ordering_setup(api, services)
     succeeded(await add_to_cart(api, buyer, product_id=product), "addToCart")
     error = failed(await update_cart(api, buyer, deliverySlotId=u["tuesday"]), "updateCart")
     assert (error["code"], error["field"]) == ("INVALID_DELIVERY", "deliverySlotId")  # no end customer yet
-    error = failed(await update_cart(api, buyer, endCustomerId=u["astrid"], deliverySlotId=u["wednesday"]), "updateCart")
-    assert (error["code"], error["field"]) == ("INVALID_DELIVERY", "deliverySlotId")  # Riverside's slot
-    error = failed(await update_cart(api, buyer, endCustomerId=u["astrid"], deliverySlotId=gid("DeliverySlot", 999_999)),
+    error = failed(await update_cart(api, buyer, endCustomerId=u["astrid"], deliverySlotId=u["wednesday"]),
                    "updateCart")
+    assert (error["code"], error["field"]) == ("INVALID_DELIVERY", "deliverySlotId")  # Riverside's slot
+    error = failed(await update_cart(api, buyer, endCustomerId=u["astrid"],
+                                     deliverySlotId=gid("DeliverySlot", 999_999)), "updateCart")
     assert (error["code"], error["field"]) == ("INVALID_DELIVERY", "deliverySlotId")
     cart = await cart_of(api, buyer)
     assert (cart["endCustomer"], cart["delivery"]["slot"]) == (None, None)  # nothing of the refused changes stuck
     # Switching to an end customer of another unit drops the slot chosen for the first one.
     succeeded(await update_cart(api, buyer, endCustomerId=u["astrid"], deliverySlotId=u["thursday"]), "updateCart")
     cart = succeeded(await update_cart(api, buyer, endCustomerId=u["bjorn"]), "updateCart")["order"]
-    assert (cart["endCustomer"]["name"], cart["delivery"]["slot"], cart["delivery"]["locationId"]) == ("Bjørn", None, u["river"])
+    assert (cart["endCustomer"]["name"], cart["delivery"]["slot"], cart["delivery"]["locationId"]) == (
+        "Bjørn", None, u["river"])
 
 
 async def test_the_date_must_fall_on_the_slots_weekday_and_not_be_past(api, services):
-    tenant, buyer, product, u = await ordering_setup(api, services)
+    _tenant, buyer, product, u = await ordering_setup(api, services)
     succeeded(await add_to_cart(api, buyer, product_id=product), "addToCart")
     wednesday = next_weekday(2)
     error = failed(await update_cart(api, buyer, endCustomerId=u["astrid"], deliverySlotId=u["tuesday"],
@@ -171,7 +175,7 @@ async def test_the_date_must_fall_on_the_slots_weekday_and_not_be_past(api, serv
 
 
 async def test_an_end_customer_order_needs_a_slot_and_a_date(api, services):
-    tenant, buyer, product, u = await ordering_setup(api, services)
+    _tenant, buyer, product, u = await ordering_setup(api, services)
     succeeded(await add_to_cart(api, buyer, product_id=product), "addToCart")
     succeeded(await update_cart(api, buyer, endCustomerId=u["astrid"]), "updateCart")
     error = failed(await submit(api, buyer), "submitOrder")
@@ -184,7 +188,7 @@ async def test_an_end_customer_order_needs_a_slot_and_a_date(api, services):
 
 
 async def test_the_buyer_cannot_choose_the_payment_method_for_an_end_customer(api, services):
-    tenant, buyer, product, u = await ordering_setup(api, services)
+    _tenant, buyer, product, u = await ordering_setup(api, services)
     succeeded(await add_to_cart(api, buyer, product_id=product), "addToCart")
     error = failed(await update_cart(api, buyer, endCustomerId=u["astrid"], paymentMethod="CARD"), "updateCart")
     assert (error["code"], error["field"]) == ("PAYMENT_METHOD_NOT_ALLOWED", "paymentMethod")
@@ -223,7 +227,7 @@ async def test_numbers_are_sequential_per_company(api, services):
     year = utcnow().year
     assert numbers == [f"PO-{year}-000001", f"PO-{year}-000002", f"PO-{year}-000003"]
     assert their_number == f"PO-{year}-000001"
-    assert all(NUMBER.match(n) for n in numbers + [their_number])
+    assert all(NUMBER.match(n) for n in [*numbers, their_number])
 
 
 async def test_submission_records_who_when_and_what(api, services):
@@ -294,7 +298,7 @@ async def test_concurrent_duplicates_create_exactly_one_order(api, services):
     tenant = await shop(api, [Role.CUSTOMER])
     buyer = tenant[Role.CUSTOMER]
     product = await create_product(services, "MILK", 1250, 15)
-    for round_ in range(2):
+    for _round in range(2):
         succeeded(await add_to_cart(api, buyer, product_id=product, quantity=2), "addToCart")
         key = new_key()
         bodies = await asyncio.gather(*(submit(api, buyer, key) for _ in range(5)))
@@ -487,14 +491,16 @@ async def test_illegal_transitions_are_typed_errors_and_change_nothing(api, serv
     op = await operator(api)
     pending = await place_order(api, tenant[Role.CUSTOMER], [(product, 1)])
     error = failed(await fulfil(api, op, pending["id"]), "fulfilOrder")
-    assert (error["code"], error["message"]) == ("INVALID_TRANSITION", "An order that is pending approval cannot be fulfilled")
+    assert (error["code"], error["message"]) == (
+        "INVALID_TRANSITION", "An order that is pending approval cannot be fulfilled")
     error = failed(await record_return(api, op, pending["id"], pending["lines"][0]["id"], 1), "recordReturn")
     assert error["code"] == "INVALID_TRANSITION"
     succeeded(await cancel(api, tenant[Role.CUSTOMER], pending["id"]), "cancelOrder")
     before = await order_state(services, pk_of(pending["id"]))
     error = failed(await fulfil(api, op, pending["id"]), "fulfilOrder")
     assert (error["code"], error["message"]) == ("INVALID_TRANSITION", "An order that is cancelled cannot be fulfilled")
-    body = await mutate(api, "approveOrder", "DecideOrderInput", {"id": pending["id"]}, tenant[Role.ORDER_APPROVER].token)
+    body = await mutate(api, "approveOrder", "DecideOrderInput", {"id": pending["id"]},
+                        tenant[Role.ORDER_APPROVER].token)
     assert failed(body, "approveOrder")["code"] == "INVALID_TRANSITION"
     assert await order_state(services, pk_of(pending["id"])) == before
     # An unknown order is not found.
@@ -531,7 +537,7 @@ async def test_returns_credit_the_snapshot_price_with_vat_and_never_more_than_de
     assert await order_state(services, pk_of(order["id"])) == before
     result = succeeded(await record_return(api, op, order["id"], milk_line, 2, "Expired"), "recordReturn")["order"]
     assert result["totals"]["credited"]["amount"] == "29.13"
-    assert [(l["sku"], l["returnedQuantity"]) for l in result["lines"]] == [("CHEAP", 3), ("MILK", 2)]
+    assert [(line["sku"], line["returnedQuantity"]) for line in result["lines"]] == [("CHEAP", 3), ("MILK", 2)]
     assert events(result)[-1] == ("RETURN", None, None, "Op Erator", "2 x MILK returned. Expired")
     assert result["status"] == "FULFILLED"
     async with services.db.read_sessions() as session:
@@ -539,7 +545,8 @@ async def test_returns_credit_the_snapshot_price_with_vat_and_never_more_than_de
     assert amounts == [13, 12, 13, 2875]
     assert await outstanding(services, tenant.company_id) == 0
     # Company members cannot record returns.
-    assert outcome(await record_return(api, tenant[Role.ADMIN], order["id"], milk_line, 1), "recordReturn") == "FORBIDDEN"
+    assert outcome(await record_return(api, tenant[Role.ADMIN], order["id"], milk_line, 1),
+                   "recordReturn") == "FORBIDDEN"
     assert await order_state(services, pk_of(order["id"])) == (
         "fulfilled", 2913, 3 + 4, (3, 2))
 
@@ -571,7 +578,8 @@ async def test_approver_decisions_are_in_the_timeline(api, services):
         ("REQUIRE_APPROVAL", "SUBMITTED", "PENDING_APPROVAL", None, "Everything: Order total above the rule's amount"),
         ("APPROVE", "PENDING_APPROVAL", "APPROVED", "Test Order_Approver", "Fine"),
     ]
-    body = await mutate(api, "rejectOrder", "DecideOrderInput", {"id": second["id"], "comment": "Too much"}, approver.token)
+    body = await mutate(api, "rejectOrder", "DecideOrderInput", {"id": second["id"], "comment": "Too much"},
+                        approver.token)
     rejected = succeeded(body, "rejectOrder")["order"]
     assert events(rejected)[-1] == ("REJECT", "PENDING_APPROVAL", "REJECTED", "Test Order_Approver", "Too much")
     assert await outstanding(services, tenant.company_id) == 1438  # the rejected order's commitment was given back
