@@ -24,7 +24,8 @@ from tests.ordering_helpers import (
 
 SAVED = ("id name shared ownedByMe updatedAt lines { quantity substitutionAllowed "
          "product { id sku unitPrice { amount } active } }")
-SAVED_RESULT = f"__typename ... on SavedCartPayload {{ savedCart {{ {SAVED} }} }} ... on MutationError {{ code message field }}"
+SAVED_RESULT = (f"__typename ... on SavedCartPayload {{ savedCart {{ {SAVED} }} }} "
+                "... on MutationError { code message field }")
 DELETE_RESULT = "__typename ... on DeleteSavedCartPayload { deletedId } ... on MutationError { code message field }"
 LIST = f"{{ savedCarts {{ {SAVED} }} }}"
 
@@ -34,7 +35,8 @@ async def save(api, member, name: str) -> dict:
 
 
 async def edit(api, member, saved_id: str, **fields) -> dict:
-    return await mutate(api, "updateSavedCart", "UpdateSavedCartInput", {"id": saved_id, **fields}, member.token, SAVED_RESULT)
+    return await mutate(api, "updateSavedCart", "UpdateSavedCartInput", {"id": saved_id, **fields}, member.token,
+                        SAVED_RESULT)
 
 
 async def delete(api, member, saved_id: str) -> dict:
@@ -50,7 +52,7 @@ async def listed(api, member) -> list[dict]:
 
 
 def lines_of(saved: dict) -> list[tuple]:
-    return [(l["product"]["sku"], l["quantity"], l["substitutionAllowed"]) for l in saved["lines"]]
+    return [(line["product"]["sku"], line["quantity"], line["substitutionAllowed"]) for line in saved["lines"]]
 
 
 async def stored(services) -> list[tuple]:
@@ -60,8 +62,9 @@ async def stored(services) -> list[tuple]:
         for cart in carts:
             lines = (await session.execute(select(SavedCartLine.product_id, SavedCartLine.quantity,
                                                   SavedCartLine.substitution_allowed)
-                                           .where(SavedCartLine.saved_cart_id == cart.id).order_by(SavedCartLine.id))).all()
-            result.append((cart.owner_id, cart.name, cart.shared, [tuple(l) for l in lines]))
+                                           .where(SavedCartLine.saved_cart_id == cart.id)
+                                           .order_by(SavedCartLine.id))).all()
+            result.append((cart.owner_id, cart.name, cart.shared, [tuple(line) for line in lines]))
         return result
 
 
@@ -80,7 +83,7 @@ async def saved_weekly(api, buyer, milk, gloves) -> dict:
 
 
 async def test_save_list_and_put_into_the_cart_at_current_prices(api, services):
-    tenant, buyer, milk, gloves, _ = await setup(api, services)
+    _tenant, buyer, milk, gloves, _ = await setup(api, services)
     saved = await saved_weekly(api, buyer, milk, gloves)
     assert (saved["name"], saved["shared"], saved["ownedByMe"]) == ("Weekly", False, True)
     assert lines_of(saved) == [("MILK", 6, True), ("GLOVES", 2, False)]
@@ -90,37 +93,38 @@ async def test_save_list_and_put_into_the_cart_at_current_prices(api, services):
     assert order["totals"]["gross"]["amount"] == "336.00"  # 6 x 12.50 x 1.15 + 2 x 99.90 x 1.25 = 86.25 + 249.75
     # Prices change; the saved cart shows and re-adds the catalogue's prices of today.
     await change_product(services, milk, unit_price_minor=1390)
-    assert [l["product"]["unitPrice"]["amount"] for l in (await listed(api, buyer))[0]["lines"]] == ["13.90", "99.90"]
+    prices = [line["product"]["unitPrice"]["amount"] for line in (await listed(api, buyer))[0]["lines"]]
+    assert prices == ["13.90", "99.90"]
     cart = succeeded(await reuse(api, buyer, saved["id"]), "addSavedCartToCart")["order"]
     assert cart["status"] == "DRAFT" and cart["id"] != order["id"]
-    assert [(l["sku"], l["quantity"], l["substitutionAllowed"], l["unitPrice"]["amount"]) for l in cart["lines"]] == [
-        ("MILK", 6, True, "13.90"), ("GLOVES", 2, False, "99.90")]
+    assert [(line["sku"], line["quantity"], line["substitutionAllowed"], line["unitPrice"]["amount"])
+            for line in cart["lines"]] == [("MILK", 6, True, "13.90"), ("GLOVES", 2, False, "99.90")]
     # Adding it again on top of the cart adds the quantities.
     cart = succeeded(await reuse(api, buyer, saved["id"]), "addSavedCartToCart")["order"]
-    assert [(l["sku"], l["quantity"]) for l in cart["lines"]] == [("MILK", 12), ("GLOVES", 4)]
+    assert [(line["sku"], line["quantity"]) for line in cart["lines"]] == [("MILK", 12), ("GLOVES", 4)]
 
 
 async def test_products_no_longer_sold_are_skipped_when_reused(api, services):
-    tenant, buyer, milk, gloves, _ = await setup(api, services)
+    _tenant, buyer, milk, gloves, _ = await setup(api, services)
     saved = await saved_weekly(api, buyer, milk, gloves)
     succeeded(await submit(api, buyer), "submitOrder")
     await change_product(services, gloves, active=False)
     cart = succeeded(await reuse(api, buyer, saved["id"]), "addSavedCartToCart")["order"]
-    assert [(l["sku"], l["quantity"]) for l in cart["lines"]] == [("MILK", 6)]
+    assert [(line["sku"], line["quantity"]) for line in cart["lines"]] == [("MILK", 6)]
 
 
 async def test_an_empty_cart_cannot_be_saved(api, services):
-    tenant, buyer, milk, _, _ = await setup(api, services)
+    _tenant, buyer, milk, _, _ = await setup(api, services)
     assert failed(await save(api, buyer, "Nothing"), "saveCart")["code"] == "EMPTY_CART"
     succeeded(await add_to_cart(api, buyer, product_id=milk), "addToCart")
-    succeeded(await mutate(api, "updateCartLine", "UpdateCartLineInput", {"productId": gid("Product", milk), "quantity": 0},
-                           buyer.token), "updateCartLine")
+    emptied = {"productId": gid("Product", milk), "quantity": 0}
+    succeeded(await mutate(api, "updateCartLine", "UpdateCartLineInput", emptied, buyer.token), "updateCartLine")
     assert failed(await save(api, buyer, "Nothing"), "saveCart")["code"] == "EMPTY_CART"
     assert await count(services, SavedCart) == 0
 
 
 async def test_edit_the_lines_of_a_saved_cart(api, services):
-    tenant, buyer, milk, gloves, coffee = await setup(api, services)
+    _tenant, buyer, milk, gloves, coffee = await setup(api, services)
     saved = await saved_weekly(api, buyer, milk, gloves)
     edited = succeeded(await edit(api, buyer, saved["id"], lines=[
         {"productId": gid("Product", coffee), "quantity": 1},
@@ -151,7 +155,8 @@ async def test_rename_and_names_are_unique_per_owner(api, services):
     assert (error["code"], error["field"]) == ("SAVED_CART_NAME_TAKEN", "name")
     renamed = succeeded(await edit(api, buyer, monthly["id"], name="Every month"), "updateSavedCart")["savedCart"]
     assert renamed["name"] == "Every month"
-    assert succeeded(await edit(api, buyer, weekly["id"], name="Weekly"), "updateSavedCart")["savedCart"]["name"] == "Weekly"
+    unchanged = succeeded(await edit(api, buyer, weekly["id"], name="Weekly"), "updateSavedCart")["savedCart"]
+    assert unchanged["name"] == "Weekly"
     assert [s["name"] for s in await listed(api, buyer)] == ["Every month", "Weekly"]
     # Another user may use the same name.
     colleague = await add_buyer(api, tenant)
@@ -160,7 +165,7 @@ async def test_rename_and_names_are_unique_per_owner(api, services):
 
 
 async def test_delete_a_saved_cart(api, services):
-    tenant, buyer, milk, gloves, _ = await setup(api, services)
+    _tenant, buyer, milk, gloves, _ = await setup(api, services)
     saved = await saved_weekly(api, buyer, milk, gloves)
     assert succeeded(await delete(api, buyer, saved["id"]), "deleteSavedCart")["deletedId"] == saved["id"]
     assert await listed(api, buyer) == []
@@ -196,7 +201,7 @@ async def test_an_administrator_shares_a_saved_cart_with_the_company(api, servic
     seen = await listed(api, buyer)
     assert [(s["name"], s["shared"], s["ownedByMe"]) for s in seen] == [("Weekly", True, False)]
     cart = succeeded(await reuse(api, buyer, shared["id"]), "addSavedCartToCart")["order"]
-    assert [(l["sku"], l["quantity"]) for l in cart["lines"]] == [("MILK", 6), ("GLOVES", 2)]
+    assert [(line["sku"], line["quantity"]) for line in cart["lines"]] == [("MILK", 6), ("GLOVES", 2)]
     # The buyer may use it but not change or delete it.
     before = await stored(services)
     assert failed(await edit(api, buyer, shared["id"], name="Mine"), "updateSavedCart")["code"] == "NOT_FOUND"
