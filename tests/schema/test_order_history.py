@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime, time, timedelta
+from functools import partial
 
 from sqlalchemy import event, select, update
 
@@ -63,7 +64,8 @@ def at(month: int, day: int = 10) -> datetime:
 async def end_customer(services, company_id: int, name: str = "Astrid") -> tuple[int, int, int]:
     """A unit with a Tuesday slot and an end customer: (location, slot, end customer) ids."""
     async with services.db.transaction() as session:
-        location = DeliveryLocation(company_id=company_id, name="Sunny Hill", street="Solveien 3", postal_code="0870", city="Oslo")
+        location = DeliveryLocation(company_id=company_id, name="Sunny Hill", street="Solveien 3", postal_code="0870",
+                                    city="Oslo")
         session.add(location)
         await session.flush()
         slot = DeliverySlot(location_id=location.id, weekday=1, starts_at=time(8), ends_at=time(10))
@@ -136,8 +138,8 @@ async def test_order_approvers_see_the_orders_they_may_decide(api, services):
     chosen = tenant[Role.ORDER_APPROVER]
     bystander = await add_buyer(api, tenant, Role.ORDER_APPROVER)
     # Orders above 100.00 wait for the chosen approver by name; every order waits for any order approver.
-    await approval_rule(services, tenant.company_id, threshold_minor=10000, roles=(), membership_ids=[chosen.membership_id],
-                        name="Big")
+    await approval_rule(services, tenant.company_id, threshold_minor=10000, roles=(),
+                        membership_ids=[chosen.membership_id], name="Big")
     small = await place_order(api, tenant[Role.MANAGER], [(product, 1)])
     assert small["status"] == "PENDING_APPROVAL"  # 125.00 > 100.00
     await approval_rule(services, tenant.company_id, threshold_minor=100_000, roles=("order_approver",), name="Huge")
@@ -173,7 +175,8 @@ async def test_filters(api, services):
     assert await filtered(statuses=["APPROVED"]) == n[1:]
     assert await filtered(statuses=["APPROVED", "FULFILLED"]) == n
     assert await filtered(statuses=["CANCELLED"]) == []
-    assert await filtered(submittedFrom=at(2).isoformat(), submittedTo=at(4).isoformat()) == [n[1], n[2]]  # to: exclusive
+    # submittedTo is exclusive.
+    assert await filtered(submittedFrom=at(2).isoformat(), submittedTo=at(4).isoformat()) == [n[1], n[2]]
     assert await filtered(submittedFrom=(at(4) - timedelta(microseconds=1)).isoformat()) == [n[3], n[4]]
     assert await filtered(submittedTo=at(1, 11).isoformat()) == [n[0]]
     assert await filtered(buyerId=w["second"].gid) == [n[2]]
@@ -214,7 +217,8 @@ async def test_sort_orders(api, services):
     assert await numbers(api, admin, orderBy="TOTAL_DESC") == [n[3], n[4], n[1], n[2], n[0]]
     assert await numbers(api, admin, orderBy="TOTAL_ASC") == [n[0], n[2], n[1], n[4], n[3]]
     page = await history(api, admin, orderBy="TOTAL_DESC")
-    assert [e["node"]["totals"]["gross"]["amount"] for e in page["edges"]] == ["625.00", "500.00", "375.00", "250.00", "125.00"]
+    assert [e["node"]["totals"]["gross"]["amount"] for e in page["edges"]] == [
+        "625.00", "500.00", "375.00", "250.00", "125.00"]
 
 
 SORTS = {
@@ -227,7 +231,8 @@ SORTS = {
 
 async def expected_numbers(services, company_id: int, sort: str) -> list[str]:
     async with services.db.read_sessions() as session:
-        rows = (await session.scalars(select(Order).where(Order.company_id == company_id, Order.status != "draft"))).all()
+        submitted = select(Order).where(Order.company_id == company_id, Order.status != "draft")
+        rows = (await session.scalars(submitted)).all()
     key, descending = SORTS[sort]
     return [o.number for o in sorted(rows, key=key, reverse=descending)]
 
@@ -261,7 +266,7 @@ async def paging_world(api, services):
 
 
 async def test_keyset_pages_cover_every_order_once_in_every_sort(api, services):
-    tenant, _, orders = await paging_world(api, services)
+    tenant, _, _orders = await paging_world(api, services)
     manager = tenant[Role.MANAGER]
     for sort in SORTS:
         expected = await expected_numbers(services, tenant.company_id, sort)
@@ -273,17 +278,17 @@ async def test_keyset_pages_cover_every_order_once_in_every_sort(api, services):
 
 
 async def test_pages_stay_stable_while_new_orders_arrive(api, services):
-    tenant, product, orders = await paging_world(api, services)
+    tenant, product, _orders = await paging_world(api, services)
     manager = tenant[Role.MANAGER]
+
+    async def new_orders(arrived: list[str]) -> None:
+        for quantity in (2, 7):
+            arrived.append((await place_order(api, tenant[Role.CUSTOMER], [(product, quantity)]))["number"])
+
     for sort in SORTS:
         before = await expected_numbers(services, tenant.company_id, sort)
         arrived: list[str] = []
-
-        async def new_orders():
-            for quantity in (2, 7):
-                arrived.append((await place_order(api, tenant[Role.CUSTOMER], [(product, quantity)]))["number"])
-
-        seen = await walk(api, manager, sort, 3, between_pages=new_orders)
+        seen = await walk(api, manager, sort, 3, between_pages=partial(new_orders, arrived))
         assert len(seen) == len(set(seen)), sort  # no duplicates
         assert set(before) <= set(seen), sort  # no gaps
         assert set(seen) <= set(before) | set(arrived)
@@ -326,9 +331,11 @@ PAGE_FIELDS = """id number status reference poNumber submittedAt paymentMethod
   lines { id sku name quantity unitPrice { amount currency } vatRate net { amount } vat { amount } gross { amount } }
   totals { net { amount } vat { amount } gross { amount } vatBreakdown { rate vat { amount } } }
   delivery { locationName address { street city } slot { weekday startsAt } date }"""
-BUDGET_QUERY = f"query($first: Int!) {{ orders(first: $first) {{ edges {{ cursor node {{ {PAGE_FIELDS} }} }} pageInfo {{ hasNextPage }} }} }}"
-BUDGET_QUERY_WITH_TIMELINE = (f"query($first: Int!) {{ orders(first: $first) {{ edges {{ cursor node {{ {PAGE_FIELDS} "
-                              f"timeline {{ kind fromStatus toStatus actorName at }} }} }} pageInfo {{ hasNextPage }} }} }}")
+BUDGET_QUERY = (f"query($first: Int!) {{ orders(first: $first) {{ edges {{ cursor node {{ {PAGE_FIELDS} }} }} "
+                "pageInfo { hasNextPage } } }")
+BUDGET_QUERY_WITH_TIMELINE = (
+    f"query($first: Int!) {{ orders(first: $first) {{ edges {{ cursor node {{ {PAGE_FIELDS} "
+    f"timeline {{ kind fromStatus toStatus actorName at }} }} }} pageInfo {{ hasNextPage }} }} }}")
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
 
@@ -343,11 +350,12 @@ async def bulk_orders(services, company_id: int, group_id: int, buyer_ids: list[
         for index in range(count):
             ours = index % 2 == 0
             order = Order(company_id=company_id, buyer_id=buyer_ids[index % len(buyer_ids)], group_id=group_id,
-                          status="approved", number=f"PO-2025-{index + 1:06d}", currency="NOK", reference=f"Ref {index}",
+                          status="approved", number=f"PO-2025-{index + 1:06d}", currency="NOK",
+                          reference=f"Ref {index}",
                           end_customer_id=astrid if ours else None, location_id=location_id if ours else None,
-                          delivery_slot_id=slot if ours else None, delivery_street="Solveien 3", delivery_postal_code="0870",
-                          delivery_city="Oslo", payment_method="card", net_minor=1333, vat_minor=300, gross_minor=1633,
-                          submitted_at=now - timedelta(minutes=index))
+                          delivery_slot_id=slot if ours else None, delivery_street="Solveien 3",
+                          delivery_postal_code="0870", delivery_city="Oslo", payment_method="card", net_minor=1333,
+                          vat_minor=300, gross_minor=1633, submitted_at=now - timedelta(minutes=index))
             order.lines = [
                 OrderLine(product_id=product_a, quantity=1, sku="A", name="A", unit="piece", unit_price_minor=1000,
                           vat_rate=25, net_minor=1000, vat_minor=250),
@@ -356,8 +364,10 @@ async def bulk_orders(services, company_id: int, group_id: int, buyer_ids: list[
             ]
             session.add(order)
             await session.flush()
-            session.add_all([OrderEvent(order_id=order.id, kind="submit", from_status="draft", to_status="submitted"),
-                             OrderEvent(order_id=order.id, kind="approve", from_status="submitted", to_status="approved")])
+            session.add_all([
+                OrderEvent(order_id=order.id, kind="submit", from_status="draft", to_status="submitted"),
+                OrderEvent(order_id=order.id, kind="approve", from_status="submitted", to_status="approved"),
+            ])
 
 
 async def statements_for(api, services, member, query: str, first: int) -> tuple[list[str], dict]:
@@ -389,7 +399,7 @@ async def test_an_order_history_page_takes_at_most_four_statements_whatever_its_
     large, page = await statements_for(api, services, admin, BUDGET_QUERY, 50)
     assert len(page["edges"]) == 50 and page["pageInfo"]["hasNextPage"] is True
     node = page["edges"][0]["node"]
-    assert [l["sku"] for l in node["lines"]] == ["A", "B"]
+    assert [line["sku"] for line in node["lines"]] == ["A", "B"]
     assert node["endCustomer"]["name"] == "Astrid" and node["buyer"]["name"] == "Test Customer"
     assert node["group"]["name"] == "Default"
     assert node["delivery"]["slot"]["weekday"] == "TUESDAY"
@@ -426,7 +436,8 @@ FULL_HISTORY = """query($first: Int!) { orders(first: $first) {
     delivery { locationId locationName date address { street postalCode city }
                slot { slotId weekday startsAt endsAt } }
     timeline { kind fromStatus toStatus comment at actorName }
-    approvalFlow { viewerActions rules { ruleName reason tiers { level status approverRoles approverNames decidedBy comment } } }
+    approvalFlow { viewerActions rules { ruleName reason
+      tiers { level status approverRoles approverNames decidedBy comment } } }
   } }
   pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }"""
 
