@@ -8,12 +8,12 @@ A buyer may cancel only before approval: a confirmed purchase is final.
 
 from __future__ import annotations
 
-from enum import Enum, StrEnum
+from enum import StrEnum
 
 from models.errors import DomainError, ErrorCode
 
 
-class OrderStatus(str, Enum):
+class OrderStatus(StrEnum):
     DRAFT = "draft"
     SUBMITTED = "submitted"
     PENDING_APPROVAL = "pending_approval"
@@ -23,7 +23,7 @@ class OrderStatus(str, Enum):
     CANCELLED = "cancelled"
 
 
-class Transition(str, Enum):
+class Transition(StrEnum):
     SUBMIT = "submit"
     REQUIRE_APPROVAL = "require_approval"
     APPROVE = "approve"

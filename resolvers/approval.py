@@ -38,10 +38,12 @@ async def route_submitted_order(
         if reason is None:
             continue
         budget_rule_matched |= rule.condition == RuleCondition.OVER_BUDGET.value
-        steps += [_step(order, rule.id, rule.name, reason, tier.level, tier.roles, tier.membership_ids) for tier in rule.tiers]
+        steps += [_step(order, rule.id, rule.name, reason, tier.level, tier.roles, tier.membership_ids)
+                  for tier in rule.tiers]
     if approval_budgets and not budget_rule_matched:
         # A REQUIRE_APPROVAL budget without a rule of its own is decided by the administrators.
-        steps.append(_step(order, None, BUDGET_RULE_NAME, "Over budget: " + ", ".join(approval_budgets), 1, ["admin"], []))
+        steps.append(_step(order, None, BUDGET_RULE_NAME, "Over budget: " + ", ".join(approval_budgets), 1,
+                           ["admin"], []))
     if not steps:
         await transition(ctx, order, Transition.APPROVE, comment="No approval required", system=True)
         return
@@ -56,10 +58,13 @@ async def route_submitted_order(
     await _notify_approvers(ctx, order, [s for s in steps if s.is_current])
 
 
-def _step(order: Order, rule_id, rule_name: str, reason: str, level: int, roles: list[str], ids: list[int]) -> OrderApprovalStep:
+def _step(
+    order: Order, rule_id: int | None, rule_name: str, reason: str, level: int, roles: list[str], ids: list[int],
+) -> OrderApprovalStep:
     return OrderApprovalStep(
-        order_id=order.id, company_id=order.company_id, rule_id=rule_id, rule_name=rule_name, reason=reason, level=level,
-        roles=list(roles), membership_ids=list(ids), approver_keys=approver_keys(roles, ids), is_current=level == 1,
+        order_id=order.id, company_id=order.company_id, rule_id=rule_id, rule_name=rule_name, reason=reason,
+        level=level, roles=list(roles), membership_ids=list(ids), approver_keys=approver_keys(roles, ids),
+        is_current=level == 1,
     )
 
 
@@ -88,7 +93,8 @@ async def _notify_buyer(ctx: UseCaseContext, order: Order, decision: str, commen
         select(User.email).join(Membership, Membership.user_id == User.id)).where(Membership.id == order.buyer_id))
     note = f"\nComment: {comment}\n" if comment else "\n"
     await queue_mail(ctx, to=email, subject=f"Order {order.number} was {decision}",
-                     body=f"Your order {order.number} ({format_amount(order.gross_minor)} {order.currency}) was {decision}.{note}")
+                     body=(f"Your order {order.number} ({format_amount(order.gross_minor)} {order.currency}) "
+                           f"was {decision}.{note}"))
 
 
 async def decide(ctx: UseCaseContext, *, order_id: int, approve: bool, comment: str) -> OrderView:
@@ -104,7 +110,8 @@ async def decide(ctx: UseCaseContext, *, order_id: int, approve: bool, comment: 
     if order.buyer_id == actor.membership_id:
         raise DomainError(ErrorCode.SELF_APPROVAL, "You cannot decide your own order", "id")
     if order.status != OrderStatus.PENDING_APPROVAL.value:
-        raise DomainError(ErrorCode.INVALID_TRANSITION, f"The order is {order.status.replace('_', ' ')}, not awaiting approval", "id")
+        raise DomainError(ErrorCode.INVALID_TRANSITION,
+                          f"The order is {order.status.replace('_', ' ')}, not awaiting approval", "id")
     steps = list((await ctx.session.scalars(company_rows(OrderApprovalStep, order).where(
         OrderApprovalStep.order_id == order.id, eligible_step(actor)).with_for_update())).all())
     if not steps:

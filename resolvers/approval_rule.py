@@ -87,7 +87,8 @@ async def _validate(ctx: UseCaseContext, actor: Actor, spec: RuleSpec) -> None:
             raise DomainError(ErrorCode.INVALID_INPUT, "Each tier names at least one role or user", f"tiers.{index}")
         for role in tier.roles:
             if not authorizer.role_allows(role.value, Permission.ORDER_APPROVE):
-                raise DomainError(ErrorCode.INVALID_INPUT, f"The {role.value} role cannot approve orders", f"tiers.{index}.roles")
+                raise DomainError(ErrorCode.INVALID_INPUT, f"The {role.value} role cannot approve orders",
+                                  f"tiers.{index}.roles")
         members = (await ctx.session.execute(company_rows(Membership, actor, Membership.id, Membership.role).where(
             Membership.id.in_(tier.membership_ids)))).all()
         if len(members) != len(set(tier.membership_ids)):
@@ -103,7 +104,7 @@ def _apply(rule: ApprovalRule, spec: RuleSpec) -> None:
     rule.condition = spec.condition.value
     rule.threshold_minor = spec.threshold_minor
     rule.cost_centre_id = spec.cost_centre_id if spec.condition is RuleCondition.COST_CENTRE else None
-    rule.category = spec.category.strip() if spec.condition is RuleCondition.PRODUCT_CATEGORY else None
+    rule.category = (spec.category or "").strip() if spec.condition is RuleCondition.PRODUCT_CATEGORY else None
     rule.applies_to_roles = sorted({r.value for r in spec.applies_to_roles})
     rule.applies_to_group_ids = sorted(set(spec.applies_to_group_ids))
     rule.active = spec.active
@@ -130,7 +131,8 @@ async def save_rule(ctx: UseCaseContext, *, rule_id: int | None, spec: RuleSpec)
         await ctx.session.flush()
     _apply(rule, spec)
     await ctx.session.flush()
-    await audit(ctx, "approval_rule", rule.id, "create" if before is None else "update", before=before, after=rule_snapshot(rule))
+    await audit(ctx, "approval_rule", rule.id, "create" if before is None else "update", before=before,
+                after=rule_snapshot(rule))
     return rule
 
 

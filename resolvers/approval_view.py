@@ -80,8 +80,9 @@ async def flows(ctx: UseCaseContext, views: list[OrderView]) -> dict[int, FlowVi
     """Approval flows of a page of orders: two statements whatever the page size."""
     actor = ctx.actor
     ids = [v.id for v in views]
-    steps = (await ctx.session.scalars(company_rows(OrderApprovalStep, views).where(OrderApprovalStep.order_id.in_(ids))
-                                       .order_by(OrderApprovalStep.order_id, OrderApprovalStep.id))).all() if ids else []
+    steps = (await ctx.session.scalars(
+        company_rows(OrderApprovalStep, views).where(OrderApprovalStep.order_id.in_(ids))
+        .order_by(OrderApprovalStep.order_id, OrderApprovalStep.id))).all() if ids else []
     names = await _member_names(
         ctx, views, {m for s in steps for m in s.membership_ids} | {s.decided_by_id for s in steps if s.decided_by_id})
     decidable = set()
@@ -130,7 +131,8 @@ async def budget_impacts(ctx: UseCaseContext, order_ids: list[int]) -> dict[int,
     if not order_ids:
         return {}
     rows = await ctx.session.execute(company_scope(Budget, ctx.actor).apply(
-        select(OrderCharge.order_id, Budget.name, OrderCharge.amount_minor, Budget.amount_minor, BudgetUsage.committed_minor)
+        select(OrderCharge.order_id, Budget.name, OrderCharge.amount_minor, Budget.amount_minor,
+               BudgetUsage.committed_minor)
         .join(Budget, Budget.id == OrderCharge.budget_id)
         .outerjoin(BudgetUsage, and_(BudgetUsage.budget_id == OrderCharge.budget_id,
                                      BudgetUsage.period_start == OrderCharge.period_start))

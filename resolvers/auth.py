@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from models import AuthSession, Membership, MembershipStatus, RefreshToken, User
 from models.base import utcnow
@@ -56,7 +57,8 @@ async def _default_membership(ctx: UseCaseContext, user: User, company_id: int |
 async def _issue(ctx: UseCaseContext, auth_session: AuthSession) -> IssuedTokens:
     refresh = new_opaque_token()
     refresh_expires = utcnow() + timedelta(days=ctx.settings.refresh_token_days)
-    ctx.session.add(RefreshToken(session_id=auth_session.id, token_hash=token_digest(refresh), expires_at=refresh_expires))
+    ctx.session.add(RefreshToken(session_id=auth_session.id, token_hash=token_digest(refresh),
+                                 expires_at=refresh_expires))
     access, access_expires = ctx.services.tokens.issue(
         user_id=auth_session.user_id, session_id=auth_session.id, membership_id=auth_session.membership_id
     )
@@ -89,14 +91,16 @@ async def refresh_tokens(ctx: UseCaseContext, *, refresh_token: str) -> IssuedTo
         )
     if auth_session.revoked_at is not None:
         raise DomainError(ErrorCode.INVALID_TOKEN, "The session has ended; sign in again", "refreshToken")
-    spent = await ctx.session.execute(
+    # An UPDATE without RETURNING gives a CursorResult, which has the row count (as SQLAlchemy documents).
+    spent = cast(CursorResult, await ctx.session.execute(
         update(RefreshToken).where(RefreshToken.id == stored.id, RefreshToken.used_at.is_(None)).values(used_at=now)
-    )
+    ))
     if spent.rowcount != 1:
         raise DomainError(ErrorCode.INVALID_TOKEN, "The refresh token is not valid", "refreshToken")
     if auth_session.membership_id is not None and not await _membership_active(ctx, auth_session):
         await _revoke(ctx, auth_session, "membership_inactive")
-        raise DomainError(ErrorCode.INVALID_TOKEN, "Your access to this company has ended", "refreshToken", persist=True)
+        raise DomainError(ErrorCode.INVALID_TOKEN, "Your access to this company has ended", "refreshToken",
+                          persist=True)
     return await _issue(ctx, auth_session)
 
 

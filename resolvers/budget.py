@@ -8,9 +8,9 @@ from datetime import date
 from sqlalchemy import or_, select, tuple_
 
 from models import Budget, BudgetUsage, CostCentre, Group, MemberCostCentre, Membership
+from models.base import utcnow
 from models.budget import BudgetAction, BudgetOwner, BudgetPeriod, PeriodWindow, period_window
 from models.errors import DomainError, ErrorCode
-from models.base import utcnow
 from policies.actor import Actor
 from policies.permissions import Permission
 from policies.scopes import company_row, company_rows
@@ -30,6 +30,11 @@ class BudgetSpec:
     starts_on: date | None = None
     ends_on: date | None = None
     active: bool = True
+
+
+_OWNER_MODELS: dict[BudgetOwner, type[Group] | type[Membership] | type[CostCentre]] = {
+    BudgetOwner.GROUP: Group, BudgetOwner.USER: Membership, BudgetOwner.COST_CENTRE: CostCentre,
+}
 
 
 @dataclass
@@ -52,14 +57,14 @@ def snapshot(b: Budget) -> dict:
 
 
 async def _check_owner(ctx: UseCaseContext, actor: Actor, spec: BudgetSpec) -> None:
-    model = {BudgetOwner.GROUP: Group, BudgetOwner.USER: Membership, BudgetOwner.COST_CENTRE: CostCentre}[spec.owner_type]
+    model = _OWNER_MODELS[spec.owner_type]
     if await ctx.session.scalar(company_rows(model, actor, model.id).where(model.id == spec.owner_id)) is None:
         raise DomainError(ErrorCode.NOT_FOUND, f"No such {spec.owner_type.value.replace('_', ' ')}", "ownerId")
     if spec.amount_minor < 0:
         raise DomainError(ErrorCode.INVALID_INPUT, "A budget amount cannot be negative", "amount")
-    if spec.period is BudgetPeriod.FIXED:
-        if spec.starts_on is None or spec.ends_on is None or spec.starts_on > spec.ends_on:
-            raise DomainError(ErrorCode.INVALID_INPUT, "A fixed budget needs a start on or before its end", "startsOn")
+    if spec.period is BudgetPeriod.FIXED and (
+            spec.starts_on is None or spec.ends_on is None or spec.starts_on > spec.ends_on):
+        raise DomainError(ErrorCode.INVALID_INPUT, "A fixed budget needs a start on or before its end", "startsOn")
 
 
 async def save_budget(ctx: UseCaseContext, *, budget_id: int | None, spec: BudgetSpec) -> BudgetStatus:
@@ -80,7 +85,8 @@ async def save_budget(ctx: UseCaseContext, *, budget_id: int | None, spec: Budge
     budget.starts_on, budget.ends_on = (spec.starts_on, spec.ends_on) if fixed else (None, None)
     budget.amount_minor, budget.action, budget.active = spec.amount_minor, spec.action.value, spec.active
     await ctx.session.flush()
-    await audit(ctx, "budget", budget.id, "create" if before is None else "update", before=before, after=snapshot(budget))
+    await audit(ctx, "budget", budget.id, "create" if before is None else "update", before=before,
+                after=snapshot(budget))
     return (await statuses(ctx, [budget], utcnow().date()))[0]
 
 

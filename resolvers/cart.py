@@ -37,13 +37,16 @@ async def view_cart(ctx: UseCaseContext) -> OrderView | None:
 
 
 async def cart_view(ctx: UseCaseContext, cart_id: int) -> OrderView:
-    return await fetch_order(ctx.session, cart_id, company_scope(Order, ctx.actor), with_events=False)
+    """The view of a cart this request has found or opened."""
+    view = await fetch_order(ctx.session, cart_id, company_scope(Order, ctx.actor), with_events=False)
+    assert view is not None
+    return view
 
 
 async def open_cart(ctx: UseCaseContext) -> Order:
     cart = await find_cart(ctx, for_update=True)
     if cart is None:
-        actor = ctx.actor
+        actor = ctx.require_signed_in()  # find_cart has required order:create of this actor
         group_id = await ctx.session.scalar(
             company_rows(Membership, actor, Membership.group_id).where(Membership.id == actor.membership_id))
         cart = Order(company_id=actor.company_id, buyer_id=actor.membership_id, group_id=group_id,
@@ -56,20 +59,23 @@ async def open_cart(ctx: UseCaseContext) -> Order:
 async def _product(ctx: UseCaseContext, *, product_id: int | None, sku: str | None) -> Product:
     if (product_id is None) == (sku is None):
         raise DomainError(ErrorCode.INVALID_INPUT, "Give either a product id or a SKU", "productId")
-    condition = Product.id == product_id if product_id is not None else Product.sku == sku.strip()
+    condition = Product.id == product_id if sku is None else Product.sku == sku.strip()
     product = await ctx.session.scalar(select(Product).where(condition))
     if product is None or not product.active:
-        raise DomainError(ErrorCode.PRODUCT_UNAVAILABLE, "No such product in the catalogue", "productId" if sku is None else "sku")
+        raise DomainError(ErrorCode.PRODUCT_UNAVAILABLE, "No such product in the catalogue",
+                          "productId" if sku is None else "sku")
     return product
 
 
 def _check_quantity(quantity: int, *, allow_zero: bool = False) -> None:
     if not (0 if allow_zero else 1) <= quantity <= MAX_QUANTITY:
-        raise DomainError(ErrorCode.INVALID_INPUT, f"Quantity must be between {0 if allow_zero else 1} and {MAX_QUANTITY}", "quantity")
+        raise DomainError(ErrorCode.INVALID_INPUT,
+                          f"Quantity must be between {0 if allow_zero else 1} and {MAX_QUANTITY}", "quantity")
 
 
 async def _line(ctx: UseCaseContext, cart: Order, product_id: int) -> OrderLine | None:
-    return await ctx.session.scalar(select(OrderLine).where(OrderLine.order_id == cart.id, OrderLine.product_id == product_id))
+    return await ctx.session.scalar(
+        select(OrderLine).where(OrderLine.order_id == cart.id, OrderLine.product_id == product_id))
 
 
 async def add_to_cart(
@@ -150,7 +156,8 @@ async def update_cart(
                               "Orders for end customers are paid the way the company has set", "paymentMethod")
         cart.payment_method = payment_method.value if payment_method else None
     if cost_centre_id is not KEEP:
-        cart.cost_centre_id = None if cost_centre_id is None else await resolve_cost_centre(ctx, cart.buyer_id, cost_centre_id)
+        cart.cost_centre_id = (None if cost_centre_id is None
+                               else await resolve_cost_centre(ctx, cart.buyer_id, cost_centre_id))
     with ctx.session.no_autoflush:  # an unknown slot id is INVALID_DELIVERY, not a foreign-key CONFLICT
         await check_delivery(ctx, cart, final=False, today=utcnow().date() if delivery_date is not KEEP else None)
     await ctx.session.flush()
@@ -178,11 +185,13 @@ async def check_delivery(ctx: UseCaseContext, cart: Order, *, final: bool, today
             raise DomainError(ErrorCode.INVALID_DELIVERY, "Choose one of the delivery slots of the end customer's unit",
                               "deliverySlotId")
         if cart.delivery_date is not None and not slot.fits(cart.delivery_date):
-            raise DomainError(ErrorCode.INVALID_DELIVERY, "The delivery date is not on the slot's weekday", "deliveryDate")
+            raise DomainError(ErrorCode.INVALID_DELIVERY, "The delivery date is not on the slot's weekday",
+                              "deliveryDate")
     if cart.delivery_date is not None and today is not None and cart.delivery_date < today:
         raise DomainError(ErrorCode.INVALID_DELIVERY, "The delivery date has passed", "deliveryDate")
     if final and cart.end_customer_id is not None and (cart.delivery_slot_id is None or cart.delivery_date is None):
-        raise DomainError(ErrorCode.INVALID_DELIVERY, "Choose a delivery slot and date for the end customer", "deliverySlotId")
+        raise DomainError(ErrorCode.INVALID_DELIVERY, "Choose a delivery slot and date for the end customer",
+                          "deliverySlotId")
 
 
 async def company_of(ctx: UseCaseContext, company_id: int) -> Company:
@@ -192,7 +201,8 @@ async def company_of(ctx: UseCaseContext, company_id: int) -> Company:
 def buyer_payment_method(chosen: str | None, approved: list[str]) -> str:
     method = chosen or (approved[0] if approved else None)
     if method is None or method not in approved:
-        raise DomainError(ErrorCode.PAYMENT_METHOD_NOT_ALLOWED, "This payment method is not approved for you", "paymentMethod")
+        raise DomainError(ErrorCode.PAYMENT_METHOD_NOT_ALLOWED, "This payment method is not approved for you",
+                          "paymentMethod")
     return PaymentMethod(method).value
 
 

@@ -30,7 +30,8 @@ class ProductFields:
 
 
 async def search_products(
-    ctx: UseCaseContext, *, text: str | None, category: str | None, include_inactive: bool, first: int, after: int | None,
+    ctx: UseCaseContext, *, text: str | None, category: str | None, include_inactive: bool, first: int,
+    after: int | None,
 ) -> Page[Product]:
     actor = ctx.require_signed_in()
     query = select(Product)
@@ -40,7 +41,8 @@ async def search_products(
         query = query.where(Product.category == category)
     for word in (text or "").lower().split()[:8]:
         query = query.where(Product.search_text.contains(word, autoescape=True))
-    return await keyset_page(ctx.session, query, Product.id, first=first, after=after, maximum=ctx.settings.max_page_size)
+    return await keyset_page(ctx.session, query, Product.id, first=first, after=after,
+                             maximum=ctx.settings.max_page_size)
 
 
 async def get_product(ctx: UseCaseContext, product_id: int) -> Product | None:
@@ -50,7 +52,8 @@ async def get_product(ctx: UseCaseContext, product_id: int) -> Product | None:
 
 async def categories(ctx: UseCaseContext) -> list[str]:
     ctx.require_signed_in()
-    rows = await ctx.session.scalars(select(Product.category).where(Product.active.is_(True)).distinct().order_by(Product.category))
+    rows = await ctx.session.scalars(
+        select(Product.category).where(Product.active.is_(True)).distinct().order_by(Product.category))
     return list(rows)
 
 

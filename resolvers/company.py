@@ -12,15 +12,15 @@ from models.errors import DomainError, ErrorCode
 from models.group import DEFAULT_GROUP_NAME
 from models.user import normalize_email
 from policies.permissions import Permission
+from policies.scopes import company_rows, load_member
 from resolvers.audit import audit
 from resolvers.context import UseCaseContext
 from resolvers.cost_centre import attach_default, create_default_cost_centre
 from resolvers.mail import queue_mail
-from resolvers.spend import ensure_credit_account
 from resolvers.security import check_password_strength
+from resolvers.spend import ensure_credit_account
 from resolvers.throttle import password_matches
 from resolvers.validation import clean_email, clean_text
-from policies.scopes import company_rows, load_member
 
 
 @dataclass
@@ -88,7 +88,8 @@ async def _first_administrator(ctx: UseCaseContext, email: str, first: str, last
     check_password_strength(password, "administrator.password")
     user = User(
         email=email, first_name=clean_text(first, "administrator.firstName", 100),
-        last_name=clean_text(last, "administrator.lastName", 100), password_hash=await ctx.services.passwords.hash(password),
+        last_name=clean_text(last, "administrator.lastName", 100),
+        password_hash=await ctx.services.passwords.hash(password),
     )
     ctx.session.add(user)
     await ctx.session.flush()

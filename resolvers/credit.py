@@ -57,14 +57,17 @@ async def apply_for_invoice(ctx: UseCaseContext, *, message: str) -> CreditStatu
         InvoiceApplication.status == ApplicationStatus.PENDING.value))
     if pending is not None:
         raise DomainError(ErrorCode.APPLICATION_PENDING, "An application is already waiting for a decision", None)
-    application = InvoiceApplication(company_id=company.id, message=(message or "").strip()[:2000], applied_by_id=actor.user_id)
+    application = InvoiceApplication(company_id=company.id, message=(message or "").strip()[:2000],
+                                     applied_by_id=actor.user_id)
     ctx.session.add(application)
     await ctx.session.flush()
     await audit(ctx, "invoice_application", application.id, "apply")
     return await credit_status(ctx, company)
 
 
-async def decide_invoice_application(ctx: UseCaseContext, *, application_id: int, approve: bool, note: str) -> CreditStatus:
+async def decide_invoice_application(
+    ctx: UseCaseContext, *, application_id: int, approve: bool, note: str,
+) -> CreditStatus:
     actor = ctx.services.authorizer.require_operator(ctx.actor, Permission.CREDIT_MANAGE)
     application = await ctx.session.scalar(cross_company(
         select(InvoiceApplication).where(InvoiceApplication.id == application_id).with_for_update(), OPERATORS))
@@ -109,9 +112,11 @@ async def register_payment(ctx: UseCaseContext, *, company_id: int, amount_minor
     if company is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No such company", "companyId")
     await ensure_credit_account(ctx, company.id)
-    result = await ctx.session.execute(company_update(CreditAccount, company).where(
-        CreditAccount.outstanding_minor >= amount_minor,
-    ).values(outstanding_minor=CreditAccount.outstanding_minor - amount_minor).returning(CreditAccount.outstanding_minor))
+    result = await ctx.session.execute(
+        company_update(CreditAccount, company)
+        .where(CreditAccount.outstanding_minor >= amount_minor)
+        .values(outstanding_minor=CreditAccount.outstanding_minor - amount_minor)
+        .returning(CreditAccount.outstanding_minor))
     if result.scalar_one_or_none() is None:
         raise DomainError(ErrorCode.INVALID_INPUT, "The payment is larger than the outstanding amount", "amount")
     await audit(ctx, "credit", company.id, "payment", company_id=company.id, after={"amount_minor": amount_minor})

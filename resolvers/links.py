@@ -14,7 +14,9 @@ from resolvers.context import UseCaseContext
 from resolvers.security import new_opaque_token, token_digest
 
 
-async def issue_link(ctx: UseCaseContext, purpose: LinkPurpose, *, user_id: int, membership_id: int | None = None) -> str:
+async def issue_link(
+    ctx: UseCaseContext, purpose: LinkPurpose, *, user_id: int, membership_id: int | None = None,
+) -> str:
     """A fresh token for this purpose; earlier unused ones for the same target stop working."""
     now = utcnow()
     await ctx.session.execute(

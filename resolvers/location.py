@@ -28,7 +28,8 @@ class SlotSpec:
 def _check_slots(slots: list[SlotSpec]) -> None:
     for index, slot in enumerate(slots):
         if not 0 <= slot.weekday <= 6 or slot.starts_at >= slot.ends_at:
-            raise DomainError(ErrorCode.INVALID_INPUT, "A slot needs a weekday and a start before its end", f"slots.{index}")
+            raise DomainError(ErrorCode.INVALID_INPUT, "A slot needs a weekday and a start before its end",
+                              f"slots.{index}")
 
 
 async def list_locations(ctx: UseCaseContext) -> list[DeliveryLocation]:
@@ -61,6 +62,7 @@ async def save_location(
     slots: list[SlotSpec] | None,
 ) -> DeliveryLocation:
     actor = ctx.require(Permission.LOCATION_MANAGE)
+    location: DeliveryLocation | None
     if location_id is None:
         location = DeliveryLocation(company_id=actor.company_id)
         ctx.session.add(location)
@@ -83,10 +85,15 @@ async def save_location(
         await ctx.session.execute(delete(DeliverySlot).where(
             DeliverySlot.location_id == location.id, DeliverySlot.id.not_in(select_used_slots(location)),
         ))
-        ctx.session.add_all(DeliverySlot(location_id=location.id, weekday=s.weekday, starts_at=s.starts_at, ends_at=s.ends_at)
-                            for s in slots)
+        ctx.session.add_all(
+            DeliverySlot(location_id=location.id, weekday=s.weekday, starts_at=s.starts_at, ends_at=s.ends_at)
+            for s in slots)
         await ctx.session.flush()
-    return await find_location(ctx, location.id) if location_id is None else await _reloaded(ctx, location.id)
+    if location_id is not None:
+        return await _reloaded(ctx, location.id)
+    created = await find_location(ctx, location.id)
+    assert created is not None  # written by this transaction
+    return created
 
 
 def select_used_slots(location: DeliveryLocation):
@@ -109,7 +116,8 @@ async def list_end_customers(
         query = query.where(EndCustomer.location_id == location_id)
     if search:
         query = query.where(func.lower(EndCustomer.name).contains(search.strip().lower(), autoescape=True))
-    return await keyset_page(ctx.session, query, EndCustomer.id, first=first, after=after, maximum=ctx.settings.max_page_size)
+    return await keyset_page(ctx.session, query, EndCustomer.id, first=first, after=after,
+                             maximum=ctx.settings.max_page_size)
 
 
 async def find_end_customer(ctx: UseCaseContext, end_customer_id: int) -> EndCustomer | None:
@@ -125,6 +133,7 @@ async def save_end_customer(
     actor = ctx.require(Permission.LOCATION_MANAGE)
     if await find_location(ctx, location_id) is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No such delivery location", "locationId")
+    customer: EndCustomer | None
     if end_customer_id is None:
         customer = EndCustomer(company_id=actor.company_id)
         ctx.session.add(customer)

@@ -59,10 +59,11 @@ class Mailer:
         for message in messages:
             error = await self._send(message)
             async with self._db.transaction() as session:
-                stored = await session.get(OutboxMessage, message.id)
+                stored = await session.get_one(OutboxMessage, message.id)  # outbox rows are never deleted
                 stored.attempts += 1
                 if error is None:
-                    stored.sent_at, stored.transport, stored.last_error = utcnow(), "smtp" if self._smtp_url else "log", None
+                    stored.sent_at, stored.last_error = utcnow(), None
+                    stored.transport = "smtp" if self._smtp_url else "log"
                     sent += 1
                 else:
                     stored.last_error = error[:500]

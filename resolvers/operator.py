@@ -19,7 +19,8 @@ async def create_operator(services: Services, *, email: str, first_name: str, la
         if user is None:
             check_password_strength(password)
             user = User(email=email, first_name=clean_text(first_name, "firstName", 100),
-                        last_name=clean_text(last_name, "lastName", 100), password_hash=await services.passwords.hash(password))
+                        last_name=clean_text(last_name, "lastName", 100),
+                        password_hash=await services.passwords.hash(password))
             session.add(user)
         elif user.is_operator:
             raise DomainError(ErrorCode.EMAIL_TAKEN, "This person is already an operator", "email")

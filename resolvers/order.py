@@ -31,8 +31,8 @@ async def get_order_line(ctx: UseCaseContext, line_id: int) -> tuple[OrderView, 
     order_id = await ctx.session.scalar(_scope(ctx).apply(
         select(OrderLine.order_id).join(Order, Order.id == OrderLine.order_id)).where(OrderLine.id == line_id))
     view = await get_order(ctx, order_id, with_events=False) if order_id is not None else None
-    line = next((l for l in view.lines if l.id == line_id), None) if view else None
-    return (view, line) if line else None
+    line = next((candidate for candidate in view.lines if candidate.id == line_id), None) if view else None
+    return (view, line) if view and line else None
 
 
 async def _order_for_change(ctx: UseCaseContext, order_id: int, field: str = "id") -> Order:
@@ -63,7 +63,7 @@ async def fulfil_order(ctx: UseCaseContext, *, order_id: int, comment: str) -> O
 
 async def record_return(ctx: UseCaseContext, *, order_id: int, line_id: int, quantity: int, reason: str) -> OrderView:
     """Goods returned after fulfilment: credited at the line's snapshot price, VAT included."""
-    ctx.services.authorizer.require_operator(ctx.actor, Permission.ORDER_FULFIL)
+    actor = ctx.services.authorizer.require_operator(ctx.actor, Permission.ORDER_FULFIL)
     order = await _order_for_change(ctx, order_id, "orderId")
     if order.status != "fulfilled":
         raise DomainError(ErrorCode.INVALID_TRANSITION, "Returns are recorded on fulfilled orders", "orderId")
@@ -78,13 +78,14 @@ async def record_return(ctx: UseCaseContext, *, order_id: int, line_id: int, qua
         raise DomainError(ErrorCode.RETURN_EXCEEDS_QUANTITY,
                           f"At most {line.quantity - line.returned_quantity} more can be returned", "quantity")
     def share(returned: int) -> int:  # rounded on the running total: all returns together never exceed the line
-        return int((Decimal(line.net_minor + line.vat_minor) * returned / line.quantity).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        exact = Decimal(line.net_minor + line.vat_minor) * returned / line.quantity
+        return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
     credited = share(line.returned_quantity + quantity) - share(line.returned_quantity)
     line.returned_quantity += quantity
     order.credited_minor += credited
     await credit_return(ctx, order, credited)
     ctx.session.add(LineReturn(order_line_id=line.id, quantity=quantity, credited_minor=credited,
-                               reason=(reason or "").strip()[:1000], recorded_by_id=ctx.actor.user_id))
+                               reason=(reason or "").strip()[:1000], recorded_by_id=actor.user_id))
     await record_event(ctx, order, OrderEventKind.RETURN,
                        comment=f"{quantity} x {line.sku} returned. {reason or ''}".strip())
     await ctx.session.flush()

@@ -19,7 +19,9 @@ async def record_event(
     ))
 
 
-async def transition(ctx: UseCaseContext, order: Order, step: Transition, *, comment: str = "", system: bool = False) -> None:
+async def transition(
+    ctx: UseCaseContext, order: Order, step: Transition, *, comment: str = "", system: bool = False,
+) -> None:
     """Apply one lifecycle step (INVALID_TRANSITION, and nothing changed, when not allowed)."""
     current = OrderStatus(order.status)
     target = next_status(current, step)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Integer, Select, bindparam, func, or_, select, tuple_
 
@@ -23,7 +24,7 @@ from resolvers.order_view import PAGE_COLUMNS, OrderView, fetch_orders, page_row
 from resolvers.pagination import check_page_size
 
 
-class OrderSort(str, Enum):
+class OrderSort(StrEnum):
     SUBMITTED_AT_DESC = "submitted_at_desc"
     SUBMITTED_AT_ASC = "submitted_at_asc"
     TOTAL_DESC = "total_desc"
@@ -95,9 +96,9 @@ _FILTERS = {
 }
 
 
-def _filter_values(f: OrderFilter) -> dict:
+def _filter_values(f: OrderFilter) -> dict[str, Any]:
     """The parameters of the filters in use, by filter name."""
-    values = {}
+    values: dict[str, Any] = {}
     if f.statuses:
         values["statuses"] = [s.value for s in f.statuses]
     for name in ("submitted_from", "submitted_to"):

@@ -13,6 +13,7 @@ import json
 from sqlalchemy import select
 
 from models import DeliveryLocation, EndCustomer, Membership, Order, OrderLine, OrderNumberCounter, Product
+from models.approval import OrderFacts, RuleCondition, applies_to
 from models.base import utcnow
 from models.errors import DomainError, ErrorCode
 from models.money import check_order_total, line_amounts, totals_of
@@ -20,15 +21,14 @@ from models.order import format_order_number
 from models.order_state import OrderEventKind, Transition
 from policies.permissions import Permission
 from policies.scopes import company_row, company_rows
-from resolvers.cart import buyer_payment_method, check_delivery, check_invoice_allowed, company_of, find_cart
-from resolvers.context import UseCaseContext
-from models.approval import OrderFacts, RuleCondition, applies_to
 from resolvers.approval import route_submitted_order
 from resolvers.approval_rule import active_rules
+from resolvers.cart import buyer_payment_method, check_delivery, check_invoice_allowed, company_of, find_cart
+from resolvers.context import UseCaseContext
 from resolvers.cost_centre import resolve_cost_centre
 from resolvers.order_events import record_event, transition
-from resolvers.spend import commit_spend
 from resolvers.order_view import OrderView, reread_order
+from resolvers.spend import commit_spend
 from resolvers.upsert import insert_for
 
 
@@ -39,14 +39,15 @@ async def submit_order(ctx: UseCaseContext, *, idempotency_key: str) -> OrderVie
         raise DomainError(ErrorCode.INVALID_INPUT, "An idempotency key has 8 to 100 characters", "idempotencyKey")
     cart = await find_cart(ctx, for_update=True)
     lines = await _cart_lines(ctx, cart) if cart else []
-    digest = _digest(cart, lines) if lines else None
+    digest = _digest(cart, lines) if cart and lines else None
     earlier = await ctx.session.scalar(
         company_rows(Order, actor).where(Order.buyer_id == actor.membership_id, Order.idempotency_key == key))
     if earlier is not None:
         if digest is not None and digest != earlier.content_digest:
-            raise DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "This key was used for a different cart", "idempotencyKey")
+            raise DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "This key was used for a different cart",
+                              "idempotencyKey")
         return await reread_order(ctx.session, earlier)
-    if not lines:
+    if cart is None or not lines:
         raise DomainError(ErrorCode.EMPTY_CART, "The cart is empty", None)
     await _snapshot(ctx, cart, lines)
     cart.idempotency_key, cart.content_digest = key, digest
@@ -62,7 +63,8 @@ async def _control_spend(ctx: UseCaseContext, order: Order, actor, categories: s
     facts_base = dict(gross_minor=order.gross_minor, buyer_role=actor.role.value, group_id=order.group_id,
                       cost_centre_id=order.cost_centre_id, categories=frozenset(categories))
     limit_route = any(r.condition == RuleCondition.OVER_PURCHASE_LIMIT.value
-                      and applies_to(r, OrderFacts(**facts_base, over_budgets=(), over_purchase_limit=None)) for r in rules)
+                      and applies_to(r, OrderFacts(**facts_base, over_budgets=(), over_purchase_limit=None))
+                      for r in rules)
     outcome = await commit_spend(ctx, order, limit_has_approval_route=limit_route, today=utcnow().date())
     # The company-wide counter row is locked last, so concurrent submissions hold it briefly.
     order.number = await _next_number(ctx, order.company_id)
@@ -96,13 +98,14 @@ async def _snapshot(ctx: UseCaseContext, cart: Order, lines: list[tuple[OrderLin
     """Freeze prices, VAT, delivery and payment: later catalogue changes do not alter the order."""
     for index, (line, product) in enumerate(lines):
         if not product.active:
-            raise DomainError(ErrorCode.PRODUCT_UNAVAILABLE, f"{product.name} ({product.sku}) is no longer sold; remove it",
-                              f"lines.{index}")
+            raise DomainError(ErrorCode.PRODUCT_UNAVAILABLE,
+                              f"{product.name} ({product.sku}) is no longer sold; remove it", f"lines.{index}")
         amounts = line_amounts(product.unit_price_minor, line.quantity, product.vat_rate)
         line.sku, line.name, line.unit = product.sku, product.name, product.unit
         line.unit_price_minor, line.vat_rate = product.unit_price_minor, product.vat_rate
         line.net_minor, line.vat_minor = amounts.net, amounts.vat
-    totals = totals_of((line_amounts(l.unit_price_minor, l.quantity, l.vat_rate), l.vat_rate) for l, _ in lines)
+    totals = totals_of((line_amounts(line.unit_price_minor, line.quantity, line.vat_rate), line.vat_rate)
+                       for line, _ in lines)
     check_order_total(totals)  # before anything is flushed: the amounts may not fit their columns
     cart.net_minor, cart.vat_minor, cart.gross_minor = totals.net, totals.vat, totals.gross
     buyer = await company_row(ctx.session, Membership, cart.buyer_id, cart)
@@ -112,13 +115,15 @@ async def _snapshot(ctx: UseCaseContext, cart: Order, lines: list[tuple[OrderLin
     company = await company_of(ctx, cart.company_id)
     if cart.end_customer_id is not None:
         location = await company_row(ctx.session, DeliveryLocation, cart.location_id, cart)
-        cart.delivery_street, cart.delivery_postal_code, cart.delivery_city = location.street, location.postal_code, location.city
+        cart.delivery_street, cart.delivery_postal_code = location.street, location.postal_code
+        cart.delivery_city = location.city
         cart.payment_method = company.order_payment_method
         check_invoice_allowed(company, cart.payment_method)
         customer = await company_row(ctx.session, EndCustomer, cart.end_customer_id, cart)
         customer.last_ordered_at = utcnow()
     else:
-        cart.delivery_street, cart.delivery_postal_code, cart.delivery_city = company.street, company.postal_code, company.city
+        cart.delivery_street, cart.delivery_postal_code = company.street, company.postal_code
+        cart.delivery_city = company.city
         cart.payment_method = buyer_payment_method(cart.payment_method, buyer.payment_methods)
         check_invoice_allowed(company, cart.payment_method)
     await ctx.session.flush()

@@ -9,16 +9,28 @@ building a select of 36 columns over seven tables costs more than running it."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import CostCentre, DeliveryLocation, DeliverySlot, EndCustomer, Group, Membership, Order, OrderEvent, OrderLine, Product, User
+from models import (
+    CostCentre,
+    DeliveryLocation,
+    DeliverySlot,
+    EndCustomer,
+    Group,
+    Membership,
+    Order,
+    OrderEvent,
+    OrderLine,
+    Product,
+    User,
+)
 from models.db import plain_rows
 from models.money import LineAmounts, Totals, line_amounts, totals_of
 from models.order_state import OrderStatus
@@ -125,8 +137,9 @@ def _joined(o) -> Select:
             c.end_customer_id, customers.c.name.label("end_customer_name"), customers.c.note.label("end_customer_note"),
             c.location_id, _lookup(locations.c.name, c.location_id).label("location_name"), c.delivery_street,
             c.delivery_postal_code, c.delivery_city, c.delivery_slot_id, slots.c.weekday, slots.c.starts_at,
-            slots.c.ends_at, c.delivery_date, c.payment_method, c.cost_centre_id, centres.c.name.label("cost_centre_name"),
-            centres.c.code, c.warnings, c.net_minor, c.vat_minor, c.credited_minor, c.created_at, c.submitted_at,
+            slots.c.ends_at, c.delivery_date, c.payment_method, c.cost_centre_id,
+            centres.c.name.label("cost_centre_name"), centres.c.code, c.warnings, c.net_minor, c.vat_minor,
+            c.credited_minor, c.created_at, c.submitted_at,
         )
         .select_from(o)
         .join(members, members.c.id == c.buyer_id)
@@ -156,18 +169,19 @@ def page_rows(page: Select, order_by: Callable[[Any], tuple]) -> Select:
     return _joined(o).order_by(*order_by(o.c))
 
 
-def _view(row) -> OrderView:
+def _view(row: Row) -> OrderView:
     (oid, company_id, number, status, currency, reference, po, buyer_id, email, first, last, group_id, group_name,
      ec_id, ec_name, ec_note, loc_id, loc_name, street, postal, city, slot_id, weekday, starts, ends, ddate, payment,
      cc_id, cc_name, cc_code, warnings, net, vat, credited, created, submitted) = row
     return OrderView(
-        oid, company_id, number, OrderStatus(status), currency, reference, po, buyer_id, email, f"{first} {last}".strip(),
-        group_id, group_name, ec_id, ec_name, ec_note, loc_id, loc_name, street, postal, city, slot_id, weekday, starts,
-        ends, ddate, payment, cc_id, cc_name, cc_code, warnings or [], net, vat, credited, created, submitted,
+        oid, company_id, number, OrderStatus(status), currency, reference, po, buyer_id, email,
+        f"{first} {last}".strip(), group_id, group_name, ec_id, ec_name, ec_note, loc_id, loc_name, street, postal,
+        city, slot_id, weekday, starts, ends, ddate, payment, cc_id, cc_name, cc_code, warnings or [], net, vat,
+        credited, created, submitted,
     )
 
 
-async def fetch_orders(session: AsyncSession, rows: list, *, with_events: bool = False) -> list[OrderView]:
+async def fetch_orders(session: AsyncSession, rows: Sequence[Row], *, with_events: bool = False) -> list[OrderView]:
     """Complete the views of already-selected order rows: lines (and events) in one statement each."""
     views = [_view(row) for row in rows]
     if not views:
@@ -178,10 +192,11 @@ async def fetch_orders(session: AsyncSession, rows: list, *, with_events: bool =
         await _attach_events(session, by_id)
     for view in views:
         if view.status == OrderStatus.DRAFT:
-            view.totals = totals_of((line_amounts(l.unit_price_minor, l.quantity, l.vat_rate), l.vat_rate) for l in view.lines)
+            view.totals = totals_of((line_amounts(line.unit_price_minor, line.quantity, line.vat_rate), line.vat_rate)
+                                    for line in view.lines)
             view.net_minor, view.vat_minor = view.totals.net, view.totals.vat
         else:
-            view.totals = totals_of(((_snapshot(l)), l.vat_rate) for l in view.lines)
+            view.totals = totals_of(((_snapshot(line)), line.vat_rate) for line in view.lines)
     return views
 
 
@@ -194,9 +209,9 @@ def _lines_of_orders() -> Select:
     return (
         select(
             OrderLine.id, OrderLine.order_id, OrderLine.product_id, OrderLine.sku, OrderLine.name, OrderLine.unit,
-            OrderLine.quantity, OrderLine.unit_price_minor, OrderLine.vat_rate, OrderLine.net_minor, OrderLine.vat_minor,
-            OrderLine.substitution_allowed, OrderLine.returned_quantity, Product.sku, Product.name, Product.unit,
-            Product.unit_price_minor, Product.vat_rate,
+            OrderLine.quantity, OrderLine.unit_price_minor, OrderLine.vat_rate, OrderLine.net_minor,
+            OrderLine.vat_minor, OrderLine.substitution_allowed, OrderLine.returned_quantity, Product.sku, Product.name,
+            Product.unit, Product.unit_price_minor, Product.vat_rate,
         )
         .join(Product, Product.id == OrderLine.product_id)
         .where(OrderLine.order_id.in_(bindparam("order_ids", expanding=True)))
@@ -223,7 +238,8 @@ async def _attach_lines(session: AsyncSession, by_id: dict[int, OrderView]) -> N
         order = by_id[oid]
         if order.status == OrderStatus.DRAFT:
             amounts = line_amounts(p_price, qty, p_rate)
-            line = LineView(lid, pid, p_sku, p_name, p_unit, qty, p_price, p_rate, amounts.net, amounts.vat, subst, returned)
+            line = LineView(lid, pid, p_sku, p_name, p_unit, qty, p_price, p_rate, amounts.net, amounts.vat, subst,
+                            returned)
         else:
             line = LineView(lid, pid, sku, name, unit, qty, price, rate, net, vat, subst, returned)
         order.lines.append(line)

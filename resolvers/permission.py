@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import cast
+
+from sqlalchemy import CursorResult
+
 from models import PermissionRestriction
 from models.errors import DomainError, ErrorCode
 from policies.permissions import Permission
@@ -31,11 +35,12 @@ async def restore_permission(ctx: UseCaseContext, *, membership_id: int, permiss
     member = await _member_for_change(ctx, actor, membership_id, "userId")
     if member.user_id == actor.user_id:
         raise DomainError(ErrorCode.SELF_ACTION, "Ask another administrator to restore your permissions", "userId")
-    removed = await ctx.session.execute(
+    # A DELETE without RETURNING gives a CursorResult, which has the row count (as SQLAlchemy documents).
+    removed = cast(CursorResult, await ctx.session.execute(
         company_delete(PermissionRestriction, member).where(
             PermissionRestriction.membership_id == member.id, PermissionRestriction.permission == permission.value
         )
-    )
+    ))
     if removed.rowcount:
         await audit(ctx, "user", member.id, "restore", before={"permission": permission.value})
     await ctx.session.flush()

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 
 def insert_for(session: AsyncSession):
-    return postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    return postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 async def ensure_row(session: AsyncSession, model, **key_and_defaults) -> None:

@@ -57,7 +57,8 @@ async def list_users(ctx: UseCaseContext, *, filter: UserFilter, first: int, aft
             func.lower(User.email).like(pattern, escape="\\"), func.lower(User.first_name).like(pattern, escape="\\"),
             func.lower(User.last_name).like(pattern, escape="\\"),
         ))))
-    return await keyset_page(ctx.session, query, Membership.id, first=first, after=after, maximum=ctx.settings.max_page_size)
+    return await keyset_page(ctx.session, query, Membership.id, first=first, after=after,
+                             maximum=ctx.settings.max_page_size)
 
 
 async def get_user(ctx: UseCaseContext, membership_id: int) -> Membership | None:
@@ -84,7 +85,8 @@ def _require_role_grant(ctx: UseCaseContext, role: Role) -> None:
 
 def _require_manageable(ctx: UseCaseContext, member: Membership, field: str = "id") -> None:
     if Role(member.role) in PRIVILEGED_ROLES and not ctx.allows(Permission.USER_ASSIGN_ROLE):
-        raise DomainError(ErrorCode.ROLE_NOT_ALLOWED, "Only an administrator may change administrators and managers", field)
+        raise DomainError(ErrorCode.ROLE_NOT_ALLOWED, "Only an administrator may change administrators and managers",
+                          field)
 
 
 def _payment_methods(methods: list[PaymentMethod]) -> list[str]:
@@ -128,7 +130,9 @@ async def invite_user(ctx: UseCaseContext, *, email: str, group_id: int, role: R
     return await load_member(ctx.session, membership)
 
 
-async def accept_invitation(ctx: UseCaseContext, *, token: str, first_name: str, last_name: str, password: str) -> Membership:
+async def accept_invitation(
+    ctx: UseCaseContext, *, token: str, first_name: str, last_name: str, password: str,
+) -> Membership:
     """New people choose their name and password; people who already have an account prove it."""
     link = await consume_link(ctx, token, {LinkPurpose.INVITATION})
     user = await ctx.session.get_one(User, link.user_id, with_for_update=True)
@@ -169,7 +173,8 @@ async def create_user(
         raise DomainError(
             ErrorCode.EMAIL_TAKEN, "This email already has an account: invite the person instead", "email"
         )
-    user = User(email=email, first_name=clean_text(first_name, "firstName", 100), last_name=clean_text(last_name, "lastName", 100))
+    user = User(email=email, first_name=clean_text(first_name, "firstName", 100),
+                last_name=clean_text(last_name, "lastName", 100))
     ctx.session.add(user)
     await ctx.session.flush()
     membership = Membership(company_id=actor.company_id, user_id=user.id, group_id=group.id, role=role.value,
@@ -233,8 +238,8 @@ async def update_user(
     if payment_methods is not None:
         methods = _payment_methods(payment_methods)
         if methods != sorted(member.payment_methods):
-            await audit(ctx, "user", member.id, "payment_methods", before={"payment_methods": sorted(member.payment_methods)},
-                        after={"payment_methods": methods})
+            await audit(ctx, "user", member.id, "payment_methods",
+                        before={"payment_methods": sorted(member.payment_methods)}, after={"payment_methods": methods})
         member.payment_methods = methods
     await ctx.session.flush()
     return await load_member(ctx.session, member)
@@ -246,7 +251,8 @@ async def _update_names(ctx: UseCaseContext, member: Membership, first: str | No
         memberships_elsewhere(member, func.count())
     )
     if elsewhere:
-        raise DomainError(ErrorCode.SHARED_ACCOUNT, "This person also belongs to another company; only they can change their name",
+        raise DomainError(ErrorCode.SHARED_ACCOUNT,
+                          "This person also belongs to another company; only they can change their name",
                           "firstName" if first is not None else "lastName")
     user = await ctx.session.get_one(User, member.user_id)
     if first is not None:

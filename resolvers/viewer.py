@@ -40,4 +40,5 @@ async def me(ctx: UseCaseContext) -> Viewer:
     rows = await ctx.session.execute(person_companies(actor.user_id).order_by(Company.id))
     companies = [(company, role) for company, role in rows]
     current = next((c for c, _ in companies if c.id == actor.company_id), None)
-    return Viewer(user, membership, current, companies, ctx.services.authorizer.effective_permissions(actor), actor.is_operator)
+    return Viewer(user, membership, current, companies, ctx.services.authorizer.effective_permissions(actor),
+                  actor.is_operator)
