@@ -65,7 +65,8 @@ async def test_an_order_above_the_available_credit_is_refused_and_nothing_is_wri
     goods = await create_product(services, net_minor=80_00)
     await placed(api, buyer, goods, 3)
     result = await place_order(api, buyer, goods, 1)
-    assert (result["code"], result["message"]) == ("CREDIT_LIMIT_EXCEEDED", "The order is above the company's available credit")
+    assert (result["code"], result["message"]) == (
+        "CREDIT_LIMIT_EXCEEDED", "The order is above the company's available credit")
     assert await orders_of(services, st.company_id) == {"approved": 1}
     assert (await cart(api, buyer))["status"] == "DRAFT"
     assert await credit_row(services, st.company_id) == (350_00, 3 * PRICE)
@@ -87,7 +88,8 @@ async def test_outstanding_follows_the_orders_and_payments(api, services):
     kept = await placed(api, buyer, goods, 2)  # approved at once
     rejected = await placed(api, buyer, goods, 3)  # waits for approval
     cancelled = await placed(api, buyer, goods, 4)  # waits for approval
-    assert (kept["status"], rejected["status"], cancelled["status"]) == ("APPROVED", "PENDING_APPROVAL", "PENDING_APPROVAL")
+    assert (kept["status"], rejected["status"], cancelled["status"]) == (
+        "APPROVED", "PENDING_APPROVAL", "PENDING_APPROVAL")
     assert (await credit_row(services, st.company_id))[1] == 9 * PRICE
 
     await ok(api, "rejectOrder", {"id": rejected["id"], "comment": "Too much"}, st[Role.ORDER_APPROVER].token)
@@ -121,8 +123,8 @@ async def test_the_operator_sets_the_credit_limit(api, services):
     await ok(api, "setCreditLimit", {"companyId": st.tenant.gid, "creditLimit": "1000000.00"}, op.token)
     assert (await submit(api, st[Role.CUSTOMER]))["order"]["status"] == "APPROVED"
     assert await credit_row(services, st.company_id) == (1_000_000_00, 3 * PRICE)
-    entries = [(e.entity, e.action, e.before, e.after, e.actor_user_id) for e in await audit_rows(services, st.company_id)
-               if e.entity == "credit"]
+    entries = [(e.entity, e.action, e.before, e.after, e.actor_user_id)
+               for e in await audit_rows(services, st.company_id) if e.entity == "credit"]
     assert entries == [
         ("credit", "limit", {"credit_limit_minor": 300_000_00}, {"credit_limit_minor": 150_00}, op.user_id),
         ("credit", "limit", {"credit_limit_minor": 150_00}, {"credit_limit_minor": 1_000_000_00}, op.user_id),
@@ -134,7 +136,8 @@ async def test_invalid_credit_changes_are_refused(api, services):
     op = await operator(api)
     result = await call(api, "setCreditLimit", {"companyId": st.tenant.gid, "creditLimit": "-1.00"}, op.token)
     assert (result["code"], result["field"]) == ("INVALID_INPUT", "creditLimit")
-    result = await call(api, "setCreditLimit", {"companyId": to_global_id("Company", 999_999), "creditLimit": "1.00"}, op.token)
+    result = await call(api, "setCreditLimit", {"companyId": to_global_id("Company", 999_999), "creditLimit": "1.00"},
+                        op.token)
     assert (result["code"], result["field"]) == ("NOT_FOUND", "companyId")
     assert figures(await company_credit(api, st[Role.ADMIN].token)) == ("300000.00", "0.00", "300000.00")
 
@@ -143,8 +146,10 @@ async def test_company_users_cannot_change_credit(api, services):
     st = await spend_tenant(api)
     for role in Role:
         token = st[role].token
-        assert code_of(await call(api, "setCreditLimit", {"companyId": st.tenant.gid, "creditLimit": "999999.00"}, token)) == "FORBIDDEN"
-        assert code_of(await call(api, "registerPayment", {"companyId": st.tenant.gid, "amount": "1.00"}, token)) == "FORBIDDEN"
+        limit = {"companyId": st.tenant.gid, "creditLimit": "999999.00"}
+        assert code_of(await call(api, "setCreditLimit", limit, token)) == "FORBIDDEN"
+        payment = {"companyId": st.tenant.gid, "amount": "1.00"}
+        assert code_of(await call(api, "registerPayment", payment, token)) == "FORBIDDEN"
     assert await credit_row(services, st.company_id) is None
     assert figures(await company_credit(api, st[Role.ADMIN].token)) == ("300000.00", "0.00", "300000.00")
 
@@ -198,17 +203,19 @@ async def test_invoice_payment_needs_an_approved_application(api, services):
 
     pending = (await api.query(PENDING, token=op.token))["pendingInvoiceApplications"]
     assert [(a["id"], a["companyId"], a["status"]) for a in pending] == [(application["id"], st.tenant.gid, "PENDING")]
-    decided = await ok(api, "decideInvoiceApplication", {"id": application["id"], "approve": True, "note": "Welcome"}, op.token)
+    decided = await ok(api, "decideInvoiceApplication", {"id": application["id"], "approve": True, "note": "Welcome"},
+                       op.token)
     assert decided["credit"]["invoiceEnabled"] is True
-    assert (decided["credit"]["latestApplication"]["status"], decided["credit"]["latestApplication"]["decisionNote"]) == (
-        "APPROVED", "Welcome")
+    latest = decided["credit"]["latestApplication"]
+    assert (latest["status"], latest["decisionNote"]) == ("APPROVED", "Welcome")
     assert (await api.query(PENDING, token=op.token))["pendingInvoiceApplications"] == []
 
     order = (await submit(api, buyer))["order"]
     assert order["status"] == "APPROVED"
     assert (await api.query("query($id: ID!) { order(id: $id) { paymentMethod } }", {"id": order["id"]},
                             buyer.token))["order"]["paymentMethod"] == "INVOICE"
-    assert (await call(api, "decideInvoiceApplication", {"id": application["id"], "approve": False}, op.token))["code"] == "INVALID_STATE"
+    again = await call(api, "decideInvoiceApplication", {"id": application["id"], "approve": False}, op.token)
+    assert again["code"] == "INVALID_STATE"
     assert (await call(api, "applyForInvoice", {}, st[Role.ADMIN].token))["code"] == "INVALID_STATE"
 
 
@@ -217,7 +224,8 @@ async def test_a_rejected_application_leaves_invoice_off_and_may_be_made_again(a
     op = await operator(api)
     buyer = await invoice_buyer(api, st)
     application = (await ok(api, "applyForInvoice", {}, st[Role.ADMIN].token))["credit"]["latestApplication"]
-    rejected = await ok(api, "decideInvoiceApplication", {"id": application["id"], "approve": False, "note": "Too new"}, op.token)
+    rejected = await ok(api, "decideInvoiceApplication",
+                        {"id": application["id"], "approve": False, "note": "Too new"}, op.token)
     assert rejected["credit"]["invoiceEnabled"] is False
     assert rejected["credit"]["latestApplication"]["status"] == "REJECTED"
     result = await place_order(api, buyer, await create_product(services, net_minor=80_00), paymentMethod="INVOICE")
@@ -240,7 +248,8 @@ async def test_only_administrators_apply_and_only_operators_decide(api, services
     credit = await company_credit(api, st[Role.ADMIN].token)
     assert (credit["invoiceEnabled"], credit["latestApplication"]["status"]) == (False, "PENDING")
     op = await operator(api)
-    missing = await call(api, "decideInvoiceApplication", {"id": to_global_id("InvoiceApplication", 99_999), "approve": True}, op.token)
+    missing = await call(api, "decideInvoiceApplication",
+                         {"id": to_global_id("InvoiceApplication", 99_999), "approve": True}, op.token)
     assert missing["code"] == "NOT_FOUND"
 
 

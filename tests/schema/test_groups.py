@@ -12,7 +12,8 @@ from tests import helpers
 from tests.factories import Api, create_member
 from tests.helpers import assert_forbidden, snapshot
 
-GROUP_RESULT = "__typename ... on GroupPayload { group { id name memberCount } } ... on MutationError { code message field }"
+GROUP_RESULT = ("__typename ... on GroupPayload { group { id name memberCount } } "
+                "... on MutationError { code message field }")
 MUTATIONS = {
     "createGroup": ("CreateGroupInput", GROUP_RESULT),
     "renameGroup": ("RenameGroupInput", GROUP_RESULT),
@@ -42,7 +43,8 @@ async def failed(api: Api, name: str, input: dict, token: str) -> dict:
 
 async def group_names(services, company_id: int) -> list[str]:
     async with services.db.read_sessions() as session:
-        return list((await session.scalars(select(Group.name).where(Group.company_id == company_id).order_by(Group.id))).all())
+        names = select(Group.name).where(Group.company_id == company_id).order_by(Group.id)
+        return list((await session.scalars(names)).all())
 
 
 async def test_create_group_with_case_insensitive_unique_names(api, services):
@@ -93,7 +95,8 @@ async def test_rename_group(api, services):
     renamed = (await ok(api, "renameGroup", {"id": sales["id"], "name": "Purchasing"}, token))["group"]
     assert renamed == {"id": sales["id"], "name": "Purchasing", "memberCount": 0}
     # A group may take its own name in another case.
-    assert (await ok(api, "renameGroup", {"id": sales["id"], "name": "PURCHASING"}, token))["group"]["name"] == "PURCHASING"
+    recased = (await ok(api, "renameGroup", {"id": sales["id"], "name": "PURCHASING"}, token))["group"]
+    assert recased["name"] == "PURCHASING"
     # The default group keeps its members while renamed, and reports them.
     default = (await ok(api, "renameGroup", {"id": tenant.group_gid, "name": "Everyone"}, token))["group"]
     assert default == {"id": tenant.group_gid, "name": "Everyone", "memberCount": 1}
@@ -110,7 +113,8 @@ async def test_rename_group(api, services):
 async def test_delete_group_is_refused_while_it_has_members_then_allowed_after_moving_them(api, services):
     tenant = await api.tenant()
     token = tenant[Role.ADMIN].token
-    invited = await create_member(services, tenant.company_id, tenant.group_id, Role.CUSTOMER, status=MembershipStatus.INVITED)
+    invited = await create_member(services, tenant.company_id, tenant.group_id, Role.CUSTOMER,
+                                  status=MembershipStatus.INVITED)
     gone = await create_member(services, tenant.company_id, tenant.group_id, Role.CUSTOMER,
                                status=MembershipStatus.DEACTIVATED)
     members = [m.gid for m in tenant.members.values()] + [invited.gid, gone.gid]
@@ -153,8 +157,10 @@ async def test_groups_are_paged_with_member_counts(api, services):
         for _ in range(n):
             await create_member(services, tenant.company_id, int(_pk(group["id"])), Role.CUSTOMER)
     first = (await api.query(GROUPS_PAGE, {"first": 3}, token))["groups"]
-    assert [(e["node"]["name"], e["node"]["memberCount"]) for e in first["edges"]] == [("Default", 2), ("Team 0", 0), ("Team 1", 1)]
-    assert first["pageInfo"] == {"hasNextPage": True, "hasPreviousPage": False, "endCursor": first["edges"][-1]["cursor"]}
+    assert [(e["node"]["name"], e["node"]["memberCount"]) for e in first["edges"]] == [
+        ("Default", 2), ("Team 0", 0), ("Team 1", 1)]
+    assert first["pageInfo"] == {"hasNextPage": True, "hasPreviousPage": False,
+                                 "endCursor": first["edges"][-1]["cursor"]}
     rest = (await api.query(GROUPS_PAGE, {"first": 3, "after": first["pageInfo"]["endCursor"]}, token))["groups"]
     assert [(e["node"]["name"], e["node"]["memberCount"]) for e in rest["edges"]] == [("Team 2", 2), ("Team 3", 3)]
     assert rest["pageInfo"]["hasNextPage"] is False and rest["pageInfo"]["hasPreviousPage"] is True
@@ -179,7 +185,8 @@ async def test_groups_are_forbidden_without_group_permissions(api, services, rol
     assert_forbidden(await mutate(api, "createGroup", {"name": "Mine"}, token))
     assert_forbidden(await mutate(api, "renameGroup", {"id": spare["id"], "name": "Mine"}, token))
     assert_forbidden(await mutate(api, "deleteGroup", {"id": spare["id"]}, token))
-    assert_forbidden(await mutate(api, "moveUsersToGroup", {"userIds": [tenant[role].gid], "groupId": spare["id"]}, token))
+    assert_forbidden(await mutate(api, "moveUsersToGroup", {"userIds": [tenant[role].gid], "groupId": spare["id"]},
+                                  token))
     assert await snapshot(services) == before
 
 
@@ -198,7 +205,8 @@ async def test_groups_of_another_company_are_not_found(api, services):
     assert (error["code"], error["field"]) == ("NOT_FOUND", "id")
     error = await failed(api, "deleteGroup", {"id": other.group_gid}, token)
     assert (error["code"], error["field"]) == ("NOT_FOUND", "id")
-    error = await failed(api, "moveUsersToGroup", {"userIds": [tenant[Role.CUSTOMER].gid], "groupId": other.group_gid}, token)
+    error = await failed(api, "moveUsersToGroup", {"userIds": [tenant[Role.CUSTOMER].gid], "groupId": other.group_gid},
+                         token)
     assert (error["code"], error["field"]) == ("NOT_FOUND", "groupId")
     error = await failed(api, "moveUsersToGroup", {"userIds": [tenant[Role.CUSTOMER].gid, other[Role.CUSTOMER].gid],
                                                     "groupId": tenant.group_gid}, token)
@@ -216,8 +224,8 @@ async def test_moving_users(api, services):
                                                       "groupId": target["id"]}, manager.token)
                for privileged in (tenant[Role.ADMIN].gid, manager.gid)]
     assert [error["code"] for error in refused] == ["ROLE_NOT_ALLOWED", "ROLE_NOT_ALLOWED"]
-    error = await failed(api, "moveUsersToGroup", {"userIds": [tenant[Role.CUSTOMER].gid] * 101, "groupId": target["id"]},
-                         manager.token)
+    error = await failed(api, "moveUsersToGroup",
+                         {"userIds": [tenant[Role.CUSTOMER].gid] * 101, "groupId": target["id"]}, manager.token)
     assert (error["code"], error["field"]) == ("INVALID_INPUT", "userIds")
     assert await snapshot(services) == before
 
@@ -226,10 +234,12 @@ async def test_moving_users(api, services):
     assert [u["group"]["id"] for u in moved["users"]] == [target["id"]] * 2
     users = await api.query("query($f: UserFilter) { users(filter: $f) { edges { node { id } } } }",
                             {"f": {"groupId": target["id"]}}, manager.token)
-    assert [e["node"]["id"] for e in users["users"]["edges"]] == [tenant[Role.CUSTOMER].gid, tenant[Role.ORDER_APPROVER].gid]
+    assert [e["node"]["id"] for e in users["users"]["edges"]] == [
+        tenant[Role.CUSTOMER].gid, tenant[Role.ORDER_APPROVER].gid]
     assert (await api.query(GROUP, {"id": target["id"]}, manager.token))["group"]["memberCount"] == 2
     # An administrator moves anyone.
-    moved = await ok(api, "moveUsersToGroup", {"userIds": [tenant[Role.ADMIN].gid, manager.gid], "groupId": target["id"]},
+    moved = await ok(api, "moveUsersToGroup",
+                     {"userIds": [tenant[Role.ADMIN].gid, manager.gid], "groupId": target["id"]},
                      tenant[Role.ADMIN].token)
     assert len(moved["users"]) == 2
     assert (await api.query(GROUP, {"id": tenant.group_gid}, manager.token))["group"]["memberCount"] == 0
