@@ -26,7 +26,7 @@ from tests.ordering_helpers import (
 
 
 def lines_of(order: dict) -> list[tuple]:
-    return [(l["sku"], l["quantity"], l["substitutionAllowed"]) for l in order["lines"]]
+    return [(line["sku"], line["quantity"], line["substitutionAllowed"]) for line in order["lines"]]
 
 
 async def update_line(api, member, product_id: int, quantity: int) -> dict:
@@ -60,9 +60,10 @@ async def test_add_by_sku_and_by_id_and_adding_again_accumulates(api, services):
     assert lines_of(cart) == [("MILK", 2, True), ("GLOVES", 1, True)]
     cart = succeeded(await add_to_cart(api, buyer, product_id=milk, quantity=3), "addToCart")["order"]
     assert lines_of(cart) == [("MILK", 5, True), ("GLOVES", 1, True)]
-    cart = succeeded(await add_to_cart(api, buyer, sku=" MILK ", quantity=1, substitution_allowed=False), "addToCart")["order"]
+    cart = succeeded(await add_to_cart(api, buyer, sku=" MILK ", quantity=1, substitution_allowed=False),
+                     "addToCart")["order"]
     assert lines_of(cart) == [("MILK", 6, False), ("GLOVES", 1, True)]
-    assert [l["productId"] for l in cart["lines"]] == [gid("Product", milk), gid("Product", gloves)]
+    assert [line["productId"] for line in cart["lines"]] == [gid("Product", milk), gid("Product", gloves)]
     assert (await cart_of(api, buyer))["id"] == cart["id"]
     assert await drafts(services, buyer.membership_id) == 1
     assert await count(services, OrderLine) == 2
@@ -77,7 +78,8 @@ async def test_quantities_are_checked(api, services):
     error = failed(await add_to_cart(api, buyer, product_id=milk, quantity=2), "addToCart")
     assert (error["code"], error["field"]) == ("INVALID_INPUT", "quantity")
     assert lines_of(await cart_of(api, buyer)) == [("MILK", 99_999, True)]
-    both = await mutate(api, "addToCart", "AddToCartInput", {"sku": "MILK", "productId": gid("Product", milk)}, buyer.token)
+    both = await mutate(api, "addToCart", "AddToCartInput", {"sku": "MILK", "productId": gid("Product", milk)},
+                        buyer.token)
     assert (failed(both, "addToCart")["code"], failed(both, "addToCart")["field"]) == ("INVALID_INPUT", "productId")
     neither = await mutate(api, "addToCart", "AddToCartInput", {"quantity": 1}, buyer.token)
     assert failed(neither, "addToCart")["code"] == "INVALID_INPUT"
@@ -122,7 +124,8 @@ async def test_substitution_per_line_and_for_all_lines(api, services):
 async def test_reference_and_po_number(api, services):
     _, buyer, milk, _ = await buyer_and_products(api, services)
     succeeded(await add_to_cart(api, buyer, product_id=milk), "addToCart")
-    cart = succeeded(await update_cart(api, buyer, reference="  Ward 3   re-invoice ", poNumber="PO-778"), "updateCart")["order"]
+    cart = succeeded(await update_cart(api, buyer, reference="  Ward 3   re-invoice ", poNumber="PO-778"),
+                     "updateCart")["order"]
     assert (cart["reference"], cart["poNumber"]) == ("Ward 3 re-invoice", "PO-778")
     cart = succeeded(await update_cart(api, buyer, poNumber="PO-779"), "updateCart")["order"]
     assert (cart["reference"], cart["poNumber"]) == ("Ward 3 re-invoice", "PO-779")  # omitted: kept
@@ -135,7 +138,7 @@ async def test_reference_and_po_number(api, services):
 
 
 async def test_prices_come_from_the_catalogue_and_are_frozen_at_submission(api, services):
-    _, buyer, milk, gloves = await buyer_and_products(api, services)
+    _, buyer, milk, _gloves = await buyer_and_products(api, services)
     cart = succeeded(await add_to_cart(api, buyer, product_id=milk, quantity=2), "addToCart")["order"]
     line = cart["lines"][0]
     assert (line["unitPrice"], line["vatRate"], line["net"], line["vat"], line["gross"]) == (
@@ -152,7 +155,8 @@ async def test_prices_come_from_the_catalogue_and_are_frozen_at_submission(api, 
     seen = await order_as(api, buyer, order["id"])
     line = seen["lines"][0]
     assert (line["sku"], line["name"], line["unitPrice"]["amount"], line["vatRate"], line["net"]["amount"],
-            line["vat"]["amount"], line["gross"]["amount"]) == ("MILK", "Milk (new pack)", "13.90", 25, "27.80", "6.95", "34.75")
+            line["vat"]["amount"], line["gross"]["amount"]) == (
+        "MILK", "Milk (new pack)", "13.90", 25, "27.80", "6.95", "34.75")
     assert (seen["totals"]["net"]["amount"], seen["totals"]["vat"]["amount"], seen["totals"]["gross"]["amount"]) == (
         "27.80", "6.95", "34.75")
 
@@ -169,7 +173,8 @@ async def test_totals_round_vat_half_up_per_line(api, services):
     for product in (a, b, c, d, e):
         succeeded(await add_to_cart(api, buyer, product_id=product), "addToCart")
     cart = succeeded(await add_to_cart(api, buyer, product_id=f, quantity=3), "addToCart")["order"]
-    assert [(l["sku"], l["net"]["amount"], l["vat"]["amount"], l["gross"]["amount"]) for l in cart["lines"]] == [
+    assert [(line["sku"], line["net"]["amount"], line["vat"]["amount"], line["gross"]["amount"])
+            for line in cart["lines"]] == [
         ("A", "0.10", "0.03", "0.13"), ("B", "0.10", "0.02", "0.12"), ("C", "0.10", "0.03", "0.13"),
         ("D", "0.10", "0.01", "0.11"), ("E", "0.10", "0.01", "0.11"), ("F", "9.99", "0.00", "9.99")]
     expected = {
@@ -196,7 +201,8 @@ async def test_quantity_multiplies_before_rounding(api, services):
     product = await create_product(services, "A", 10, 25)
     cart = succeeded(await add_to_cart(api, buyer, product_id=product, quantity=3), "addToCart")["order"]
     line = cart["lines"][0]
-    assert (line["net"]["amount"], line["vat"]["amount"], line["gross"]["amount"]) == ("0.30", "0.08", "0.38")  # 0.075 -> 0.08
+    # VAT 0.075 rounds to 0.08.
+    assert (line["net"]["amount"], line["vat"]["amount"], line["gross"]["amount"]) == ("0.30", "0.08", "0.38")
 
 
 async def test_each_buyer_has_their_own_cart(api, services):

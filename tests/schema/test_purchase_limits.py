@@ -29,13 +29,16 @@ from tests.spend_helpers import (
 PRICE = 100_00
 
 
-async def set_limit(api, admin_token: str, user_gid: str, per_order: str | None = None, per_month: str | None = None) -> dict:
-    return await call(api, "setPurchaseLimit", {"userId": user_gid, "perOrder": per_order, "perMonth": per_month}, admin_token)
+async def set_limit(api, admin_token: str, user_gid: str, per_order: str | None = None,
+                    per_month: str | None = None) -> dict:
+    return await call(api, "setPurchaseLimit", {"userId": user_gid, "perOrder": per_order, "perMonth": per_month},
+                      admin_token)
 
 
 async def limits_of(api, token: str, user_gid: str) -> dict:
     """The raw response of purchaseLimit(userId:) (data and errors)."""
-    return await api.raw(f"query($id: ID!) {{ purchaseLimit(userId: $id) {{ {LIMIT_FIELDS} }} }}", {"id": user_gid}, token)
+    return await api.raw(f"query($id: ID!) {{ purchaseLimit(userId: $id) {{ {LIMIT_FIELDS} }} }}", {"id": user_gid},
+                         token)
 
 
 async def test_the_buyer_sees_their_limits_and_what_is_left(api, services):
@@ -48,7 +51,8 @@ async def test_the_buyer_sees_their_limits_and_what_is_left(api, services):
     assert payload["purchaseLimit"]["perOrder"] == {"amount": "500.00"}
     await placed(api, buyer, await create_product(services, net_minor=80_00), 3)
     assert await my_limit(api, buyer.token) == {"userId": buyer.gid, "perOrder": {"amount": "500.00"},
-                                                "perMonth": {"amount": "1000.00"}, "usedThisMonth": {"amount": "300.00"},
+                                                "perMonth": {"amount": "1000.00"},
+                                                "usedThisMonth": {"amount": "300.00"},
                                                 "remainingThisMonth": {"amount": "700.00"}}
 
 
@@ -65,7 +69,8 @@ async def test_an_order_above_the_per_order_limit_is_refused_and_nothing_is_writ
     assert await month_spend(services, buyer.membership_id) == 0
     # Exactly at the limit is allowed.
     await ok(api, "updateCartLine", {"productId": goods, "quantity": 2}, buyer.token)
-    assert (await ok(api, "submitOrder", {"idempotencyKey": "at-the-limit"}, buyer.token))["order"]["status"] == "APPROVED"
+    at_the_limit = await ok(api, "submitOrder", {"idempotencyKey": "at-the-limit"}, buyer.token)
+    assert at_the_limit["order"]["status"] == "APPROVED"
     assert await month_spend(services, buyer.membership_id) == 2 * PRICE
 
 
@@ -77,7 +82,8 @@ async def test_the_monthly_limit_counts_every_order_of_the_month(api, services):
     await placed(api, buyer, goods)
     await placed(api, buyer, goods)
     result = await place_order(api, buyer, goods)
-    assert (result["code"], result["message"]) == ("PURCHASE_LIMIT_EXCEEDED", "Above the monthly purchase limit (250.00)")
+    assert (result["code"], result["message"]) == (
+        "PURCHASE_LIMIT_EXCEEDED", "Above the monthly purchase limit (250.00)")
     assert await month_spend(services, buyer.membership_id) == 2 * PRICE
     assert (await my_limit(api, buyer.token))["remainingThisMonth"] == {"amount": "50.00"}
     assert await orders_of(services, st.company_id) == {"approved": 2}
@@ -104,7 +110,8 @@ async def test_cancelling_gives_the_month_back(api, services):
 async def test_an_over_purchase_limit_rule_sends_the_order_to_approval_instead(api, services):
     st = await spend_tenant(api)
     buyer = st[Role.CUSTOMER]
-    await ok(api, "setPurchaseLimit", {"userId": buyer.gid, "perOrder": "150.00", "perMonth": "350.00"}, st[Role.ADMIN].token)
+    await ok(api, "setPurchaseLimit", {"userId": buyer.gid, "perOrder": "150.00", "perMonth": "350.00"},
+             st[Role.ADMIN].token)
     await rule(api, st, name="Above the limit", condition="OVER_PURCHASE_LIMIT", tiers=[tier("ORDER_APPROVER")])
     goods = await create_product(services, net_minor=80_00)
 
@@ -114,7 +121,8 @@ async def test_an_over_purchase_limit_rule_sends_the_order_to_approval_instead(a
     per_order = await placed(api, buyer, goods, 2)
     assert per_order["status"] == "PENDING_APPROVAL"
     [flow_rule] = per_order["approvalFlow"]["rules"]
-    assert (flow_rule["ruleName"], flow_rule["reason"]) == ("Above the limit", "Above the purchase limit per order (150.00)")
+    assert (flow_rule["ruleName"], flow_rule["reason"]) == (
+        "Above the limit", "Above the purchase limit per order (150.00)")
 
     # 100 + 200 are committed; one more of 100 goes over the month.
     per_month = await placed(api, buyer, goods)

@@ -39,6 +39,7 @@ from tests.spend_helpers import (
 BUYERS = 50
 ROOM_FOR = 10
 PRICE = 100_00  # gross of one unit: 80.00 net + 25 % VAT
+ROOM = f"{ROOM_FOR * PRICE // 100}.00"  # the amount that holds ROOM_FOR units
 
 
 async def buyers_with_carts(api, st: SpendTenant, count: int) -> list:
@@ -110,13 +111,14 @@ async def test_fifty_orders_race_for_a_blocking_budget_with_room_for_ten(api, se
 
 async def services_credit(services, company_id: int) -> int:
     async with services.db.read_sessions() as session:
-        return await session.scalar(select(CreditAccount.outstanding_minor).where(CreditAccount.company_id == company_id))
+        return await session.scalar(
+            select(CreditAccount.outstanding_minor).where(CreditAccount.company_id == company_id))
 
 
 async def test_fifty_orders_race_for_company_credit_with_room_for_ten(api, services):
     st = await spend_tenant(api, [Role.ADMIN])
     op = await operator(api)
-    await ok(api, "setCreditLimit", {"companyId": st.tenant.gid, "creditLimit": f"{ROOM_FOR * PRICE // 100}.00"}, op.token)
+    await ok(api, "setCreditLimit", {"companyId": st.tenant.gid, "creditLimit": ROOM}, op.token)
     buyers = await buyers_with_carts(api, st, BUYERS)
 
     monitor = Monitor(services, lambda s: s.scalar(select(CreditAccount.outstanding_minor).where(
@@ -127,9 +129,11 @@ async def test_fifty_orders_race_for_company_credit_with_room_for_ten(api, servi
     assert monitor.reads > 0 and monitor.highest <= ROOM_FOR * PRICE
     async with services.db.read_sessions() as session:
         account = await session.get(CreditAccount, st.company_id)
+        company_orders = select(Order.id).where(Order.company_id == st.company_id)
         charged = await session.scalar(select(func.coalesce(func.sum(OrderCharge.amount_minor), 0)).where(
-            OrderCharge.kind == "credit", OrderCharge.order_id.in_(select(Order.id).where(Order.company_id == st.company_id))))
-    assert (account.credit_limit_minor, account.outstanding_minor, charged) == (ROOM_FOR * PRICE, ROOM_FOR * PRICE, ROOM_FOR * PRICE)
+            OrderCharge.kind == "credit", OrderCharge.order_id.in_(company_orders)))
+    assert (account.credit_limit_minor, account.outstanding_minor, charged) == (
+        ROOM_FOR * PRICE, ROOM_FOR * PRICE, ROOM_FOR * PRICE)
     assert await orders_of(services, st.company_id) == {"approved": ROOM_FOR}
     assert await drafts(services, st.company_id) == BUYERS - ROOM_FOR
 
@@ -189,15 +193,17 @@ async def race_commit_spend(api, st: SpendTenant, read, *, distinct_buyers: bool
         buyer_ids = [st[Role.CUSTOMER].membership_id] * BUYERS
     order_ids = await submitted_orders(services, st, buyer_ids)
     monitor = Monitor(services, read)
-    results = await monitor.around(asyncio.gather(*(commit_in_own_transaction(services, st.company_id, i) for i in order_ids)))
+    results = await monitor.around(
+        asyncio.gather(*(commit_in_own_transaction(services, st.company_id, i) for i in order_ids)))
     return Counter(results), monitor, order_ids
 
 
 async def charged(services, order_ids: list[int], kind: str) -> tuple[int, int]:
     """(count, total) of the charges of a kind the orders hold."""
     async with services.db.read_sessions() as session:
-        count, total = (await session.execute(select(func.count(), func.coalesce(func.sum(OrderCharge.amount_minor), 0)).where(
-            OrderCharge.kind == kind, OrderCharge.order_id.in_(order_ids), OrderCharge.released.is_(False)))).one()
+        count, total = (await session.execute(
+            select(func.count(), func.coalesce(func.sum(OrderCharge.amount_minor), 0)).where(
+                OrderCharge.kind == kind, OrderCharge.order_id.in_(order_ids), OrderCharge.released.is_(False)))).one()
         return count, total
 
 
@@ -220,7 +226,7 @@ async def test_fifty_transactions_race_for_a_blocking_budget_with_room_for_ten(a
 async def test_fifty_transactions_race_for_company_credit_with_room_for_ten(api, services):
     st = await spend_tenant(api, [Role.ADMIN, Role.CUSTOMER])
     op = await operator(api)
-    await ok(api, "setCreditLimit", {"companyId": st.tenant.gid, "creditLimit": f"{ROOM_FOR * PRICE // 100}.00"}, op.token)
+    await ok(api, "setCreditLimit", {"companyId": st.tenant.gid, "creditLimit": ROOM}, op.token)
     outcome, monitor, order_ids = await race_commit_spend(api, st, lambda s: s.scalar(
         select(CreditAccount.outstanding_minor).where(CreditAccount.company_id == st.company_id)), distinct_buyers=True)
 
@@ -241,7 +247,7 @@ async def month_used(services, membership_id: int) -> int | None:
 async def test_fifty_orders_of_one_buyer_race_for_a_monthly_purchase_limit_with_room_for_ten(api, services):
     st = await spend_tenant(api, [Role.ADMIN, Role.CUSTOMER])
     buyer = st[Role.CUSTOMER]
-    await ok(api, "setPurchaseLimit", {"userId": buyer.gid, "perMonth": f"{ROOM_FOR * PRICE // 100}.00"}, st[Role.ADMIN].token)
+    await ok(api, "setPurchaseLimit", {"userId": buyer.gid, "perMonth": ROOM}, st[Role.ADMIN].token)
     month = utcnow().date().replace(day=1)
     outcome, monitor, order_ids = await race_commit_spend(api, st, lambda s: s.scalar(
         select(MemberMonthlySpend.committed_minor).where(
