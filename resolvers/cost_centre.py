@@ -131,11 +131,12 @@ async def set_user_cost_centres(ctx: UseCaseContext, *, membership_id: int, cost
         company_rows(CostCentre, actor, CostCentre.id).where(CostCentre.id.in_(ids)))).all())
     if found != set(ids):
         raise DomainError(ErrorCode.NOT_FOUND, "No such cost centre", "costCentreIds")
-    if ids and (default_id or ids[0]) not in found:
+    # A given default is checked even when it is 0 (an id of no cost centre) or the list is empty.
+    default = (ids[0] if ids else None) if default_id is None else default_id
+    if default is not None and default not in found:
         raise DomainError(ErrorCode.INVALID_INPUT, "The default must be one of the user's cost centres", "defaultId")
     before = sorted((await member_cost_centres(ctx, [member.id]))[member.id], key=lambda p: p[0].id)
     await ctx.session.execute(delete(MemberCostCentre).where(MemberCostCentre.membership_id == member.id))
-    default = default_id or (ids[0] if ids else None)
     ctx.session.add_all(MemberCostCentre(membership_id=member.id, cost_centre_id=i, is_default=i == default) for i in ids)
     await ctx.session.flush()
     await audit(ctx, "user", member.id, "cost_centres",

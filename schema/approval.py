@@ -19,7 +19,17 @@ from schema.errors import INPUT, MutationError, renamed, run_mutation
 from schema.order import OrderPayload, OrderResult, with_flow
 from schema.order_types import Order, order_from_view
 from schema.permissions import Role
-from schema.relay import Connection, Edge, Node, connection_of, decode_id, from_cursor, to_cursor, to_global_id
+from schema.relay import (
+    Connection,
+    Edge,
+    Node,
+    connection_of,
+    decode_id,
+    from_cursor,
+    optional_id,
+    to_cursor,
+    to_global_id,
+)
 
 
 @strawberry.enum(description="What an approval rule looks at.")
@@ -87,7 +97,7 @@ class ApprovalRuleInput:
         return rules.RuleSpec(
             name=self.name, condition=DomainCondition(self.condition.value),
             threshold_minor=parse_amount(self.threshold, "threshold") if self.threshold else None,
-            cost_centre_id=decode_id(self.cost_centre_id, "CostCentre") or 0 if self.cost_centre_id else None,
+            cost_centre_id=optional_id(self.cost_centre_id, "CostCentre"),
             category=self.category, applies_to_roles=[DomainRole(r.value) for r in self.applies_to_roles],
             applies_to_group_ids=[decode_id(g, "Group") or 0 for g in self.applies_to_group_ids],
             tiers=[rules.TierSpec([DomainRole(r.value) for r in t.roles], [decode_id(u, "User") or 0 for u in t.user_ids])
@@ -185,7 +195,7 @@ class ApprovalMutation:
     @strawberry.mutation(description="Create or change an approval rule. Requires `approval_rule:manage` (administrators).")
     async def save_approval_rule(self, info: strawberry.Info, input: Annotated[ApprovalRuleInput, INPUT]) -> ApprovalRuleResult:
         return await run_mutation(info, lambda ctx: rules.save_rule(
-            ctx, rule_id=decode_id(input.id, "ApprovalRule") or 0 if input.id else None, spec=input.to_spec()),
+            ctx, rule_id=optional_id(input.id, "ApprovalRule"), spec=input.to_spec()),
             lambda rule: ApprovalRulePayload(rule=ApprovalRule.from_model(rule)))
 
     @strawberry.mutation(description="Remove an approval rule (pending orders keep the tiers they were given). Requires `approval_rule:manage`.")

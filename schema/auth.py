@@ -10,7 +10,7 @@ import strawberry
 from resolvers import auth as use_cases
 from resolvers import password as password_use_cases
 from schema.errors import INPUT, MutationError, run_mutation
-from schema.relay import decode_id, to_global_id
+from schema.relay import decode_id, optional_id, to_global_id
 
 
 @strawberry.type(description="Tokens for the API: send `Authorization: Bearer <accessToken>`.")
@@ -72,7 +72,7 @@ AcceptedResult = Annotated[AcceptedPayload | MutationError, strawberry.union("Ac
 class AuthMutation:
     @strawberry.mutation(description="Sign in. Repeated failures slow down per account and per address. Open to anyone.")
     async def login(self, info: strawberry.Info, input: Annotated[LoginInput, INPUT]) -> AuthResult:
-        company_id = decode_id(input.company_id, "Company") or 0 if input.company_id else None
+        company_id = optional_id(input.company_id, "Company")
         return await run_mutation(info, lambda ctx: use_cases.login(
             ctx, email=input.email, password=input.password, company_id=company_id,
         ), AuthPayload.from_issued)

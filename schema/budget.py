@@ -16,7 +16,7 @@ from resolvers import budget as use_cases
 from resolvers import purchase_limit as limits
 from schema.errors import INPUT, MutationError, run_mutation
 from schema.money import Money, money
-from schema.relay import Node, decode_id, to_global_id
+from schema.relay import Node, decode_id, optional_id, to_global_id
 
 OWNER_TYPE_NAMES = {"group": "Group", "user": "User", "cost_centre": "CostCentre"}
 
@@ -167,7 +167,7 @@ class BudgetMutation:
                 active=input.active)
 
         return await run_mutation(info, lambda ctx: use_cases.save_budget(
-            ctx, budget_id=decode_id(input.id, "Budget") or 0 if input.id else None, spec=spec()),
+            ctx, budget_id=optional_id(input.id, "Budget"), spec=spec()),
             lambda status: BudgetPayload(budget=budget_from_status(status, currency)))
 
     @strawberry.mutation(description="Set a buyer's purchase limits; applies to their next submission. Requires `budget:manage`.")

@@ -10,7 +10,7 @@ from models import CostCentre as CostCentreModel
 from resolvers import cost_centre as use_cases
 from schema.company import Address, AddressInput
 from schema.errors import INPUT, MutationError, run_mutation
-from schema.relay import Node, decode_id, to_global_id
+from schema.relay import Node, decode_id, optional_id, to_global_id
 
 
 @strawberry.type(description="A cost centre (invoice recipient) that orders are booked to.")
@@ -73,7 +73,7 @@ class CostCentreMutation:
         spec = use_cases.CostCentreSpec(input.name, input.code, input.invoice_address.street,
                                         input.invoice_address.postal_code, input.invoice_address.city, input.active)
         return await run_mutation(info, lambda ctx: use_cases.save_cost_centre(
-            ctx, cost_centre_id=decode_id(input.id, "CostCentre") or 0 if input.id else None, spec=spec),
+            ctx, cost_centre_id=optional_id(input.id, "CostCentre"), spec=spec),
             lambda c: CostCentrePayload(cost_centre=CostCentre.from_model(c)))
 
     @strawberry.mutation(description="Attach a user to cost centres and choose their default. Requires `cost_centre:manage`.")
@@ -82,7 +82,7 @@ class CostCentreMutation:
             member = await use_cases.set_user_cost_centres(
                 ctx, membership_id=decode_id(input.user_id, "User") or 0,
                 cost_centre_ids=[decode_id(c, "CostCentre") or 0 for c in input.cost_centre_ids],
-                default_id=decode_id(input.default_id, "CostCentre") or 0 if input.default_id else None)
+                default_id=optional_id(input.default_id, "CostCentre"))
             return member.id, (await use_cases.member_cost_centres(ctx, [member.id]))[member.id]
 
         def present(result) -> UserCostCentresPayload:

@@ -15,7 +15,7 @@ from models.location import WEEKDAYS
 from resolvers import location as use_cases
 from schema.company import Address, AddressInput
 from schema.errors import INPUT, MutationError, run_mutation
-from schema.relay import Connection, Node, connection, decode_id, from_cursor, to_global_id
+from schema.relay import Connection, Node, connection, decode_id, from_cursor, optional_id, to_global_id
 
 Weekday = strawberry.enum(
     Enum("Weekday", {day: strawberry.enum_value(index, description=day.title()) for index, day in enumerate(WEEKDAYS)}),
@@ -100,10 +100,6 @@ LocationResult = Annotated[DeliveryLocationPayload | MutationError, strawberry.u
 EndCustomerResult = Annotated[EndCustomerPayload | MutationError, strawberry.union("EndCustomerResult", description="Result of saveEndCustomer.")]
 
 
-def _optional_id(value: str | None, type_name: str) -> int | None:
-    return None if value is None else decode_id(value, type_name) or 0
-
-
 @strawberry.type
 class LocationQuery:
     @strawberry.field(description="The company's delivery locations with their slots. Requires `location:read`.")
@@ -121,7 +117,7 @@ class LocationQuery:
     ) -> Connection[EndCustomer]:
         async with info.context.reading() as ctx:
             page = await use_cases.list_end_customers(
-                ctx, location_id=_optional_id(location_id, "DeliveryLocation"), search=search, first=first,
+                ctx, location_id=optional_id(location_id, "DeliveryLocation"), search=search, first=first,
                 after=from_cursor(after))
         return connection(page, EndCustomer.from_model)
 
@@ -133,13 +129,13 @@ class LocationMutation:
         slots = None if input.slots is None else [
             use_cases.SlotSpec(s.weekday.value, s.starts_at, s.ends_at) for s in input.slots]
         return await run_mutation(info, lambda ctx: use_cases.save_location(
-            ctx, location_id=_optional_id(input.id, "DeliveryLocation"), name=input.name, street=input.address.street,
+            ctx, location_id=optional_id(input.id, "DeliveryLocation"), name=input.name, street=input.address.street,
             postal_code=input.address.postal_code, city=input.address.city, slots=slots,
         ), lambda location: DeliveryLocationPayload(location=DeliveryLocation.from_model(location)))
 
     @strawberry.mutation(description="Create or change an end customer. Requires `location:manage`.")
     async def save_end_customer(self, info: strawberry.Info, input: Annotated[EndCustomerInput, INPUT]) -> EndCustomerResult:
         return await run_mutation(info, lambda ctx: use_cases.save_end_customer(
-            ctx, end_customer_id=_optional_id(input.id, "EndCustomer"), name=input.name, note=input.note,
+            ctx, end_customer_id=optional_id(input.id, "EndCustomer"), name=input.name, note=input.note,
             location_id=decode_id(input.location_id, "DeliveryLocation") or 0,
         ), lambda customer: EndCustomerPayload(end_customer=EndCustomer.from_model(customer)))

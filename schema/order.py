@@ -18,7 +18,7 @@ from resolvers import order_history
 from resolvers.order_submit import submit_order
 from schema.errors import INPUT, MutationError, only, run_mutation
 from schema.order_types import Order, OrderStatus, order_from_view
-from schema.relay import Connection, Edge, connection_of, decode_id, from_keyset_cursor, to_keyset_cursor
+from schema.relay import Connection, Edge, connection_of, decode_id, from_keyset_cursor, optional_id, to_keyset_cursor
 from schema.selection import selects
 from schema.user import PaymentMethod
 
@@ -46,12 +46,12 @@ class OrderFilter:
     search: str | None = strawberry.field(default=None, description="Text in the order number or the reference.")
 
     def to_domain(self) -> order_history.OrderFilter:
-        def pk(value, type_name):
-            return None if value is None else decode_id(value, type_name) or 0
         return order_history.OrderFilter(
             statuses=[DomainStatus(s.value) for s in self.statuses or []], submitted_from=self.submitted_from,
-            submitted_to=self.submitted_to, buyer_id=pk(self.buyer_id, "User"), group_id=pk(self.group_id, "Group"),
-            end_customer_id=pk(self.end_customer_id, "EndCustomer"), reference=self.reference, po_number=self.po_number,
+            submitted_to=self.submitted_to, buyer_id=optional_id(self.buyer_id, "User"),
+            group_id=optional_id(self.group_id, "Group"),
+            end_customer_id=optional_id(self.end_customer_id, "EndCustomer"),
+            reference=self.reference, po_number=self.po_number,
             min_total_minor=parse_amount(self.min_total, "filter.minTotal") if self.min_total else None,
             max_total_minor=parse_amount(self.max_total, "filter.maxTotal") if self.max_total else None,
             search=self.search,
@@ -144,7 +144,7 @@ def _unset_to_keep(value, convert=lambda v: v):
 
 
 def _product_id(value: str | None) -> int | None:
-    return None if value is None else decode_id(value, "Product") or 0
+    return optional_id(value, "Product")
 
 
 @strawberry.type

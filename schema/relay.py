@@ -64,6 +64,13 @@ def decode_id(value: str | None, type_name: str) -> int | None:
     return parsed[1] if parsed and parsed[0] == type_name else None
 
 
+def optional_id(value: str | None, type_name: str) -> int | None:
+    """The key of an optional id argument: None only when it is absent (null). Any other value that is
+    not an id of this type, the empty string included, is 0, which no row has: a filter on it matches
+    nothing and a change of it is NOT_FOUND, never "no filter" or "create a new one"."""
+    return None if value is None else decode_id(value, type_name) or 0
+
+
 def to_cursor(pk: int) -> str:
     return _encode(f"cursor:{pk}")
 

@@ -16,7 +16,7 @@ from resolvers import user as use_cases
 from schema.errors import INPUT, MutationError, run_mutation
 from schema.group import Group
 from schema.permissions import Permission, Role, from_domain_permission, to_domain_permission, to_domain_role
-from schema.relay import Connection, Node, connection, decode_id, from_cursor, to_global_id
+from schema.relay import Connection, Node, connection, decode_id, from_cursor, optional_id, to_global_id
 from policies.permissions import Permission as DomainPermission
 
 
@@ -155,11 +155,9 @@ class UserQuery:
     ) -> Connection[User]:
         f = filter or UserFilter()
         domain_filter = use_cases.UserFilter(
-            search=f.search, group_id=decode_id(f.group_id, "Group") if f.group_id else None,
+            search=f.search, group_id=optional_id(f.group_id, "Group"),
             role=to_domain_role(f.role) if f.role else None, status=MembershipStatus(f.status.value) if f.status else None,
         )
-        if f.group_id and domain_filter.group_id is None:
-            domain_filter.group_id = 0
         async with info.context.reading() as ctx:
             page = await use_cases.list_users(ctx, filter=domain_filter, first=first, after=from_cursor(after))
         return connection(page, User.from_model)
@@ -195,7 +193,7 @@ class UserMutation:
 
     @strawberry.mutation(description="Change a user's names, group, role or payment methods. Requires `user:update`; roles need `user:assign_role`.")
     async def update_user(self, info: strawberry.Info, input: Annotated[UpdateUserInput, INPUT]) -> UserResult:
-        group_id = None if input.group_id is None else decode_id(input.group_id, "Group") or 0
+        group_id = optional_id(input.group_id, "Group")
         return await run_mutation(info, lambda ctx: use_cases.update_user(
             ctx, membership_id=_user_id(input.id), first_name=input.first_name, last_name=input.last_name,
             group_id=group_id, role=to_domain_role(input.role) if input.role else None,
