@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from types import ModuleType
 
 from sqlalchemy import Boolean, ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column
@@ -20,27 +22,52 @@ class Country(StrEnum):
     SE = "SE"
 
 
-_ORGNR_VALIDATORS = {Country.NO: no_orgnr, Country.SE: se_orgnr}
+@dataclass(frozen=True)
+class OrgNumberRule:
+    """How one country's organisation numbers are checked, and how the API names them in its errors."""
+
+    validator: ModuleType  # a python-stdnum module: compact(), validate() and format()
+    adjective: str
+    digits: int
+
+    def error(self, exc: stdnum_errors.ValidationError, compact: str) -> str:
+        """The API's own words for a refused number, by what is wrong with it: only the kind of
+        python-stdnum's exception is read, never its text. The input is not repeated back."""
+        name = f"A {self.adjective} organisation number"
+        if not compact:
+            return f"The organisation number is required ({self.digits} digits)"
+        if isinstance(exc, stdnum_errors.InvalidLength):
+            return f"{name} has {self.digits} digits; this one has {len(compact)}"
+        if isinstance(exc, stdnum_errors.InvalidFormat):
+            return f"{name} has digits only ({self.digits} of them; spaces, dashes and dots may separate them)"
+        if isinstance(exc, stdnum_errors.InvalidChecksum):
+            return (f"The check digit does not match: this is not a valid {self.adjective} organisation number "
+                    "(look for a mistyped or swapped digit)")
+        return f"This is not a valid {self.adjective} organisation number"
+
+
+ORG_NUMBER_RULES = {
+    Country.NO: OrgNumberRule(no_orgnr, "Norwegian", 9),
+    Country.SE: OrgNumberRule(se_orgnr, "Swedish", 10),
+}
 CURRENCY_BY_COUNTRY = {Country.NO: "NOK", Country.SE: "SEK"}
 
 
 def validate_org_number(country: Country, raw: str) -> str:
     """Return the compact organisation number or raise INVALID_ORG_NUMBER."""
-    validator = _ORGNR_VALIDATORS.get(country)
-    if validator is None:
-        raise DomainError(ErrorCode.UNSUPPORTED_COUNTRY, f"Country {country} is not supported", "country")
+    rule = ORG_NUMBER_RULES.get(country)
+    if rule is None:
+        raise DomainError(ErrorCode.UNSUPPORTED_COUNTRY, "Companies of this country are not served", "country")
+    cleaned = raw.replace("-", "").replace(".", "")
     try:
-        return validator.validate(raw.replace("-", "").replace(".", ""))
+        return rule.validator.validate(cleaned)
     except stdnum_errors.ValidationError as exc:
-        raise DomainError(
-            ErrorCode.INVALID_ORG_NUMBER,
-            f"{raw!r} is not a valid {country.value} organisation number: {exc}",
-            "orgNumber",
-        ) from exc
+        message = rule.error(exc, rule.validator.compact(cleaned))
+        raise DomainError(ErrorCode.INVALID_ORG_NUMBER, message, "orgNumber") from exc
 
 
 def format_org_number(country: Country, compact: str) -> str:
-    return _ORGNR_VALIDATORS[country].format(compact)
+    return ORG_NUMBER_RULES[country].validator.format(compact)
 
 
 class Company(Base):

@@ -44,7 +44,7 @@ async def _ensure_name_free(ctx: UseCaseContext, actor: Actor, name: str, except
     if except_id is not None:
         query = query.where(Group.id != except_id)
     if await ctx.session.scalar(query) is not None:
-        raise DomainError(ErrorCode.GROUP_NAME_TAKEN, f"There is already a group named {name!r}", "name")
+        raise DomainError(ErrorCode.GROUP_NAME_TAKEN, f'There is already a group named "{name}"', "name")
     return name
 
 

@@ -59,7 +59,7 @@ async def _ensure_name_free(ctx: UseCaseContext, name: str, except_id: int | Non
     if except_id is not None:
         query = query.where(SavedCart.id != except_id)
     if await ctx.session.scalar(query) is not None:
-        raise DomainError(ErrorCode.SAVED_CART_NAME_TAKEN, f"You already have a saved cart named {name!r}", "name")
+        raise DomainError(ErrorCode.SAVED_CART_NAME_TAKEN, f'You already have a saved cart named "{name}"', "name")
     return name
 
 

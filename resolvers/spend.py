@@ -64,13 +64,13 @@ async def commit_spend(ctx: UseCaseContext, order: Order, *, limit_has_approval_
         committed = await _add_usage(ctx, budget, window.start, amount, guarded=action is BudgetAction.BLOCK)
         if committed is None:
             raise DomainError(ErrorCode.BUDGET_EXCEEDED,
-                              f"The order would exceed the budget {budget.name!r} for this period", None)
+                              f'The order would exceed the budget "{budget.name}" for this period', None)
         if committed > budget.amount_minor:
             outcome.over_budgets.append(budget.name)
             if action is BudgetAction.REQUIRE_APPROVAL:
                 outcome.approval_budgets.append(budget.name)
             else:
-                outcome.warnings.append(f"Over budget {budget.name!r}: {format_amount(committed)} committed of "
+                outcome.warnings.append(f'Over budget "{budget.name}": {format_amount(committed)} committed of '
                                         f"{format_amount(budget.amount_minor)}")
         ctx.session.add(OrderCharge(order_id=order.id, kind="budget", budget_id=budget.id, period_start=window.start,
                                     amount_minor=amount))

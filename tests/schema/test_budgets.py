@@ -295,9 +295,9 @@ async def test_warn_lets_the_order_through_with_a_warning(api, services):
 
     order = await placed(api, st[Role.CUSTOMER], goods)
     assert order["status"] == "APPROVED"
-    assert order["warnings"] == ["Over budget 'Soft': 200.00 committed of 150.00"]
+    assert order["warnings"] == ['Over budget "Soft": 200.00 committed of 150.00']
     warning = [e for e in order["timeline"] if e["kind"] == "WARNING"]
-    assert [e["comment"] for e in warning] == ["Over budget 'Soft': 200.00 committed of 150.00"]
+    assert [e["comment"] for e in warning] == ['Over budget "Soft": 200.00 committed of 150.00']
     assert order["approvalFlow"]["rules"] == []
     assert await committed_now(services, budget["id"]) == 2 * PRICE
     shown = (await budgets(api, st[Role.ADMIN].token))["Soft"]

@@ -131,25 +131,33 @@ async def test_the_contact_phone_is_optional(api):
     assert result["company"]["contactPhone"] is None
 
 
+CHECK_DIGIT = ("The check digit does not match: this is not a valid {} organisation number "
+               "(look for a mistyped or swapped digit)")
+DIGITS_ONLY = "A {} organisation number has digits only ({} of them; spaces, dashes and dots may separate them)"
+
+
 @pytest.mark.parametrize(
-    ("country", "org_number", "reason"),
+    ("country", "org_number", "message"),
     [
-        ("NO", "923609017", "check digit"),
-        ("NO", "92360901", "length"),
-        ("NO", "5560360793", "length"),
-        ("SE", "5560360794", "check digit"),
-        ("SE", "556036079", "length"),
-        ("SE", "923609016", "length"),
-        ("NO", "ABCDEFGHI", "format"),
+        ("NO", "923609017", CHECK_DIGIT.format("Norwegian")),
+        ("NO", "92360901", "A Norwegian organisation number has 9 digits; this one has 8"),
+        ("NO", "556036-0793", "A Norwegian organisation number has 9 digits; this one has 10"),
+        ("SE", "5560360794", CHECK_DIGIT.format("Swedish")),
+        ("SE", "556036079", "A Swedish organisation number has 10 digits; this one has 9"),
+        ("SE", "923 609 016", "A Swedish organisation number has 10 digits; this one has 9"),
+        ("NO", "ABCDEFGHI", DIGITS_ONLY.format("Norwegian", 9)),
+        ("SE", "556036/0793", DIGITS_ONLY.format("Swedish", 10)),
+        ("NO", " ", "The organisation number is required (9 digits)"),
+        ("SE", "", "The organisation number is required (10 digits)"),
     ],
 )
-async def test_an_invalid_org_number_registers_nothing(api, services, country, org_number, reason):
+async def test_an_invalid_org_number_registers_nothing(api, services, country, org_number, message):
+    """The answer is in the API's own words, for the country and what is wrong (python-stdnum's texts
+    and Python's quoting of the input never reach the client)."""
     result = await register(api, country=country, orgNumber=org_number)
 
-    assert result["__typename"] == "MutationError"
-    assert result["code"] == "INVALID_ORG_NUMBER"
-    assert result["field"] == "orgNumber"
-    assert reason in result["message"]
+    assert result == {"__typename": "MutationError", "code": "INVALID_ORG_NUMBER", "message": message,
+                      "field": "orgNumber"}
     assert await written(services) == {}
     assert (await api.login("founder@example.com", PASSWORD))["code"] == "INVALID_CREDENTIALS"
 
