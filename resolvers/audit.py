@@ -8,6 +8,13 @@ from policies.scopes import company_rows
 from resolvers.context import UseCaseContext
 from resolvers.pagination import Page, keyset_page
 
+# The kinds of thing the log records (AuditEntry.entity). audit() refuses any other kind, so that a new
+# one cannot reach the log before the API knows which object it names (schema/audit.py ENTITY_TYPES).
+ENTITIES = frozenset({
+    "approval_rule", "budget", "company", "cost_centre", "credit", "invoice_application", "order", "purchase_limit",
+    "user",
+})
+
 
 async def audit(
     ctx: UseCaseContext, entity: str, entity_id: int | None, action: str, *, before: dict | None = None,
@@ -15,6 +22,8 @@ async def audit(
 ) -> None:
     """One entry in the log of `company_id` (default: the caller's company), by the caller unless
     `actor_user_id` names the person (such as a registrant, who acts before signing in)."""
+    if entity not in ENTITIES:
+        raise ValueError(f"audit entity {entity} is not one of resolvers.audit.ENTITIES")
     actor = ctx.actor
     ctx.session.add(AuditEntry(
         company_id=company_id if company_id is not None else (actor.company_id if actor else None),

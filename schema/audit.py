@@ -12,6 +12,15 @@ from models import AuditEntry as AuditModel
 from resolvers import audit as use_cases
 from schema.relay import Connection, Node, connection, from_cursor, to_global_id
 
+# The object each kind of entry is about, by the type whose global id `entityId` is. A purchase limit is
+# the buyer's (PurchaseLimit is not an object of its own, its `userId` names the User), a company's credit
+# is the company's (CompanyCredit.companyId); every other kind is its own type.
+ENTITY_TYPES = {
+    "approval_rule": "ApprovalRule", "budget": "Budget", "company": "Company", "cost_centre": "CostCentre",
+    "credit": "Company", "invoice_application": "InvoiceApplication", "order": "Order", "purchase_limit": "User",
+    "user": "User",
+}
+
 
 @strawberry.type(description="One change: who, when, what, before and after.")
 class AuditEntry(Node):
@@ -21,7 +30,12 @@ class AuditEntry(Node):
     entity: str = strawberry.field(description=(
         "What kind of thing changed: budget, purchase_limit, credit, approval_rule, user, order, cost_centre, "
         "invoice_application, company."))
-    entity_id: str | None = strawberry.field(description="Which one (its database key).")
+    entity_id: strawberry.ID | None = strawberry.field(description=(
+        "Which one: the global id of the changed object, the same id its own query gives and `node(id:)` fetches "
+        "(with that query's permissions). By `entity`: budget a Budget, approval_rule an ApprovalRule, cost_centre "
+        "a CostCentre, order an Order, invoice_application an InvoiceApplication, user a User, purchase_limit the "
+        "User whose limits changed, credit and company the Company. An object removed since (a deleted approval "
+        "rule) keeps its id here, and `node(id:)` answers null for it."))
     action: str = strawberry.field(description=(
         "What was done, e.g. create, update, role, restrict, approve; new_account_on_org_number (entity company): "
         "another purchasing account was registered on the company's organisation number."))
@@ -32,7 +46,8 @@ class AuditEntry(Node):
     def from_model(cls, e: AuditModel) -> AuditEntry:
         return cls(id=to_global_id("AuditEntry", e.id), at=e.created_at,
                    actor_id=to_global_id("Person", e.actor_user_id) if e.actor_user_id else None, entity=e.entity,
-                   entity_id=str(e.entity_id) if e.entity_id is not None else None, action=e.action,
+                   entity_id=to_global_id(ENTITY_TYPES[e.entity], e.entity_id) if e.entity_id is not None else None,
+                   action=e.action,
                    before=e.before, after=e.after)
 
 

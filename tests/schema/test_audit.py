@@ -5,18 +5,26 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
+
 from models import Role
 from models.base import utcnow
-from schema.relay import decode_id, to_global_id
+from resolvers.audit import ENTITIES, audit
+from resolvers.context import UseCaseContext
+from schema.audit import ENTITY_TYPES
+from schema.node import NODE_FETCHERS
+from schema.relay import to_global_id
 from tests.spend_helpers import (
+    BUDGET_FIELDS,
+    LIMIT_FIELDS,
     audit_rows,
+    budgets,
     call,
     code_of,
     create_product,
     group_budget,
     ok,
     operator,
-    order_pk,
     placed,
     rule,
     save_budget,
@@ -27,6 +35,14 @@ from tests.spend_helpers import (
 AUDIT = """query($entity: String, $first: Int!, $after: String) { auditLog(entity: $entity, first: $first, after: $after) {
   edges { cursor node { id at actorId entity entityId action before after } }
   pageInfo { hasNextPage endCursor } } }"""
+
+
+NODE = "query($id: ID!) {{ node(id: $id) {{ __typename ... on {type} {{ {selection} }} }} }}"
+
+
+async def node(api, token: str, global_id: str, type_name: str, selection: str = "id") -> dict | None:
+    """What node(id:) answers for an id, read as the given type."""
+    return (await api.query(NODE.format(type=type_name, selection=selection), {"id": global_id}, token))["node"]
 
 
 async def log(api, token: str, entity: str | None = None, first: int = 100) -> list[dict]:
@@ -59,11 +75,15 @@ async def test_budget_changes_are_logged_with_before_and_after(api, services):
                "ends_on": None, "amount_minor": 100_00, "action": "block", "active": True}
     updated = dict(created, period="fixed", starts_on="2026-01-01", ends_on="2026-06-30", amount_minor=250_50, action="warn")
     assert brief(entries) == [("budget", "update", created, updated), ("budget", "create", None, created)]  # newest first
-    budget_pk = str(decode_id(budget["id"], "Budget"))
     for entry in entries:
         assert entry["actorId"] == person(admin)
-        assert entry["entityId"] == budget_pk
+        assert entry["entityId"] == budget["id"]  # the budget's own id, not its database key
         assert started <= parse(entry["at"]) <= utcnow() + timedelta(seconds=1)
+    # The entity's id is the object's: node(id:) fetches the budget with the data its own query gives.
+    fetched = await node(api, admin.token, entries[0]["entityId"], "Budget", BUDGET_FIELDS)
+    assert fetched == {"__typename": "Budget", **(await budgets(api, admin.token))["Team"]}
+    assert (fetched["name"], fetched["amount"], fetched["action"]) == ("Team", {"amount": "250.50", "currency": "NOK"},
+                                                                       "WARN")
 
 
 async def test_purchase_limit_changes_are_logged(api, services):
@@ -78,7 +98,13 @@ async def test_purchase_limit_changes_are_logged(api, services):
         ("purchase_limit", "update", {"order_limit_minor": None, "monthly_limit_minor": None},
          {"order_limit_minor": 500_00, "monthly_limit_minor": None}),
     ]
-    assert {(e["actorId"], e["entityId"]) for e in entries} == {(person(admin), str(buyer.membership_id))}
+    # A purchase limit is the buyer's: the entity is the User, whose limits the purchaseLimit query reads.
+    assert {(e["actorId"], e["entityId"]) for e in entries} == {(person(admin), buyer.gid)}
+    assert await node(api, admin.token, buyer.gid, "User", "id email") == {
+        "__typename": "User", "id": buyer.gid, "email": buyer.email}
+    limit = await api.query(f"query($id: ID!) {{ purchaseLimit(userId: $id) {{ {LIMIT_FIELDS} }} }}",
+                            {"id": entries[0]["entityId"]}, admin.token)
+    assert (limit["purchaseLimit"]["userId"], limit["purchaseLimit"]["perMonth"]) == (buyer.gid, {"amount": "2000.00"})
 
 
 async def test_credit_limit_changes_by_the_operator_show_in_the_companys_log(api, services):
@@ -87,7 +113,11 @@ async def test_credit_limit_changes_by_the_operator_show_in_the_companys_log(api
     await ok(api, "setCreditLimit", {"companyId": st.tenant.gid, "creditLimit": "50000.00"}, op.token)
     [entry] = await log(api, st[Role.ADMIN].token, "credit")
     assert brief([entry]) == [("credit", "limit", {"credit_limit_minor": 300_000_00}, {"credit_limit_minor": 50_000_00})]
-    assert (entry["actorId"], entry["entityId"]) == (person(op), str(st.company_id))
+    # A company's credit is the company's: the entity is the Company, the one companyCredit names.
+    assert (entry["actorId"], entry["entityId"]) == (person(op), st.tenant.gid)
+    assert await node(api, st[Role.ADMIN].token, entry["entityId"], "Company", "id name") == {
+        "__typename": "Company", "id": st.tenant.gid,
+        "name": (await api.query("{ company { name } }", token=st[Role.ADMIN].token))["company"]["name"]}
 
 
 async def test_approval_rule_changes_are_logged(api, services):
@@ -108,6 +138,10 @@ async def test_approval_rule_changes_are_logged(api, services):
         ("approval_rule", "update", first, second),
         ("approval_rule", "create", None, first),
     ]
+    # Every entry names the rule by its id; deleted since, node(id:) answers null for it, as for any id
+    # that names nothing.
+    assert {e["entityId"] for e in await log(api, admin.token, "approval_rule")} == {made["id"]}
+    assert await node(api, admin.token, made["id"], "ApprovalRule") is None
 
 
 async def test_role_changes_and_restrictions_are_logged(api, services):
@@ -122,7 +156,9 @@ async def test_role_changes_and_restrictions_are_logged(api, services):
         ("user", "restrict", None, {"permission": "order:create"}),
         ("user", "role", {"role": "customer"}, {"role": "manager"}),
     ]
-    assert {(e["actorId"], e["entityId"]) for e in entries} == {(person(admin), str(buyer.membership_id))}
+    assert {(e["actorId"], e["entityId"]) for e in entries} == {(person(admin), buyer.gid)}
+    assert await node(api, admin.token, buyer.gid, "User", "id role") == {
+        "__typename": "User", "id": buyer.gid, "role": "MANAGER"}
 
 
 async def test_approval_decisions_are_logged(api, services):
@@ -136,9 +172,45 @@ async def test_approval_decisions_are_logged(api, services):
     await ok(api, "rejectOrder", {"id": rejected["id"], "comment": "Not needed"}, approver.token)
     entries = await log(api, st[Role.ADMIN].token, "order")
     assert [(e["action"], e["entityId"], e["actorId"], e["after"]) for e in entries] == [
-        ("reject", str(order_pk(rejected["id"])), person(approver), {"steps": ["All tier 1"], "comment": "Not needed"}),
-        ("approve", str(order_pk(approved["id"])), person(approver), {"steps": ["All tier 1"], "comment": "ok"}),
+        ("reject", rejected["id"], person(approver), {"steps": ["All tier 1"], "comment": "Not needed"}),
+        ("approve", approved["id"], person(approver), {"steps": ["All tier 1"], "comment": "ok"}),
     ]
+    admin = st[Role.ADMIN].token
+    assert [await node(api, admin, e["entityId"], "Order", "id status") for e in entries] == [
+        {"__typename": "Order", "id": rejected["id"], "status": "REJECTED"},
+        {"__typename": "Order", "id": approved["id"], "status": "APPROVED"},
+    ]
+
+
+async def test_cost_centre_and_invoice_application_entries_name_their_objects(api, services):
+    st = await spend_tenant(api, [Role.ADMIN])
+    admin = st[Role.ADMIN].token
+    address = {"street": "Gate 2", "postalCode": "0151", "city": "Oslo"}
+    centre = (await ok(api, "saveCostCentre", {"name": "Warehouse", "code": "WH", "invoiceAddress": address}, admin))[
+        "costCentre"]
+    credit = (await ok(api, "applyForInvoice", {"message": "Monthly invoices, please"}, admin))["credit"]
+    application = credit["latestApplication"]
+    [centre_entry] = await log(api, admin, "cost_centre")
+    [application_entry] = await log(api, admin, "invoice_application")
+    assert (centre_entry["action"], centre_entry["entityId"]) == ("create", centre["id"])
+    assert (application_entry["action"], application_entry["entityId"]) == ("apply", application["id"])
+    assert await node(api, admin, centre["id"], "CostCentre", "id code") == {
+        "__typename": "CostCentre", "id": centre["id"], "code": "WH"}
+    assert await node(api, admin, application["id"], "InvoiceApplication", "id status message") == {
+        "__typename": "InvoiceApplication", "id": application["id"], "status": "PENDING",
+        "message": "Monthly invoices, please"}
+
+
+async def test_every_kind_the_log_records_names_a_node_type_and_no_other_kind_is_written(api, services):
+    assert set(ENTITY_TYPES) == ENTITIES
+    assert set(ENTITY_TYPES.values()) <= set(NODE_FETCHERS)  # each a Node type that node(id:) fetches
+    st = await spend_tenant(api, [Role.ADMIN])
+    before = len(await audit_rows(services, st.company_id))
+    with pytest.raises(ValueError, match="audit entity widget"):
+        async with services.db.transaction() as session:
+            await audit(UseCaseContext(services=services, session=session, actor=None), "widget", 1, "create",
+                        company_id=st.company_id)
+    assert len(await audit_rows(services, st.company_id)) == before
 
 
 async def test_refused_changes_leave_no_entry(api, services):

@@ -99,7 +99,7 @@ async def test_a_second_account_informs_the_existing_administrators_and_confirms
     assert entries == [
         {
             "entity": "company",
-            "entityId": str(company_id),
+            "entityId": first["company"]["id"],  # the existing account, by its global id
             "action": "new_account_on_org_number",
             "actorId": registrant["me"]["personId"],
             "before": None,
