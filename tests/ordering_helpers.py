@@ -71,7 +71,8 @@ def next_weekday(weekday: int, *, weeks_ahead: int = 1) -> date:
 
 # --- running mutations -------------------------------------------------------------------------
 
-async def mutate(api: Api, name: str, input_type: str, payload: dict, token: str | None, selection: str = ORDER_RESULT) -> dict:
+async def mutate(api: Api, name: str, input_type: str, payload: dict, token: str | None,
+                 selection: str = ORDER_RESULT) -> dict:
     """The whole response body of `name(input: $input) { selection }` (an order payload unless told)."""
     return await api.mutate(name, input_type, selection, payload, token)
 
@@ -85,7 +86,8 @@ async def attach_cost_centre(services, company_id: int, membership_ids: list[int
                             postal_code="0150", city="Oslo")
         session.add(centre)
         await session.flush()
-        session.add_all(MemberCostCentre(membership_id=m, cost_centre_id=centre.id, is_default=True) for m in membership_ids)
+        session.add_all(MemberCostCentre(membership_id=m, cost_centre_id=centre.id, is_default=True)
+                        for m in membership_ids)
         return centre.id
 
 
@@ -99,7 +101,8 @@ async def shop(api: Api, roles=tuple(Role)) -> Tenant:
 async def add_buyer(api: Api, tenant: Tenant, role: Role = Role.CUSTOMER, *, group_id: int | None = None,
                     first_name: str = "Test", payment_methods: list[str] | None = None) -> Member:
     """Another signed-in member of the tenant's company, attached to the company's first cost centre."""
-    member = await create_member(api.services, tenant.company_id, group_id or tenant.group_id, role, first_name=first_name)
+    member = await create_member(api.services, tenant.company_id, group_id or tenant.group_id, role,
+                                 first_name=first_name)
     async with api.services.db.transaction() as session:
         centre_id = await session.scalar(select(CostCentre.id).where(CostCentre.company_id == tenant.company_id)
                                          .order_by(CostCentre.id).limit(1))
@@ -165,7 +168,8 @@ async def submit(api: Api, member: Member, key: str | None = None) -> dict:
     return await mutate(api, "submitOrder", "SubmitOrderInput", {"idempotencyKey": key or new_key()}, member.token)
 
 
-async def place_order(api: Api, member: Member, items: list[tuple[int, int]], *, key: str | None = None, **details) -> dict:
+async def place_order(api: Api, member: Member, items: list[tuple[int, int]], *, key: str | None = None,
+                      **details) -> dict:
     """Add (product id, quantity) lines, set cart details, submit; the submitted order."""
     for product_id, quantity in items:
         succeeded(await add_to_cart(api, member, product_id=product_id, quantity=quantity), "addToCart")
@@ -188,15 +192,18 @@ async def order_state(services, order_pk: int) -> tuple:
     """Status, credited amount, number of events and returned quantities of an order."""
     async with services.db.read_sessions() as session:
         order = await session.get(Order, order_pk)
-        events = await session.scalar(select(func.count()).select_from(OrderEvent).where(OrderEvent.order_id == order_pk))
-        returned = tuple((await session.scalars(select(OrderLine.returned_quantity).where(OrderLine.order_id == order_pk)
+        events = await session.scalar(
+            select(func.count()).select_from(OrderEvent).where(OrderEvent.order_id == order_pk))
+        returned = tuple((await session.scalars(select(OrderLine.returned_quantity)
+                                                .where(OrderLine.order_id == order_pk)
                                                 .order_by(OrderLine.id))).all())
         return order.status, order.credited_minor, events, returned
 
 
 async def outstanding(services, company_id: int) -> int:
     async with services.db.read_sessions() as session:
-        return await session.scalar(select(CreditAccount.outstanding_minor).where(CreditAccount.company_id == company_id)) or 0
+        return await session.scalar(
+            select(CreditAccount.outstanding_minor).where(CreditAccount.company_id == company_id)) or 0
 
 
 async def drafts(services, membership_id: int) -> int:

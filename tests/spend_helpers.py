@@ -65,12 +65,17 @@ MUTATIONS = {
     "recordReturn": ("RecordReturnInput", f"... on OrderPayload {{ order {{ {ORDER_FIELDS} }} }}"),
     "approveOrder": ("DecideOrderInput", f"... on OrderPayload {{ order {{ {ORDER_FIELDS} }} }}"),
     "rejectOrder": ("DecideOrderInput", f"... on OrderPayload {{ order {{ {ORDER_FIELDS} }} }}"),
-    "saveCostCentre": ("CostCentreInput", "... on CostCentrePayload { costCentre { id name code active invoiceAddress { street postalCode city } } }"),
-    "setUserCostCentres": ("SetUserCostCentresInput", "... on UserCostCentresPayload { userId defaultId costCentres { id code } }"),
+    "saveCostCentre": ("CostCentreInput",
+                       "... on CostCentrePayload { costCentre { id name code active "
+                       "invoiceAddress { street postalCode city } } }"),
+    "setUserCostCentres": ("SetUserCostCentresInput",
+                           "... on UserCostCentresPayload { userId defaultId costCentres { id code } }"),
     "saveBudget": ("BudgetInput", f"... on BudgetPayload {{ budget {{ {BUDGET_FIELDS} }} }}"),
-    "setPurchaseLimit": ("SetPurchaseLimitInput", f"... on PurchaseLimitPayload {{ purchaseLimit {{ {LIMIT_FIELDS} }} }}"),
+    "setPurchaseLimit": ("SetPurchaseLimitInput",
+                         f"... on PurchaseLimitPayload {{ purchaseLimit {{ {LIMIT_FIELDS} }} }}"),
     "applyForInvoice": ("ApplyForInvoiceInput", f"... on CreditPayload {{ credit {{ {CREDIT_FIELDS} }} }}"),
-    "decideInvoiceApplication": ("DecideInvoiceApplicationInput", f"... on CreditPayload {{ credit {{ {CREDIT_FIELDS} }} }}"),
+    "decideInvoiceApplication": ("DecideInvoiceApplicationInput",
+                                 f"... on CreditPayload {{ credit {{ {CREDIT_FIELDS} }} }}"),
     "setCreditLimit": ("SetCreditLimitInput", f"... on CreditPayload {{ credit {{ {CREDIT_FIELDS} }} }}"),
     "registerPayment": ("RegisterPaymentInput", f"... on CreditPayload {{ credit {{ {CREDIT_FIELDS} }} }}"),
     "saveApprovalRule": ("ApprovalRuleInput", f"... on ApprovalRulePayload {{ rule {{ {RULE_FIELDS} }} }}"),
@@ -220,7 +225,8 @@ async def placed(api: Api, buyer: Member, product_gid: str, quantity: int = 1, *
 
 
 async def get_order(api: Api, order_gid: str, token: str) -> dict | None:
-    return (await api.query(f"query($id: ID!) {{ order(id: $id) {{ {ORDER_FIELDS} }} }}", {"id": order_gid}, token))["order"]
+    query = f"query($id: ID!) {{ order(id: $id) {{ {ORDER_FIELDS} }} }}"
+    return (await api.query(query, {"id": order_gid}, token))["order"]
 
 
 async def cart(api: Api, buyer: Member) -> dict | None:

@@ -147,7 +147,8 @@ async def test_page_size_over_100_is_refused_with_a_clear_error(api):
 async def test_batched_requests_are_rejected(api, client, services):
     tenant = await api.tenant([Role.ADMIN])
     headers = {"authorization": f"Bearer {tenant[Role.ADMIN].token}"}
-    batch = [{"query": 'mutation { createGroup(input: {name: "Batched %d"}) { __typename } }' % n} for n in range(2)]
+    batch = [{"query": f'mutation {{ createGroup(input: {{name: "Batched {n}"}}) {{ __typename }} }}'}
+             for n in range(2)]
     response = await client.post("/graphql", json=batch, headers=headers)
     assert response.status_code == 400
     assert "Batching is not enabled" in response.text
@@ -266,7 +267,8 @@ def _decoded(global_id: str) -> str:
 
 async def test_global_ids_are_opaque(api):
     tenant = await api.tenant([Role.ADMIN])
-    data = await api.query("{ me { personId user { id group { id } } company { id } } }", token=tenant[Role.ADMIN].token)
+    data = await api.query("{ me { personId user { id group { id } } company { id } } }",
+                           token=tenant[Role.ADMIN].token)
     me = data["me"]
     pairs = [(me["user"]["id"], tenant[Role.ADMIN].membership_id), (me["user"]["group"]["id"], tenant.group_id),
              (me["company"]["id"], tenant.company_id), (me["personId"], tenant[Role.ADMIN].user_id)]

@@ -51,7 +51,8 @@ mutation($companyId: ID!) { switchCompany(input: {companyId: $companyId}) {
 ME = """{ me { personId email isOperator company { id } user { id role }
              companies { role company { id } } permissions } }"""
 
-FAILED_LOGIN = {"__typename": "MutationError", "code": "INVALID_CREDENTIALS", "message": INVALID_CREDENTIALS, "field": None}
+FAILED_LOGIN = {"__typename": "MutationError", "code": "INVALID_CREDENTIALS", "message": INVALID_CREDENTIALS,
+                "field": None}
 LOCKED_OUT = {
     "__typename": "MutationError", "code": "TOO_MANY_ATTEMPTS",
     "message": "Too many failed sign-ins; wait a moment and try again", "field": None,
@@ -123,7 +124,7 @@ async def test_login_returns_an_access_and_a_refresh_token(api, services):
 
 
 async def test_login_ignores_the_case_and_spaces_of_the_email(api):
-    person = await member(api, email="mixed.case@example.com")
+    await member(api, email="mixed.case@example.com")
     result = await login(api, "  Mixed.Case@EXAMPLE.com ")
     assert result["__typename"] == "AuthPayload"
 
@@ -293,12 +294,13 @@ async def test_a_token_made_with_the_server_key_and_real_claims_works(api, servi
      "expired", "no-session", "other-session", "not-a-jwt"],
 )
 async def test_forged_or_expired_access_tokens_are_unauthenticated(api, services, forgery):
-    person, token, claims = await _signed_in_claims(api)
+    _person, token, claims = await _signed_in_claims(api)
     settings = services.settings
     header, payload, signature = token.split(".")
     now = int(utcnow().timestamp())
+    flipped = "A" if signature[10] != "A" else "B"
     forged = {
-        "tampered-signature": lambda: f"{header}.{payload}.{signature[:10]}{'A' if signature[10] != 'A' else 'B'}{signature[11:]}",
+        "tampered-signature": lambda: f"{header}.{payload}.{signature[:10]}{flipped}{signature[11:]}",
         "tampered-payload": lambda: f"{header}.{_forge(services, claims, sub='999').split('.')[1]}.{signature}",
         "other-secret": lambda: jwt.encode(claims, "another-secret-" + "z" * 32, algorithm="HS256"),
         "alg-none": lambda: jwt.encode(claims, None, algorithm="none"),
@@ -320,7 +322,8 @@ async def test_forged_or_expired_access_tokens_are_unauthenticated(api, services
 
 async def test_a_token_of_another_scheme_is_ignored(api):
     _, token, _ = await _signed_in_claims(api)
-    response = await api.client.post("/graphql", json={"query": "{ me { email } }"}, headers={"authorization": f"Basic {token}"})
+    response = await api.client.post("/graphql", json={"query": "{ me { email } }"},
+                                     headers={"authorization": f"Basic {token}"})
     assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
@@ -366,7 +369,8 @@ async def test_a_role_change_shows_on_the_next_request(api):
     assert "USER_READ" in before and "USER_CREATE" in before
 
     result = (await api.query(
-        "mutation($id: ID!) { updateUser(input: {id: $id, role: CUSTOMER}) { __typename ... on UserPayload { user { role } } } }",
+        "mutation($id: ID!) { updateUser(input: {id: $id, role: CUSTOMER}) { __typename "
+        "... on UserPayload { user { role } } } }",
         {"id": manager.gid}, token=tenant[Role.ADMIN].token,
     ))["updateUser"]
     assert result == {"__typename": "UserPayload", "user": {"role": "CUSTOMER"}}
@@ -512,7 +516,7 @@ async def test_login_for_a_company_one_does_not_belong_to_fails_like_a_wrong_pas
 
 
 async def test_switching_company_returns_tokens_acting_for_the_other_company(api, services):
-    in_a, in_b = await _accountant(api)
+    _in_a, in_b = await _accountant(api)
     first = await login(api, "accountant@example.com")
 
     switched = (await api.query(SWITCH, {"companyId": _company_gid(in_b)}, token=first["accessToken"]))["switchCompany"]
@@ -552,7 +556,8 @@ async def test_switching_to_a_company_one_does_not_belong_to_is_not_found(api, s
 
     async with services.db.read_sessions() as session:
         assert (await session.scalar(select(AuthSession.membership_id))) == in_a.membership_id
-        assert (await session.scalar(select(func.count()).select_from(RefreshToken).where(RefreshToken.used_at.is_not(None)))) == 0
+        spent = select(func.count()).select_from(RefreshToken).where(RefreshToken.used_at.is_not(None))
+        assert (await session.scalar(spent)) == 0
     assert (await me(api, first["accessToken"]))["company"]["id"] == _company_gid(in_a)
     assert (await refresh(api, first["refreshToken"]))["companyId"] == _company_gid(in_a)
 

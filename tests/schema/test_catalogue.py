@@ -36,7 +36,8 @@ async def create(api, token, **fields) -> dict:
 
 
 async def update(api, token, product_id: str, **fields) -> dict:
-    return await mutate(api, "updateProduct", "UpdateProductInput", {"id": product_id, "fields": fields}, token, PRODUCT_RESULT)
+    return await mutate(api, "updateProduct", "UpdateProductInput", {"id": product_id, "fields": fields}, token,
+                        PRODUCT_RESULT)
 
 
 async def stored(services, sku: str) -> Product | None:
@@ -94,7 +95,8 @@ async def test_changing_a_sku_to_another_products_is_refused(api, services):
     row = await stored(services, "MILK-2L")
     assert row.name == "Milk 1 l"  # nothing of the refused change was written
     # Keeping one's own SKU is fine.
-    assert succeeded(await update(api, op.token, other["id"], sku="MILK-2L"), "updateProduct")["product"]["sku"] == "MILK-2L"
+    resku = succeeded(await update(api, op.token, other["id"], sku="MILK-2L"), "updateProduct")["product"]
+    assert resku["sku"] == "MILK-2L"
 
 
 async def test_vat_rate_must_be_one_of_the_allowed_rates(api, services):
@@ -117,7 +119,8 @@ async def test_prices_are_non_negative_decimals_with_at_most_two_decimals(api, s
     op = await operator(api)
     for price in ("-0.01", "-12.50"):
         error = failed(await create(api, op.token, unitPrice=price), "createProduct")
-        assert (error["code"], error["field"], error["message"]) == ("INVALID_INPUT", "unitPrice", "A price cannot be negative")
+        assert (error["code"], error["field"], error["message"]) == (
+            "INVALID_INPUT", "unitPrice", "A price cannot be negative")
     for price in ("12.505", "twelve", "12,50"):
         error = failed(await create(api, op.token, unitPrice=price), "createProduct")
         assert (error["code"], error["field"]) == ("INVALID_INPUT", "unitPrice")

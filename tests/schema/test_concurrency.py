@@ -20,7 +20,8 @@ DEACTIVATE_USER = f"mutation($input: UserIdInput!) {{ deactivateUser(input: $inp
 
 
 async def demote(api: Api, actor: Member, target: Member) -> str:
-    return outcome(await api.raw(UPDATE_USER, {"input": {"id": target.gid, "role": "CUSTOMER"}}, actor.token), "updateUser")
+    return outcome(await api.raw(UPDATE_USER, {"input": {"id": target.gid, "role": "CUSTOMER"}}, actor.token),
+                   "updateUser")
 
 
 async def deactivate(api: Api, actor: Member, target: Member) -> str:
@@ -144,7 +145,8 @@ async def _mailed_token(services, email: str, path: str) -> str:
     await services.mailer.drain()
     async with services.db.read_sessions() as session:
         body = await session.scalar(
-            select(OutboxMessage.body).where(OutboxMessage.recipient == email).order_by(OutboxMessage.id.desc()).limit(1)
+            select(OutboxMessage.body).where(OutboxMessage.recipient == email)
+            .order_by(OutboxMessage.id.desc()).limit(1)
         )
     return re.search(rf"/{path}\?token=(\S+)", body).group(1)
 
@@ -182,7 +184,8 @@ async def test_concurrent_password_resets_with_one_token_succeed_once(api, servi
     tenant = await api.tenant([Role.CUSTOMER])
     member = tenant[Role.CUSTOMER]
     for n in range(ROUNDS):
-        body = await api.raw('mutation { requestPasswordReset(input: {email: "%s"}) { __typename } }' % member.email)
+        request = f'mutation {{ requestPasswordReset(input: {{email: "{member.email}"}}) {{ __typename }} }}'
+        body = await api.raw(request)
         assert body["data"]["requestPasswordReset"]["__typename"] == "AcceptedPayload"
         token = await _mailed_token(services, member.email, "reset-password")
         passwords = [f"reset-one-{n}-abc", f"reset-two-{n}-abc"]
@@ -208,7 +211,7 @@ async def test_concurrent_group_creations_keep_names_unique_ignoring_case(api, s
         names = [f"Team {n}", f"TEAM {n}", f"team {n}"]
         bodies = await asyncio.gather(*[
             api.raw(CREATE_GROUP, {"input": {"name": name}}, tenant[role].token)
-            for name, role in zip(names, [Role.ADMIN, Role.MANAGER, Role.ADMIN])
+            for name, role in zip(names, [Role.ADMIN, Role.MANAGER, Role.ADMIN], strict=True)
         ])
         results = [outcome(body, "createGroup") for body in bodies]
         assert sorted(results) == ["GROUP_NAME_TAKEN", "GROUP_NAME_TAKEN", "ok"], results
@@ -227,11 +230,13 @@ DELETE_GROUP = """mutation($input: DeleteGroupInput!) { deleteGroup(input: $inpu
 async def test_deleting_a_group_while_users_move_into_it_never_strands_them(api, services):
     tenant = await api.tenant([Role.ADMIN, Role.MANAGER, Role.CUSTOMER])
     for n in range(ROUNDS):
-        body = await api.raw('mutation { createGroup(input: {name: "Target %d"}) { ... on GroupPayload { group { id } } } }' % n,
-                             token=tenant[Role.ADMIN].token)
+        create = (f'mutation {{ createGroup(input: {{name: "Target {n}"}}) {{ '
+                  '... on GroupPayload { group { id } } } }')
+        body = await api.raw(create, token=tenant[Role.ADMIN].token)
         group_gid = body["data"]["createGroup"]["group"]["id"]
         move, delete = await asyncio.gather(
-            api.raw(MOVE, {"input": {"userIds": [tenant[Role.CUSTOMER].gid], "groupId": group_gid}}, tenant[Role.MANAGER].token),
+            api.raw(MOVE, {"input": {"userIds": [tenant[Role.CUSTOMER].gid], "groupId": group_gid}},
+                    tenant[Role.MANAGER].token),
             api.raw(DELETE_GROUP, {"input": {"id": group_gid}}, tenant[Role.ADMIN].token),
         )
         results = (outcome(move, "moveUsersToGroup"), outcome(delete, "deleteGroup"))

@@ -56,7 +56,8 @@ async def test_admin_creates_and_updates_a_cost_centre(api, services):
                                                             id=created["id"]), admin))["costCentre"]
     assert updated["id"] == created["id"]
     assert (updated["name"], updated["code"], updated["active"]) == ("Home care east", "CARE-E", False)
-    assert await centres_in_db(services, st.company_id) == [("MAIN", "Head office", True), ("CARE-E", "Home care east", False)]
+    assert await centres_in_db(services, st.company_id) == [
+        ("MAIN", "Head office", True), ("CARE-E", "Home care east", False)]
 
 
 async def test_cost_centre_codes_are_unique_within_the_company(api, services):
@@ -125,7 +126,8 @@ async def test_the_buyer_may_choose_another_of_their_cost_centres(api, services)
     st = await spend_tenant(api, [Role.ADMIN, Role.CUSTOMER])
     buyer = st[Role.CUSTOMER]
     care = await create_cost_centre(services, st.company_id, code="CARE", name="Home care")
-    await ok(api, "setUserCostCentres", {"userId": buyer.gid, "costCentreIds": [st.centre_gid, to_global_id("CostCentre", care)],
+    await ok(api, "setUserCostCentres", {"userId": buyer.gid,
+                                         "costCentreIds": [st.centre_gid, to_global_id("CostCentre", care)],
                                          "defaultId": st.centre_gid}, st[Role.ADMIN].token)
     product = await create_product(services, net_minor=80_00)
     order = await placed(api, buyer, product, costCentreId=to_global_id("CostCentre", care))
@@ -155,7 +157,8 @@ async def test_an_inactive_cost_centre_cannot_be_chosen(api, services):
     st = await spend_tenant(api, [Role.ADMIN, Role.CUSTOMER])
     buyer = st[Role.CUSTOMER]
     care = await create_cost_centre(services, st.company_id, code="CARE")
-    await ok(api, "setUserCostCentres", {"userId": buyer.gid, "costCentreIds": [st.centre_gid, to_global_id("CostCentre", care)]},
+    await ok(api, "setUserCostCentres",
+             {"userId": buyer.gid, "costCentreIds": [st.centre_gid, to_global_id("CostCentre", care)]},
              st[Role.ADMIN].token)
     await ok(api, "saveCostCentre", centre_input(code="CARE", active=False, id=to_global_id("CostCentre", care)),
              st[Role.ADMIN].token)
@@ -199,8 +202,10 @@ async def test_only_administrators_manage_cost_centres(api, services):
     for role in (Role.MANAGER, Role.ORDER_APPROVER, Role.CUSTOMER):
         token = st[role].token
         assert code_of(await call(api, "saveCostCentre", centre_input(), token)) == "FORBIDDEN"
-        assert code_of(await call(api, "saveCostCentre", centre_input(id=st.centre_gid, name="Renamed"), token)) == "FORBIDDEN"
-        assert code_of(await call(api, "setUserCostCentres", {"userId": buyer.gid, "costCentreIds": []}, token)) == "FORBIDDEN"
+        renamed = centre_input(id=st.centre_gid, name="Renamed")
+        assert code_of(await call(api, "saveCostCentre", renamed, token)) == "FORBIDDEN"
+        detached = {"userId": buyer.gid, "costCentreIds": []}
+        assert code_of(await call(api, "setUserCostCentres", detached, token)) == "FORBIDDEN"
     assert await centres_in_db(services, st.company_id) == before_centres
     assert await attachments(services, buyer.membership_id) == before_attached
 

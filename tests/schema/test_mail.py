@@ -62,7 +62,8 @@ INVALID_LINK = {
     "message": "This link is invalid, already used or expired; ask for a new one",
 }
 PASSWORD_CHANGED = {"__typename": "AcceptedPayload", "message": "Password changed; sign in with the new password"}
-RESET_ACCEPTED = {"__typename": "AcceptedPayload", "message": "If the address has an account, a reset link is on its way"}
+RESET_ACCEPTED = {"__typename": "AcceptedPayload",
+                  "message": "If the address has an account, a reset link is on its way"}
 
 
 # --- a real SMTP server ----------------------------------------------------------------------------
@@ -82,7 +83,7 @@ class Collector:
         return [message_from_bytes(e.content, policy=email_policy.default) for e in self.envelopes]
 
     def to(self, address: str) -> list[EmailMessage]:
-        return [m for m, e in zip(self.messages, self.envelopes) if e.rcpt_tos == [address]]
+        return [m for m, e in zip(self.messages, self.envelopes, strict=True) if e.rcpt_tos == [address]]
 
 
 def free_port() -> int:
@@ -146,7 +147,8 @@ async def create_user(api: Api, admin, group_gid: str, email: str = "new.buyer@e
     return (await api.query(CREATE_USER, variables, token=admin.token))["createUser"]
 
 
-async def invite_user(api: Api, admin, group_gid: str, email: str = "invitee@example.com", role: str = "ORDER_APPROVER") -> dict:
+async def invite_user(api: Api, admin, group_gid: str, email: str = "invitee@example.com",
+                      role: str = "ORDER_APPROVER") -> dict:
     variables = {"input": {"email": email, "groupId": group_gid, "role": role}}
     return (await api.query(INVITE_USER, variables, token=admin.token))["inviteUser"]
 
@@ -155,7 +157,8 @@ async def reset_password(api: Api, token: str, password: str = NEW_PASSWORD) -> 
     return (await api.query(RESET_PASSWORD, {"token": token, "password": password}))["resetPassword"]
 
 
-async def accept(api: Api, token: str, password: str = NEW_PASSWORD, first: str = "Ida", last: str = "Invitert") -> dict:
+async def accept(api: Api, token: str, password: str = NEW_PASSWORD, first: str = "Ida",
+                 last: str = "Invitert") -> dict:
     variables = {"input": {"token": token, "firstName": first, "lastName": last, "password": password}}
     return (await api.query(ACCEPT_INVITATION, variables))["acceptInvitation"]
 
