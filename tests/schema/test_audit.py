@@ -32,9 +32,10 @@ from tests.spend_helpers import (
     tier,
 )
 
-AUDIT = """query($entity: String, $first: Int!, $after: String) { auditLog(entity: $entity, first: $first, after: $after) {
-  edges { cursor node { id at actorId entity entityId action before after } }
-  pageInfo { hasNextPage endCursor } } }"""
+AUDIT = """query($entity: String, $first: Int!, $after: String) {
+  auditLog(entity: $entity, first: $first, after: $after) {
+    edges { cursor node { id at actorId entity entityId action before after } }
+    pageInfo { hasNextPage endCursor } } }"""
 
 
 NODE = "query($id: ID!) {{ node(id: $id) {{ __typename ... on {type} {{ {selection} }} }} }}"
@@ -67,14 +68,16 @@ async def test_budget_changes_are_logged_with_before_and_after(api, services):
     admin = st[Role.ADMIN]
     started = utcnow() - timedelta(seconds=1)
     budget = await group_budget(api, st, 100_00, name="Team")
-    await ok(api, "saveBudget", {"id": budget["id"], "name": "Team", "ownerType": "GROUP", "ownerId": budget["ownerId"],
-                                 "period": "FIXED", "startsOn": "2026-01-01", "endsOn": "2026-06-30", "amount": "250.50",
-                                 "action": "WARN"}, admin.token)
+    await ok(api, "saveBudget", {"id": budget["id"], "name": "Team", "ownerType": "GROUP",
+                                 "ownerId": budget["ownerId"], "period": "FIXED", "startsOn": "2026-01-01",
+                                 "endsOn": "2026-06-30", "amount": "250.50", "action": "WARN"}, admin.token)
     entries = await log(api, admin.token, "budget")
     created = {"name": "Team", "owner_type": "group", "owner_id": st.group_id, "period": "monthly", "starts_on": None,
                "ends_on": None, "amount_minor": 100_00, "action": "block", "active": True}
-    updated = dict(created, period="fixed", starts_on="2026-01-01", ends_on="2026-06-30", amount_minor=250_50, action="warn")
-    assert brief(entries) == [("budget", "update", created, updated), ("budget", "create", None, created)]  # newest first
+    updated = dict(created, period="fixed", starts_on="2026-01-01", ends_on="2026-06-30", amount_minor=250_50,
+                   action="warn")
+    # Newest first.
+    assert brief(entries) == [("budget", "update", created, updated), ("budget", "create", None, created)]
     for entry in entries:
         assert entry["actorId"] == person(admin)
         assert entry["entityId"] == budget["id"]  # the budget's own id, not its database key
@@ -112,7 +115,8 @@ async def test_credit_limit_changes_by_the_operator_show_in_the_companys_log(api
     op = await operator(api)
     await ok(api, "setCreditLimit", {"companyId": st.tenant.gid, "creditLimit": "50000.00"}, op.token)
     [entry] = await log(api, st[Role.ADMIN].token, "credit")
-    assert brief([entry]) == [("credit", "limit", {"credit_limit_minor": 300_000_00}, {"credit_limit_minor": 50_000_00})]
+    assert brief([entry]) == [
+        ("credit", "limit", {"credit_limit_minor": 300_000_00}, {"credit_limit_minor": 50_000_00})]
     # A company's credit is the company's: the entity is the Company, the one companyCredit names.
     assert (entry["actorId"], entry["entityId"]) == (person(op), st.tenant.gid)
     assert await node(api, st[Role.ADMIN].token, entry["entityId"], "Company", "id name") == {

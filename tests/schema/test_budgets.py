@@ -36,6 +36,7 @@ from tests.spend_helpers import (
 )
 
 PRICE = 100_00  # gross of a product with a net of 80.00 at 25 % VAT
+CREATE_ELSEWHERE = 'mutation { createGroup(input: {name: "Elsewhere"}) { ... on GroupPayload { group { id } } } }'
 
 
 def today() -> date:
@@ -60,10 +61,10 @@ async def test_group_user_and_cost_centre_budgets_count_the_orders_that_belong_t
     second = await add_member(api, st)
     care = await create_cost_centre(services, st.company_id, code="CARE")
     await attach(services, [second.membership_id], care, default=False)
-    other_group = (await api.query('mutation { createGroup(input: {name: "Elsewhere"}) { ... on GroupPayload { group { id } } } }',
-                                   token=admin))["createGroup"]["group"]["id"]
+    other_group = (await api.query(CREATE_ELSEWHERE, token=admin))["createGroup"]["group"]["id"]
     made = {}
-    for name, owner_type, owner in [("Group", "GROUP", to_global_id("Group", st.group_id)), ("First", "USER", first.gid),
+    for name, owner_type, owner in [("Group", "GROUP", to_global_id("Group", st.group_id)),
+                                    ("First", "USER", first.gid),
                                     ("Care", "COST_CENTRE", to_global_id("CostCentre", care)),
                                     ("Other group", "GROUP", other_group)]:
         made[name] = (await ok(api, "saveBudget", {"name": name, "ownerType": owner_type, "ownerId": owner,
@@ -104,18 +105,20 @@ async def test_each_period_shows_the_window_containing_today(api, services):
         "F": await group_budget(api, st, 1000_00, period="FIXED", name="F", starts_on=starts.isoformat(),
                                 ends_on=ends.isoformat()),
         # A fixed range that is over does not apply, however small it is.
-        "Past": await group_budget(api, st, 0, period="FIXED", name="Past", starts_on="2020-01-01", ends_on="2020-12-31"),
+        "Past": await group_budget(api, st, 0, period="FIXED", name="Past", starts_on="2020-01-01",
+                                   ends_on="2020-12-31"),
     }
     await placed(api, st[Role.CUSTOMER], await product(services))
     shown = await budgets(api, st[Role.ADMIN].token)
     assert (shown["M"]["periodStart"], shown["M"]["periodEnd"]) == (month.isoformat(), last_day(month, 1).isoformat())
-    assert (shown["Q"]["periodStart"], shown["Q"]["periodEnd"]) == (quarter.isoformat(), last_day(quarter, 3).isoformat())
+    assert (shown["Q"]["periodStart"], shown["Q"]["periodEnd"]) == (
+        quarter.isoformat(), last_day(quarter, 3).isoformat())
     assert (shown["Y"]["periodStart"], shown["Y"]["periodEnd"]) == (f"{day.year}-01-01", f"{day.year}-12-31")
     assert (shown["F"]["periodStart"], shown["F"]["periodEnd"]) == (starts.isoformat(), ends.isoformat())
     assert (shown["F"]["startsOn"], shown["F"]["endsOn"]) == (starts.isoformat(), ends.isoformat())
     assert (shown["Past"]["periodStart"], shown["Past"]["periodEnd"]) == (None, None)
-    assert {n: minor(b["committed"]["amount"]) for n, b in shown.items()} == {"M": PRICE, "Q": PRICE, "Y": PRICE, "F": PRICE,
-                                                                            "Past": 0}
+    assert {n: minor(b["committed"]["amount"]) for n, b in shown.items()} == {
+        "M": PRICE, "Q": PRICE, "Y": PRICE, "F": PRICE, "Past": 0}
     assert await usage(services, made["Past"]["id"]) == {}
     assert (await usage(services, made["F"]["id"])) == {starts: (PRICE, 0)}
 
@@ -166,7 +169,8 @@ async def test_rejection_releases_the_commitment(api, services):
     order = await placed(api, st[Role.CUSTOMER], await product(services))
     assert order["status"] == "PENDING_APPROVAL"
     assert await committed_now(services, budget["id"]) == PRICE
-    rejected = await ok(api, "rejectOrder", {"id": order["id"], "comment": "Not this month"}, st[Role.ORDER_APPROVER].token)
+    rejected = await ok(api, "rejectOrder", {"id": order["id"], "comment": "Not this month"},
+                        st[Role.ORDER_APPROVER].token)
     assert rejected["order"]["status"] == "REJECTED"
     assert await committed_now(services, budget["id"]) == 0
     assert all(released for _, _, released in await charges(services, order["id"]))
@@ -182,7 +186,8 @@ async def test_cancellation_releases_the_commitment_once(api, services):
     await approval_rule_for_everything(api, st)
     order = await placed(api, st[Role.CUSTOMER], await product(services), 3)
     assert await committed_now(services, budget["id"]) == 3 * PRICE
-    cancelled = await ok(api, "cancelOrder", {"id": order["id"], "reason": "Ordered by mistake"}, st[Role.CUSTOMER].token)
+    cancelled = await ok(api, "cancelOrder", {"id": order["id"], "reason": "Ordered by mistake"},
+                         st[Role.CUSTOMER].token)
     assert cancelled["order"]["status"] == "CANCELLED"
     assert await committed_now(services, budget["id"]) == 0
     again = await call(api, "cancelOrder", {"id": order["id"]}, st[Role.CUSTOMER].token)
@@ -207,11 +212,13 @@ async def test_fulfilment_turns_the_commitment_into_spending_and_returns_lower_b
     assert returned["order"]["totals"]["credited"]["amount"] == "100.00"
     assert await usage(services, budget["id"]) == {period: (3 * PRICE, 3 * PRICE)}
     shown = (await budgets(api, st[Role.ADMIN].token))["Group budget"]
-    assert (shown["committed"]["amount"], shown["spent"]["amount"], shown["remaining"]["amount"]) == ("300.00", "300.00", "700.00")
+    assert (shown["committed"]["amount"], shown["spent"]["amount"], shown["remaining"]["amount"]) == (
+        "300.00", "300.00", "700.00")
     await ok(api, "recordReturn", {"orderId": order["id"], "lineId": order["lines"][0]["id"], "quantity": 3}, op.token)
     assert await usage(services, budget["id"]) == {period: (0, 0)}
     # Nothing more to return; nothing changes.
-    result = await call(api, "recordReturn", {"orderId": order["id"], "lineId": order["lines"][0]["id"], "quantity": 1}, op.token)
+    result = await call(api, "recordReturn", {"orderId": order["id"], "lineId": order["lines"][0]["id"], "quantity": 1},
+                        op.token)
     assert result["code"] == "RETURN_EXCEEDS_QUANTITY"
     assert await usage(services, budget["id"]) == {period: (0, 0)}
 
@@ -245,8 +252,9 @@ async def test_a_blocking_budget_rolls_back_the_other_budgets_of_the_same_order(
     st = await spend_tenant(api, [Role.ADMIN, Role.CUSTOMER])
     buyer = st[Role.CUSTOMER]
     roomy = await group_budget(api, st, 10_000_00, name="Roomy")
-    tight = (await ok(api, "saveBudget", {"name": "Tight", "ownerType": "USER", "ownerId": buyer.gid, "period": "YEARLY",
-                                          "amount": "50.00", "action": "BLOCK"}, st[Role.ADMIN].token))["budget"]
+    tight = (await ok(api, "saveBudget", {"name": "Tight", "ownerType": "USER", "ownerId": buyer.gid,
+                                          "period": "YEARLY", "amount": "50.00", "action": "BLOCK"},
+                      st[Role.ADMIN].token))["budget"]
     result = await place_order(api, buyer, await product(services))
     assert result["code"] == "BUDGET_EXCEEDED"
     assert await usage(services, roomy["id"]) == {}
@@ -273,7 +281,8 @@ async def test_require_approval_sends_the_order_to_the_administrators(api, servi
     assert await committed_now(services, budget["id"]) == 2 * PRICE  # held while it waits
 
     # Only an administrator decides it: the order approver and the manager cannot.
-    assert (await call(api, "approveOrder", {"id": order["id"]}, st[Role.ORDER_APPROVER].token))["code"] == "NOT_AN_APPROVER"
+    by_approver = await call(api, "approveOrder", {"id": order["id"]}, st[Role.ORDER_APPROVER].token)
+    assert by_approver["code"] == "NOT_AN_APPROVER"
     assert (await call(api, "approveOrder", {"id": order["id"]}, st[Role.MANAGER].token))["code"] == "FORBIDDEN"
     seen = await get_order(api, order["id"], admin.token)
     assert seen["approvalFlow"]["viewerActions"] == ["APPROVE", "REJECT", "CANCEL"]
@@ -309,9 +318,11 @@ async def test_an_inactive_budget_does_not_apply(api, services):
     budget = await group_budget(api, st, 0, name="Frozen")
     goods = await product(services)
     assert (await place_order(api, st[Role.CUSTOMER], goods))["code"] == "BUDGET_EXCEEDED"
-    await ok(api, "saveBudget", {"id": budget["id"], "name": "Frozen", "ownerType": "GROUP", "ownerId": budget["ownerId"],
-                                 "period": "MONTHLY", "amount": "0", "action": "BLOCK", "active": False}, st[Role.ADMIN].token)
-    assert (await ok(api, "submitOrder", {"idempotencyKey": "after-deactivation"}, st[Role.CUSTOMER].token))["order"]["status"] == "APPROVED"
+    await ok(api, "saveBudget", {"id": budget["id"], "name": "Frozen", "ownerType": "GROUP",
+                                 "ownerId": budget["ownerId"], "period": "MONTHLY", "amount": "0", "action": "BLOCK",
+                                 "active": False}, st[Role.ADMIN].token)
+    submitted = await ok(api, "submitOrder", {"idempotencyKey": "after-deactivation"}, st[Role.CUSTOMER].token)
+    assert submitted["order"]["status"] == "APPROVED"
     assert await usage(services, budget["id"]) == {}
 
 
@@ -341,11 +352,14 @@ async def test_invalid_budgets_are_refused(api, services):
         (dict(owner_type="GROUP", owner_gid=group, amount_minor=100, period="FIXED"), ("INVALID_INPUT", "startsOn")),
         (dict(owner_type="GROUP", owner_gid=group, amount_minor=100, period="FIXED", starts_on="2025-02-01",
               ends_on="2025-01-31"), ("INVALID_INPUT", "startsOn")),
-        (dict(owner_type="GROUP", owner_gid=to_global_id("Group", other.group_id), amount_minor=100), ("NOT_FOUND", "ownerId")),
+        (dict(owner_type="GROUP", owner_gid=to_global_id("Group", other.group_id), amount_minor=100),
+         ("NOT_FOUND", "ownerId")),
         (dict(owner_type="USER", owner_gid=other[Role.ADMIN].gid, amount_minor=100), ("NOT_FOUND", "ownerId")),
         (dict(owner_type="COST_CENTRE", owner_gid=other.centre_gid, amount_minor=100), ("NOT_FOUND", "ownerId")),
-        (dict(owner_type="USER", owner_gid=group, amount_minor=100), ("NOT_FOUND", "ownerId")),  # a group id as a user id
-        (dict(owner_type="GROUP", owner_gid=group, amount_minor=100, budget_gid=to_global_id("Budget", 999_999)), ("NOT_FOUND", "id")),
+        # A group id as a user id.
+        (dict(owner_type="USER", owner_gid=group, amount_minor=100), ("NOT_FOUND", "ownerId")),
+        (dict(owner_type="GROUP", owner_gid=group, amount_minor=100, budget_gid=to_global_id("Budget", 999_999)),
+         ("NOT_FOUND", "id")),
     ]
     for kwargs, expected in cases:
         result = await save_budget(api, admin, name="Bad", **kwargs)
@@ -358,7 +372,8 @@ async def test_only_administrators_save_budgets(api, services):
     budget = await group_budget(api, st, 100_00, name="Kept")
     for role in (Role.MANAGER, Role.ORDER_APPROVER, Role.CUSTOMER):
         token = st[role].token
-        created = await save_budget(api, token, name="New", owner_type="GROUP", owner_gid=budget["ownerId"], amount_minor=1)
+        created = await save_budget(api, token, name="New", owner_type="GROUP", owner_gid=budget["ownerId"],
+                                    amount_minor=1)
         changed = await save_budget(api, token, name="Changed", owner_type="GROUP", owner_gid=budget["ownerId"],
                                     amount_minor=999_999_00, budget_gid=budget["id"])
         assert (code_of(created), code_of(changed)) == ("FORBIDDEN", "FORBIDDEN"), role
@@ -374,8 +389,7 @@ async def test_managers_see_all_budgets_and_customers_those_that_apply_to_them(a
     care = await create_cost_centre(services, st.company_id, code="CARE")
     unattached = await create_cost_centre(services, st.company_id, code="ELSE")
     await attach(services, [buyer.membership_id], care, default=False)
-    other_group = (await api.query('mutation { createGroup(input: {name: "Elsewhere"}) { ... on GroupPayload { group { id } } } }',
-                                   token=admin))["createGroup"]["group"]["id"]
+    other_group = (await api.query(CREATE_ELSEWHERE, token=admin))["createGroup"]["group"]["id"]
     for name, owner_type, owner in [
         ("Our group", "GROUP", to_global_id("Group", st.group_id)), ("Mine", "USER", buyer.gid),
         ("Colleague's", "USER", colleague.gid), ("Care", "COST_CENTRE", to_global_id("CostCentre", care)),
