@@ -44,7 +44,9 @@ async def attach_default(ctx: UseCaseContext, membership: Membership) -> None:
         await ctx.session.flush()
 
 
-async def member_cost_centres(ctx: UseCaseContext, membership_ids: list[int]) -> dict[int, list[tuple[CostCentre, bool]]]:
+async def member_cost_centres(
+    ctx: UseCaseContext, membership_ids: list[int],
+) -> dict[int, list[tuple[CostCentre, bool]]]:
     rows = await ctx.session.execute(company_scope(CostCentre, ctx.actor).apply(
         select(MemberCostCentre.membership_id, CostCentre, MemberCostCentre.is_default)
         .join(CostCentre, CostCentre.id == MemberCostCentre.cost_centre_id)
@@ -65,7 +67,8 @@ async def resolve_cost_centre(ctx: UseCaseContext, membership_id: int, chosen: i
         return chosen
     default = next((c.id for c, d in active if d), active[0][0].id if active else None)
     if default is None:
-        raise DomainError(ErrorCode.INVALID_INPUT, "You are attached to no cost centre; ask an administrator", "costCentreId")
+        raise DomainError(ErrorCode.INVALID_INPUT, "You are attached to no cost centre; ask an administrator",
+                          "costCentreId")
     return default
 
 
@@ -90,7 +93,8 @@ async def get_cost_centre(ctx: UseCaseContext, cost_centre_id: int) -> CostCentr
 
 
 def _snapshot(c: CostCentre) -> dict:
-    return {"name": c.name, "code": c.code, "street": c.street, "postal_code": c.postal_code, "city": c.city, "active": c.active}
+    return {"name": c.name, "code": c.code, "street": c.street, "postal_code": c.postal_code, "city": c.city,
+            "active": c.active}
 
 
 async def save_cost_centre(ctx: UseCaseContext, *, cost_centre_id: int | None, spec: CostCentreSpec) -> CostCentre:
@@ -117,11 +121,14 @@ async def save_cost_centre(ctx: UseCaseContext, *, cost_centre_id: int | None, s
     centre.city = clean_text(spec.city, "invoiceAddress.city", 100)
     centre.active = spec.active
     await ctx.session.flush()
-    await audit(ctx, "cost_centre", centre.id, "create" if before is None else "update", before=before, after=_snapshot(centre))
+    await audit(ctx, "cost_centre", centre.id, "create" if before is None else "update", before=before,
+                after=_snapshot(centre))
     return centre
 
 
-async def set_user_cost_centres(ctx: UseCaseContext, *, membership_id: int, cost_centre_ids: list[int], default_id: int | None) -> Membership:
+async def set_user_cost_centres(
+    ctx: UseCaseContext, *, membership_id: int, cost_centre_ids: list[int], default_id: int | None,
+) -> Membership:
     actor = ctx.require(Permission.COST_CENTRE_MANAGE)
     member = await find_member(ctx.session, actor, membership_id, for_update=True)
     if member is None:
@@ -137,9 +144,11 @@ async def set_user_cost_centres(ctx: UseCaseContext, *, membership_id: int, cost
         raise DomainError(ErrorCode.INVALID_INPUT, "The default must be one of the user's cost centres", "defaultId")
     before = sorted((await member_cost_centres(ctx, [member.id]))[member.id], key=lambda p: p[0].id)
     await ctx.session.execute(delete(MemberCostCentre).where(MemberCostCentre.membership_id == member.id))
-    ctx.session.add_all(MemberCostCentre(membership_id=member.id, cost_centre_id=i, is_default=i == default) for i in ids)
+    ctx.session.add_all(MemberCostCentre(membership_id=member.id, cost_centre_id=i, is_default=i == default)
+                        for i in ids)
     await ctx.session.flush()
     await audit(ctx, "user", member.id, "cost_centres",
-                before={"cost_centres": [c.id for c, _ in before], "default": next((c.id for c, d in before if d), None)},
+                before={"cost_centres": [c.id for c, _ in before],
+                        "default": next((c.id for c, d in before if d), None)},
                 after={"cost_centres": ids, "default": default})
     return member

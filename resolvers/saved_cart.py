@@ -11,7 +11,7 @@ from models import OrderLine, Product, SavedCart, SavedCartLine
 from models.errors import DomainError, ErrorCode
 from policies.permissions import Permission
 from policies.scopes import company_rows
-from resolvers.cart import MAX_QUANTITY, existing_cart, cart_view, open_cart
+from resolvers.cart import MAX_QUANTITY, cart_view, existing_cart, open_cart
 from resolvers.context import UseCaseContext
 from resolvers.order_view import OrderView
 from resolvers.validation import clean_text
@@ -47,15 +47,17 @@ async def _find(ctx: UseCaseContext, saved_cart_id: int, *, own: bool) -> SavedC
     cart = await ctx.session.scalar(_visible(ctx).where(SavedCart.id == saved_cart_id))
     if cart is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No such saved cart", "id")
-    if own and cart.owner_id != ctx.actor.membership_id and not ctx.allows(Permission.SAVED_CART_SHARE):
+    actor = ctx.require_signed_in()  # _visible has required order:create of this actor
+    if own and cart.owner_id != actor.membership_id and not ctx.allows(Permission.SAVED_CART_SHARE):
         raise DomainError(ErrorCode.NOT_FOUND, "No such saved cart of yours", "id")
     return cart
 
 
 async def _ensure_name_free(ctx: UseCaseContext, name: str, except_id: int | None = None) -> str:
+    actor = ctx.require_signed_in()  # the callers have required order:create of this actor
     name = clean_text(name, "name", 100)
-    query = company_rows(SavedCart, ctx.actor, SavedCart.id).where(
-        SavedCart.owner_id == ctx.actor.membership_id, SavedCart.name == name)
+    query = company_rows(SavedCart, actor, SavedCart.id).where(
+        SavedCart.owner_id == actor.membership_id, SavedCart.name == name)
     if except_id is not None:
         query = query.where(SavedCart.id != except_id)
     if await ctx.session.scalar(query) is not None:
@@ -66,12 +68,14 @@ async def _ensure_name_free(ctx: UseCaseContext, name: str, except_id: int | Non
 async def save_cart(ctx: UseCaseContext, *, name: str) -> tuple[SavedCart, dict[int, Product]]:
     actor = ctx.require(Permission.ORDER_CREATE)
     cart = await existing_cart(ctx)
-    lines = (await ctx.session.scalars(select(OrderLine).where(OrderLine.order_id == cart.id).order_by(OrderLine.id))).all()
+    lines = (await ctx.session.scalars(
+        select(OrderLine).where(OrderLine.order_id == cart.id).order_by(OrderLine.id))).all()
     if not lines:
         raise DomainError(ErrorCode.EMPTY_CART, "The cart is empty", None)
-    saved = SavedCart(company_id=actor.company_id, owner_id=actor.membership_id, name=await _ensure_name_free(ctx, name))
-    saved.lines = [SavedCartLine(product_id=l.product_id, quantity=l.quantity, substitution_allowed=l.substitution_allowed)
-                   for l in lines]
+    saved = SavedCart(company_id=actor.company_id, owner_id=actor.membership_id,
+                      name=await _ensure_name_free(ctx, name))
+    saved.lines = [SavedCartLine(product_id=line.product_id, quantity=line.quantity,
+                                 substitution_allowed=line.substitution_allowed) for line in lines]
     ctx.session.add(saved)
     await ctx.session.flush()
     return await _reloaded(ctx, saved.id)
@@ -86,7 +90,8 @@ async def _reloaded(ctx: UseCaseContext, saved_cart_id: int) -> tuple[SavedCart,
 
 
 async def update_saved_cart(
-    ctx: UseCaseContext, *, saved_cart_id: int, name: str | None, lines: list[SavedLineSpec] | None, shared: bool | None,
+    ctx: UseCaseContext, *, saved_cart_id: int, name: str | None, lines: list[SavedLineSpec] | None,
+    shared: bool | None,
 ) -> tuple[SavedCart, dict[int, Product]]:
     cart = await _find(ctx, saved_cart_id, own=True)
     if name is not None:
@@ -102,18 +107,20 @@ async def update_saved_cart(
 
 
 async def _replace_lines(ctx: UseCaseContext, cart: SavedCart, lines: list[SavedLineSpec]) -> None:
-    if len({l.product_id for l in lines}) != len(lines):
+    if len({line.product_id for line in lines}) != len(lines):
         raise DomainError(ErrorCode.INVALID_INPUT, "Each product appears once", "lines")
-    known = set((await ctx.session.scalars(select(Product.id).where(Product.id.in_([l.product_id for l in lines])))).all())
+    known = set((await ctx.session.scalars(
+        select(Product.id).where(Product.id.in_([line.product_id for line in lines])))).all())
     for index, line in enumerate(lines):
         if line.product_id not in known:
             raise DomainError(ErrorCode.PRODUCT_UNAVAILABLE, "No such product", f"lines.{index}.productId")
         if not 1 <= line.quantity <= MAX_QUANTITY:
-            raise DomainError(ErrorCode.INVALID_INPUT, f"Quantity must be between 1 and {MAX_QUANTITY}", f"lines.{index}.quantity")
+            raise DomainError(ErrorCode.INVALID_INPUT, f"Quantity must be between 1 and {MAX_QUANTITY}",
+                              f"lines.{index}.quantity")
     cart.lines.clear()
     await ctx.session.flush()  # delete the old lines first: the new ones may name the same products (unique per cart)
-    cart.lines = [SavedCartLine(product_id=l.product_id, quantity=l.quantity, substitution_allowed=l.substitution_allowed)
-                  for l in lines]
+    cart.lines = [SavedCartLine(product_id=line.product_id, quantity=line.quantity,
+                                substitution_allowed=line.substitution_allowed) for line in lines]
 
 
 async def delete_saved_cart(ctx: UseCaseContext, *, saved_cart_id: int) -> int:
@@ -128,7 +135,8 @@ async def add_saved_cart_to_cart(ctx: UseCaseContext, *, saved_cart_id: int) -> 
     saved = await _find(ctx, saved_cart_id, own=False)
     cart = await open_cart(ctx)
     products = await _products(ctx, [saved])
-    existing = {l.product_id: l for l in (await ctx.session.scalars(select(OrderLine).where(OrderLine.order_id == cart.id))).all()}
+    cart_lines = (await ctx.session.scalars(select(OrderLine).where(OrderLine.order_id == cart.id))).all()
+    existing = {cart_line.product_id: cart_line for cart_line in cart_lines}
     for line in saved.lines:
         product = products.get(line.product_id)
         if product is None or not product.active:

@@ -44,7 +44,8 @@ def applicable_budgets_query(order: Order):
 
 
 async def _add_usage(ctx: UseCaseContext, budget: Budget, start: date, amount: int, *, guarded: bool) -> int | None:
-    await ensure_row(ctx.session, BudgetUsage, budget_id=budget.id, period_start=start, committed_minor=0, spent_minor=0)
+    await ensure_row(ctx.session, BudgetUsage, budget_id=budget.id, period_start=start, committed_minor=0,
+                     spent_minor=0)
     condition = [BudgetUsage.budget_id == budget.id, BudgetUsage.period_start == start]
     if guarded:
         condition.append(BudgetUsage.committed_minor + amount <= budget.amount_minor)
@@ -53,7 +54,9 @@ async def _add_usage(ctx: UseCaseContext, budget: Budget, start: date, amount: i
     return (await ctx.session.execute(statement)).scalar_one_or_none()
 
 
-async def commit_spend(ctx: UseCaseContext, order: Order, *, limit_has_approval_route: bool, today: date) -> SpendOutcome:
+async def commit_spend(
+    ctx: UseCaseContext, order: Order, *, limit_has_approval_route: bool, today: date,
+) -> SpendOutcome:
     amount, outcome = order.gross_minor, SpendOutcome()
     budgets = (await ctx.session.scalars(applicable_budgets_query(order))).all()
     for budget in budgets:
@@ -79,7 +82,9 @@ async def commit_spend(ctx: UseCaseContext, order: Order, *, limit_has_approval_
     return outcome
 
 
-async def _commit_purchase_limits(ctx: UseCaseContext, order: Order, outcome: SpendOutcome, approval_route: bool, today: date) -> None:
+async def _commit_purchase_limits(
+    ctx: UseCaseContext, order: Order, outcome: SpendOutcome, approval_route: bool, today: date,
+) -> None:
     buyer = await company_row(ctx.session, Membership, order.buyer_id, order)
     amount = order.gross_minor
     if buyer.order_limit_minor is not None and amount > buyer.order_limit_minor:
@@ -92,11 +97,13 @@ async def _commit_purchase_limits(ctx: UseCaseContext, order: Order, outcome: Sp
         condition.append(MemberMonthlySpend.committed_minor + amount <= buyer.monthly_limit_minor)
     committed = (await ctx.session.execute(
         update(MemberMonthlySpend).where(*condition)
-        .values(committed_minor=MemberMonthlySpend.committed_minor + amount).returning(MemberMonthlySpend.committed_minor)
+        .values(committed_minor=MemberMonthlySpend.committed_minor + amount)
+        .returning(MemberMonthlySpend.committed_minor)
     )).scalar_one_or_none()
     if committed is None or (buyer.monthly_limit_minor is not None and committed > buyer.monthly_limit_minor):
         monthly = f"Above the monthly purchase limit ({format_amount(buyer.monthly_limit_minor)})"
-        outcome.over_purchase_limit = f"{outcome.over_purchase_limit}; {monthly}" if outcome.over_purchase_limit else monthly
+        outcome.over_purchase_limit = (f"{outcome.over_purchase_limit}; {monthly}" if outcome.over_purchase_limit
+                                       else monthly)
     if outcome.over_purchase_limit and not approval_route:
         raise DomainError(ErrorCode.PURCHASE_LIMIT_EXCEEDED, outcome.over_purchase_limit, None)
     ctx.session.add(OrderCharge(order_id=order.id, kind="member_month", period_start=month, amount_minor=amount))
@@ -121,7 +128,8 @@ async def _commit_credit(ctx: UseCaseContext, order: Order) -> None:
 
 
 async def _charges(ctx: UseCaseContext, order: Order) -> list[OrderCharge]:
-    query = select(OrderCharge).where(OrderCharge.order_id == order.id, OrderCharge.released.is_(False)).with_for_update()
+    query = (select(OrderCharge).where(OrderCharge.order_id == order.id, OrderCharge.released.is_(False))
+             .with_for_update())
     return list((await ctx.session.scalars(query)).all())
 
 
@@ -132,7 +140,8 @@ async def _adjust(ctx: UseCaseContext, order: Order, charge: OrderCharge, delta:
         if spent:
             values["spent_minor"] = BudgetUsage.spent_minor + delta
         await ctx.session.execute(update(BudgetUsage).where(
-            BudgetUsage.budget_id == charge.budget_id, BudgetUsage.period_start == charge.period_start).values(**values))
+            BudgetUsage.budget_id == charge.budget_id, BudgetUsage.period_start == charge.period_start,
+        ).values(**values))
     elif charge.kind == "member_month":
         await ctx.session.execute(update(MemberMonthlySpend).where(
             MemberMonthlySpend.membership_id == order.buyer_id, MemberMonthlySpend.month_start == charge.period_start,
