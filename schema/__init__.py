@@ -9,20 +9,19 @@ from schema.approval import ApprovalMutation, ApprovalQuery
 from schema.audit import AuditQuery
 from schema.auth import AuthMutation
 from schema.budget import BudgetMutation, BudgetQuery
+from schema.catalogue import CatalogueMutation, CatalogueQuery, Product
+from schema.company import Company, CompanyMutation, CompanyQuery
 from schema.cost_centre import CostCentre, CostCentreMutation, CostCentreQuery
 from schema.credit import CreditMutation, CreditQuery
-from schema.catalogue import CatalogueMutation, CatalogueQuery, Product
+from schema.extensions import executor_for, extensions_for
+from schema.group import Group, GroupMutation, GroupQuery
 from schema.location import DeliveryLocation, EndCustomer, LocationMutation, LocationQuery
+from schema.node import NodeQuery
 from schema.order import OrderMutation, OrderQuery
 from schema.order_types import Order
 from schema.saved_cart import SavedCart, SavedCartMutation, SavedCartQuery
-from schema.company import CompanyMutation, CompanyQuery
-from schema.extensions import executor_for, extensions_for
-from schema.group import Group, GroupMutation, GroupQuery
-from schema.node import NodeQuery
 from schema.scalars import SCALAR_OVERRIDES
 from schema.user import User, UserMutation, UserQuery
-from schema.company import Company
 from schema.viewer import Person, ViewerQuery
 from settings import Settings
 

@@ -34,11 +34,15 @@ from schema.relay import (
 
 @strawberry.enum(description="What an approval rule looks at.")
 class RuleCondition(Enum):
+    _value_: str  # strawberry.enum leaves each member the plain value given to its enum_value()
+
     TOTAL_ABOVE = strawberry.enum_value("total_above", description="The order's gross total is above `threshold`.")
     OVER_BUDGET = strawberry.enum_value("over_budget", description="The order takes a budget over its amount.")
-    OVER_PURCHASE_LIMIT = strawberry.enum_value("over_purchase_limit", description="The order is above the buyer's purchase limit (per order or month); without such a rule it is refused.")
+    OVER_PURCHASE_LIMIT = strawberry.enum_value("over_purchase_limit", description=(
+        "The order is above the buyer's purchase limit (per order or month); without such a rule it is refused."))
     COST_CENTRE = strawberry.enum_value("cost_centre", description="The order is booked to `costCentreId`.")
-    PRODUCT_CATEGORY = strawberry.enum_value("product_category", description="The order contains products of `category`.")
+    PRODUCT_CATEGORY = strawberry.enum_value(
+        "product_category", description="The order contains products of `category`.")
 
 
 @strawberry.type(description="One tier of approvers; any one of them satisfies it.")
@@ -56,7 +60,8 @@ class ApprovalRule(Node):
     cost_centre_id: strawberry.ID | None = strawberry.field(description="For COST_CENTRE: the cost centre.")
     category: str | None = strawberry.field(description="For PRODUCT_CATEGORY: the category.")
     applies_to_roles: list[Role] = strawberry.field(description="Buyers' roles it applies to (empty: all).")
-    applies_to_group_ids: list[strawberry.ID] = strawberry.field(description="Buyers' groups it applies to (empty: all).")
+    applies_to_group_ids: list[strawberry.ID] = strawberry.field(
+        description="Buyers' groups it applies to (empty: all).")
     tiers: list[ApprovalTier] = strawberry.field(description="Up to five sequential tiers.")
     active: bool = strawberry.field(description="Whether it applies to new submissions.")
 
@@ -76,7 +81,8 @@ class ApprovalRule(Node):
 
 @strawberry.input(description="A tier: at least one role or user.")
 class ApprovalTierInput:
-    roles: list[Role] = strawberry.field(default_factory=list, description="Roles that may approve (roles holding `order:approve`).")
+    roles: list[Role] = strawberry.field(
+        default_factory=list, description="Roles that may approve (roles holding `order:approve`).")
     user_ids: list[strawberry.ID] = strawberry.field(default_factory=list, description="Named users who may approve.")
 
 
@@ -89,7 +95,8 @@ class ApprovalRuleInput:
     cost_centre_id: strawberry.ID | None = strawberry.field(default=None, description="For COST_CENTRE.")
     category: str | None = strawberry.field(default=None, description="For PRODUCT_CATEGORY.")
     applies_to_roles: list[Role] = strawberry.field(default_factory=list, description="Buyers' roles (empty: all).")
-    applies_to_group_ids: list[strawberry.ID] = strawberry.field(default_factory=list, description="Buyers' groups (empty: all).")
+    applies_to_group_ids: list[strawberry.ID] = strawberry.field(
+        default_factory=list, description="Buyers' groups (empty: all).")
     tiers: list[ApprovalTierInput] = strawberry.field(description="One to five tiers, in order.")
     active: bool = strawberry.field(default=True, description="Whether it applies.")
 
@@ -100,7 +107,8 @@ class ApprovalRuleInput:
             cost_centre_id=optional_id(self.cost_centre_id, "CostCentre"),
             category=self.category, applies_to_roles=[DomainRole(r.value) for r in self.applies_to_roles],
             applies_to_group_ids=[decode_id(g, "Group") or 0 for g in self.applies_to_group_ids],
-            tiers=[rules.TierSpec([DomainRole(r.value) for r in t.roles], [decode_id(u, "User") or 0 for u in t.user_ids])
+            tiers=[rules.TierSpec([DomainRole(r.value) for r in t.roles],
+                                  [decode_id(u, "User") or 0 for u in t.user_ids])
                    for t in self.tiers],
             active=self.active,
         )
@@ -137,7 +145,8 @@ class DeleteApprovalRulePayload:
 class BulkDecisionItem:
     order_id: strawberry.ID = strawberry.field(description="The order.")
     order: Order | None = strawberry.field(description="The order after the decision, when it succeeded.")
-    error: MutationError | None = strawberry.field(description="Why this order was not decided; the others are unaffected.")
+    error: MutationError | None = strawberry.field(
+        description="Why this order was not decided; the others are unaffected.")
 
 
 @strawberry.type(description="Per-order results of a bulk decision.")
@@ -151,30 +160,40 @@ class QueuedOrder:
     budget_impact: list[BudgetImpactType] = strawberry.field(description="Each budget the order commits against.")
 
 
-ApprovalRuleResult = Annotated[ApprovalRulePayload | MutationError, strawberry.union("ApprovalRuleResult", description="Result of saveApprovalRule.")]
-DeleteApprovalRuleResult = Annotated[DeleteApprovalRulePayload | MutationError, strawberry.union("DeleteApprovalRuleResult", description="Result of deleteApprovalRule.")]
+ApprovalRuleResult = Annotated[
+    ApprovalRulePayload | MutationError,
+    strawberry.union("ApprovalRuleResult", description="Result of saveApprovalRule."),
+]
+DeleteApprovalRuleResult = Annotated[
+    DeleteApprovalRulePayload | MutationError,
+    strawberry.union("DeleteApprovalRuleResult", description="Result of deleteApprovalRule."),
+]
 
 
-async def _bulk(info: strawberry.Info, ids: list[str], approve: bool, comment: str) -> BulkDecisionPayload:
+async def _bulk(info: strawberry.Info, ids: list[strawberry.ID], approve: bool, comment: str) -> BulkDecisionPayload:
     results = []
     for index, gid in enumerate(ids[:100]):
         # Each order is its own transaction: one failure leaves the others decided.
         outcome = await run_mutation(info, with_flow(lambda ctx, gid=gid: decisions.decide(
             ctx, order_id=decode_id(gid, "Order") or 0, approve=approve, comment=comment)),
             lambda result: OrderPayload(order=order_from_view(*result)), fields=renamed({"id": f"ids.{index}"}))
-        ok = isinstance(outcome, OrderPayload)
-        results.append(BulkDecisionItem(order_id=gid, order=outcome.order if ok else None, error=None if ok else outcome))
+        if isinstance(outcome, OrderPayload):
+            results.append(BulkDecisionItem(order_id=gid, order=outcome.order, error=None))
+        else:
+            results.append(BulkDecisionItem(order_id=gid, order=None, error=outcome))
     return BulkDecisionPayload(results=results)
 
 
 @strawberry.type
 class ApprovalQuery:
-    @strawberry.field(description="The company's approval rules. Requires `approval_rule:read` (administrators, managers).")
+    @strawberry.field(
+        description="The company's approval rules. Requires `approval_rule:read` (administrators, managers).")
     async def approval_rules(self, info: strawberry.Info) -> list[ApprovalRule]:
         async with info.context.reading() as ctx:
             return [ApprovalRule.from_model(r) for r in await rules.list_rules(ctx)]
 
-    @strawberry.field(description="Orders waiting for your decision, oldest first, with their budget impact. Requires `order:approve`.")
+    @strawberry.field(description=(
+        "Orders waiting for your decision, oldest first, with their budget impact. Requires `order:approve`."))
     async def approval_queue(
         self, info: strawberry.Info,
         first: Annotated[int, strawberry.argument(description="Page size, at most 100.")] = 50,
@@ -185,40 +204,56 @@ class ApprovalQuery:
             flows = await approval_view.flows(ctx, views)
             impacts = await approval_view.budget_impacts(ctx, [v.id for v in views])
         edges = [Edge(cursor=to_cursor(v.id), node=QueuedOrder(
-            order=order_from_view(v, flows[v.id]), budget_impact=[impact_from_view(i, v.currency) for i in impacts[v.id]]))
+            order=order_from_view(v, flows[v.id]),
+            budget_impact=[impact_from_view(i, v.currency) for i in impacts[v.id]]))
             for v in views]
         return connection_of(edges, has_next_page=has_next, has_previous_page=after is not None)
 
 
 @strawberry.type
 class ApprovalMutation:
-    @strawberry.mutation(description="Create or change an approval rule. Requires `approval_rule:manage` (administrators).")
-    async def save_approval_rule(self, info: strawberry.Info, input: Annotated[ApprovalRuleInput, INPUT]) -> ApprovalRuleResult:
+    @strawberry.mutation(
+        description="Create or change an approval rule. Requires `approval_rule:manage` (administrators).")
+    async def save_approval_rule(
+        self, info: strawberry.Info, input: Annotated[ApprovalRuleInput, INPUT],
+    ) -> ApprovalRuleResult:
         return await run_mutation(info, lambda ctx: rules.save_rule(
             ctx, rule_id=optional_id(input.id, "ApprovalRule"), spec=input.to_spec()),
             lambda rule: ApprovalRulePayload(rule=ApprovalRule.from_model(rule)))
 
-    @strawberry.mutation(description="Remove an approval rule (pending orders keep the tiers they were given). Requires `approval_rule:manage`.")
-    async def delete_approval_rule(self, info: strawberry.Info, input: Annotated[DeleteApprovalRuleInput, INPUT]) -> DeleteApprovalRuleResult:
-        return await run_mutation(info, lambda ctx: rules.delete_rule(ctx, rule_id=decode_id(input.id, "ApprovalRule") or 0),
-                                  lambda pk: DeleteApprovalRulePayload(deleted_id=to_global_id("ApprovalRule", pk)))
+    @strawberry.mutation(description=(
+        "Remove an approval rule (pending orders keep the tiers they were given). Requires `approval_rule:manage`."))
+    async def delete_approval_rule(
+        self, info: strawberry.Info, input: Annotated[DeleteApprovalRuleInput, INPUT],
+    ) -> DeleteApprovalRuleResult:
+        return await run_mutation(
+            info, lambda ctx: rules.delete_rule(ctx, rule_id=decode_id(input.id, "ApprovalRule") or 0),
+            lambda pk: DeleteApprovalRulePayload(deleted_id=to_global_id("ApprovalRule", pk)))
 
-    @strawberry.mutation(description="Approve the tiers of an order that wait for you. Requires `order:approve`; never your own order.")
+    @strawberry.mutation(
+        description="Approve the tiers of an order that wait for you. Requires `order:approve`; never your own order.")
     async def approve_order(self, info: strawberry.Info, input: Annotated[DecideOrderInput, INPUT]) -> OrderResult:
         return await run_mutation(info, with_flow(lambda ctx: decisions.decide(
             ctx, order_id=decode_id(input.id, "Order") or 0, approve=True, comment=input.comment)),
             lambda result: OrderPayload(order=order_from_view(*result)))
 
-    @strawberry.mutation(description="Reject an order (a reason is required); one rejection rejects it. Requires `order:approve`.")
+    @strawberry.mutation(
+        description="Reject an order (a reason is required); one rejection rejects it. Requires `order:approve`.")
     async def reject_order(self, info: strawberry.Info, input: Annotated[DecideOrderInput, INPUT]) -> OrderResult:
         return await run_mutation(info, with_flow(lambda ctx: decisions.decide(
             ctx, order_id=decode_id(input.id, "Order") or 0, approve=False, comment=input.comment)),
             lambda result: OrderPayload(order=order_from_view(*result)))
 
-    @strawberry.mutation(description="Approve several orders; each succeeds or fails on its own. Requires `order:approve`.")
-    async def approve_orders(self, info: strawberry.Info, input: Annotated[DecideOrdersInput, INPUT]) -> BulkDecisionPayload:
+    @strawberry.mutation(
+        description="Approve several orders; each succeeds or fails on its own. Requires `order:approve`.")
+    async def approve_orders(
+        self, info: strawberry.Info, input: Annotated[DecideOrdersInput, INPUT],
+    ) -> BulkDecisionPayload:
         return await _bulk(info, input.ids, True, input.comment)
 
-    @strawberry.mutation(description="Reject several orders with one reason; each succeeds or fails on its own. Requires `order:approve`.")
-    async def reject_orders(self, info: strawberry.Info, input: Annotated[DecideOrdersInput, INPUT]) -> BulkDecisionPayload:
+    @strawberry.mutation(description=(
+        "Reject several orders with one reason; each succeeds or fails on its own. Requires `order:approve`."))
+    async def reject_orders(
+        self, info: strawberry.Info, input: Annotated[DecideOrdersInput, INPUT],
+    ) -> BulkDecisionPayload:
         return await _bulk(info, input.ids, False, input.comment)

@@ -67,8 +67,8 @@ class BudgetImpactType:
 def flow_from_view(flow: FlowView) -> ApprovalFlow:
     return ApprovalFlow(
         rules=[ApprovalRuleState(rule_name=r.rule_name, reason=r.reason, tiers=[
-            ApprovalTierState(level=t.level, approver_roles=[Role(x) for x in t.roles], approver_names=t.named_approvers,
-                              status=TierStatus(t.state), decided_by=t.decided_by,
+            ApprovalTierState(level=t.level, approver_roles=[Role(x) for x in t.roles],
+                              approver_names=t.named_approvers, status=TierStatus(t.state), decided_by=t.decided_by,
                               decided_at=t.decided_at, comment=t.comment) for t in r.tiers]) for r in flow.rules],
         viewer_actions=[OrderAction(a) for a in flow.actions],
     )

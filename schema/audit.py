@@ -47,8 +47,8 @@ class AuditEntry(Node):
         return cls(id=to_global_id("AuditEntry", e.id), at=e.created_at,
                    actor_id=to_global_id("Person", e.actor_user_id) if e.actor_user_id else None, entity=e.entity,
                    entity_id=to_global_id(ENTITY_TYPES[e.entity], e.entity_id) if e.entity_id is not None else None,
-                   action=e.action,
-                   before=e.before, after=e.after)
+                   action=e.action, before=None if e.before is None else JSON(e.before),
+                   after=None if e.after is None else JSON(e.after))
 
 
 @strawberry.type

@@ -23,6 +23,8 @@ OWNER_TYPE_NAMES = {"group": "Group", "user": "User", "cost_centre": "CostCentre
 
 @strawberry.enum(description="What a budget belongs to.")
 class BudgetOwnerType(Enum):
+    _value_: str  # strawberry.enum leaves each member the plain value given to its enum_value()
+
     GROUP = strawberry.enum_value("group", description="A group: all its users' orders count.")
     USER = strawberry.enum_value("user", description="One user.")
     COST_CENTRE = strawberry.enum_value("cost_centre", description="A cost centre: all orders booked to it count.")
@@ -30,6 +32,8 @@ class BudgetOwnerType(Enum):
 
 @strawberry.enum(description="How a budget's periods run.")
 class BudgetPeriod(Enum):
+    _value_: str  # strawberry.enum leaves each member the plain value given to its enum_value()
+
     MONTHLY = strawberry.enum_value("monthly", description="Calendar months.")
     QUARTERLY = strawberry.enum_value("quarterly", description="Calendar quarters.")
     YEARLY = strawberry.enum_value("yearly", description="Calendar years.")
@@ -38,6 +42,8 @@ class BudgetPeriod(Enum):
 
 @strawberry.enum(description="What happens when an order would exceed the budget.")
 class BudgetAction(Enum):
+    _value_: str  # strawberry.enum leaves each member the plain value given to its enum_value()
+
     BLOCK = strawberry.enum_value("block", description="The order is refused (BUDGET_EXCEEDED).")
     REQUIRE_APPROVAL = strawberry.enum_value("require_approval", description="The order goes to approval.")
     WARN = strawberry.enum_value("warn", description="The order goes through with a warning recorded.")
@@ -54,9 +60,11 @@ class Budget(Node):
     amount: Money = strawberry.field(description="Amount per period (order totals including VAT count against it).")
     action: BudgetAction = strawberry.field(description="What happens when an order would exceed it.")
     active: bool = strawberry.field(description="Whether it applies to new orders.")
-    period_start: date | None = strawberry.field(description="First day of the period shown (null: a fixed budget outside its range).")
+    period_start: date | None = strawberry.field(
+        description="First day of the period shown (null: a fixed budget outside its range).")
     period_end: date | None = strawberry.field(description="Last day of the period shown.")
-    committed: Money = strawberry.field(description="Orders submitted in the period and not rejected or cancelled, less returns.")
+    committed: Money = strawberry.field(
+        description="Orders submitted in the period and not rejected or cancelled, less returns.")
     spent: Money = strawberry.field(description="Of those, fulfilled, less returns.")
     remaining: Money = strawberry.field(description="Amount less committed (negative when exceeded).")
 
@@ -87,7 +95,8 @@ def limit_from_status(status: limits.PurchaseLimitStatus, currency: str) -> Purc
     def opt(value):
         return money(value, currency) if value is not None else None
     return PurchaseLimit(user_id=to_global_id("User", status.membership_id), per_order=opt(status.order_limit_minor),
-                         per_month=opt(status.monthly_limit_minor), used_this_month=money(status.used_this_month_minor, currency),
+                         per_month=opt(status.monthly_limit_minor),
+                         used_this_month=money(status.used_this_month_minor, currency),
                          remaining_this_month=opt(status.remaining_this_month_minor))
 
 
@@ -108,7 +117,8 @@ class BudgetInput:
 @strawberry.input(description="A buyer's purchase limits; null removes a limit.")
 class SetPurchaseLimitInput:
     user_id: strawberry.ID = strawberry.field(description="The buyer.")
-    per_order: str | None = strawberry.field(default=None, description="Largest order including VAT (decimal string), or null.")
+    per_order: str | None = strawberry.field(
+        default=None, description="Largest order including VAT (decimal string), or null.")
     per_month: str | None = strawberry.field(default=None, description="Monthly total (decimal string), or null.")
 
 
@@ -122,8 +132,13 @@ class PurchaseLimitPayload:
     purchase_limit: PurchaseLimit = strawberry.field(description="The limits.")
 
 
-BudgetResult = Annotated[BudgetPayload | MutationError, strawberry.union("BudgetResult", description="Result of saveBudget.")]
-PurchaseLimitResult = Annotated[PurchaseLimitPayload | MutationError, strawberry.union("PurchaseLimitResult", description="Result of setPurchaseLimit.")]
+BudgetResult = Annotated[
+    BudgetPayload | MutationError, strawberry.union("BudgetResult", description="Result of saveBudget.")
+]
+PurchaseLimitResult = Annotated[
+    PurchaseLimitPayload | MutationError,
+    strawberry.union("PurchaseLimitResult", description="Result of setPurchaseLimit."),
+]
 
 
 def _optional_amount(value: str | None, field_name: str) -> int | None:
@@ -132,8 +147,14 @@ def _optional_amount(value: str | None, field_name: str) -> int | None:
 
 @strawberry.type
 class BudgetQuery:
-    @strawberry.field(description="Budgets with their figures for the period containing `date` (default today): all of them with `budget:read` (administrators, managers), else those that apply to the caller.")
-    async def budgets(self, info: strawberry.Info, date: Annotated[date | None, strawberry.argument(description="A day of the period to show (past periods too).")] = None) -> list[Budget]:
+    @strawberry.field(description=(
+        "Budgets with their figures for the period containing `date` (default today): all of them with `budget:read` "
+        "(administrators, managers), else those that apply to the caller."))
+    async def budgets(
+        self, info: strawberry.Info,
+        date: Annotated[date | None, strawberry.argument(
+            description="A day of the period to show (past periods too).")] = None,
+    ) -> list[Budget]:
         async with info.context.reading() as ctx:
             statuses = await use_cases.list_budgets(ctx, day=date)
         currency = info.context.services.settings.supplier_currency
@@ -146,7 +167,9 @@ class BudgetQuery:
         return limit_from_status(status, info.context.services.settings.supplier_currency)
 
     @strawberry.field(description="A user's purchase limits, or null. Requires `budget:read`.")
-    async def purchase_limit(self, info: strawberry.Info, user_id: Annotated[strawberry.ID, strawberry.argument(description="The user.")]) -> PurchaseLimit | None:
+    async def purchase_limit(
+        self, info: strawberry.Info, user_id: Annotated[strawberry.ID, strawberry.argument(description="The user.")],
+    ) -> PurchaseLimit | None:
         async with info.context.reading() as ctx:
             status = await limits.user_limit(ctx, decode_id(user_id, "User") or 0)
         return limit_from_status(status, info.context.services.settings.supplier_currency) if status else None
@@ -170,8 +193,11 @@ class BudgetMutation:
             ctx, budget_id=optional_id(input.id, "Budget"), spec=spec()),
             lambda status: BudgetPayload(budget=budget_from_status(status, currency)))
 
-    @strawberry.mutation(description="Set a buyer's purchase limits; applies to their next submission. Requires `budget:manage`.")
-    async def set_purchase_limit(self, info: strawberry.Info, input: Annotated[SetPurchaseLimitInput, INPUT]) -> PurchaseLimitResult:
+    @strawberry.mutation(
+        description="Set a buyer's purchase limits; applies to their next submission. Requires `budget:manage`.")
+    async def set_purchase_limit(
+        self, info: strawberry.Info, input: Annotated[SetPurchaseLimitInput, INPUT],
+    ) -> PurchaseLimitResult:
         currency = info.context.services.settings.supplier_currency
         return await run_mutation(info, lambda ctx: limits.set_purchase_limit(
             ctx, membership_id=decode_id(input.user_id, "User") or 0,

@@ -41,8 +41,10 @@ class ProductInput:
     description: str | None = strawberry.field(default=None, description="Description.")
     unit: str | None = strawberry.field(default=None, description="Sales unit (required on create).")
     category: str | None = strawberry.field(default=None, description="Category (required on create).")
-    unit_price: str | None = strawberry.field(default=None, description="Price per unit excluding VAT, decimal string (required on create).")
-    vat_rate: int | None = strawberry.field(default=None, description="VAT rate in percent: 25, 15, 12, 6 or 0 (required on create).")
+    unit_price: str | None = strawberry.field(
+        default=None, description="Price per unit excluding VAT, decimal string (required on create).")
+    vat_rate: int | None = strawberry.field(
+        default=None, description="VAT rate in percent: 25, 15, 12, 6 or 0 (required on create).")
     active: bool | None = strawberry.field(default=None, description="Whether the product is sold.")
 
     def to_domain(self) -> use_cases.ProductFields:
@@ -62,27 +64,35 @@ class ProductPayload:
     product: Product = strawberry.field(description="The product.")
 
 
-ProductResult = Annotated[ProductPayload | MutationError, strawberry.union("ProductResult", description="Result of a product change.")]
+ProductResult = Annotated[
+    ProductPayload | MutationError, strawberry.union("ProductResult", description="Result of a product change.")
+]
 
 
 @strawberry.type
 class CatalogueQuery:
-    @strawberry.field(description="Search the catalogue by words and category. Requires sign-in (any role or operator).")
+    @strawberry.field(
+        description="Search the catalogue by words and category. Requires sign-in (any role or operator).")
     async def products(
         self, info: strawberry.Info,
-        search: Annotated[str | None, strawberry.argument(description="Words that must all appear in SKU, name, description or category.")] = None,
+        search: Annotated[str | None, strawberry.argument(
+            description="Words that must all appear in SKU, name, description or category.")] = None,
         category: Annotated[str | None, strawberry.argument(description="Only this category.")] = None,
-        include_inactive: Annotated[bool, strawberry.argument(description="Operators only: include products no longer sold.")] = False,
+        include_inactive: Annotated[bool, strawberry.argument(
+            description="Operators only: include products no longer sold.")] = False,
         first: Annotated[int, strawberry.argument(description="Page size, at most 100.")] = 50,
         after: Annotated[str | None, strawberry.argument(description="Cursor to start after.")] = None,
     ) -> Connection[Product]:
         async with info.context.reading() as ctx:
-            page = await use_cases.search_products(ctx, text=search, category=category, include_inactive=include_inactive,
-                                                   first=first, after=from_cursor(after))
+            page = await use_cases.search_products(ctx, text=search, category=category,
+                                                   include_inactive=include_inactive, first=first,
+                                                   after=from_cursor(after))
         return connection(page, Product.from_model)
 
     @strawberry.field(description="One product, or null. Requires sign-in.")
-    async def product(self, info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="Global id.")]) -> Product | None:
+    async def product(
+        self, info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="Global id.")],
+    ) -> Product | None:
         async with info.context.reading() as ctx:
             product = await use_cases.get_product(ctx, decode_id(id, "Product") or 0)
         return Product.from_model(product) if product else None

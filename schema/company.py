@@ -19,6 +19,8 @@ from schema.user import User
 
 @strawberry.enum(description="Countries whose companies the platform serves.")
 class Country(Enum):
+    _value_: str  # strawberry.enum leaves each member the plain value given to its enum_value()
+
     NO = strawberry.enum_value("NO", description="Norway: organisasjonsnummer, NOK.")
     SE = strawberry.enum_value("SE", description="Sweden: organisationsnummer, SEK.")
 
@@ -103,8 +105,14 @@ class UpdateCompanyPayload:
     company: Company = strawberry.field(description="The company.")
 
 
-RegisterCompanyResult = Annotated[RegisterCompanyPayload | MutationError, strawberry.union("RegisterCompanyResult", description="Result of registerCompany.")]
-UpdateCompanyResult = Annotated[UpdateCompanyPayload | MutationError, strawberry.union("UpdateCompanyResult", description="Result of updateCompany.")]
+RegisterCompanyResult = Annotated[
+    RegisterCompanyPayload | MutationError,
+    strawberry.union("RegisterCompanyResult", description="Result of registerCompany."),
+]
+UpdateCompanyResult = Annotated[
+    UpdateCompanyPayload | MutationError,
+    strawberry.union("UpdateCompanyResult", description="Result of updateCompany."),
+]
 
 
 def _registered(result: use_cases.RegisteredCompany) -> RegisterCompanyPayload:
@@ -130,7 +138,9 @@ class CompanyQuery:
 @strawberry.type
 class CompanyMutation:
     @strawberry.mutation(description="Register a company and its first administrator. Open to anyone.")
-    async def register_company(self, info: strawberry.Info, input: Annotated[RegisterCompanyInput, INPUT]) -> RegisterCompanyResult:
+    async def register_company(
+        self, info: strawberry.Info, input: Annotated[RegisterCompanyInput, INPUT],
+    ) -> RegisterCompanyResult:
         return await run_mutation(info, lambda ctx: use_cases.register_company(
             ctx, country=DomainCountry(input.country.value), org_number=input.org_number, name=input.name,
             address=input.address.to_domain(), contact_email=input.contact_email, contact_phone=input.contact_phone,
@@ -139,7 +149,9 @@ class CompanyMutation:
         ), _registered)
 
     @strawberry.mutation(description="Change the company's details. Requires `company:update` (administrators).")
-    async def update_company(self, info: strawberry.Info, input: Annotated[UpdateCompanyInput, INPUT]) -> UpdateCompanyResult:
+    async def update_company(
+        self, info: strawberry.Info, input: Annotated[UpdateCompanyInput, INPUT],
+    ) -> UpdateCompanyResult:
         return await run_mutation(info, lambda ctx: use_cases.update_company(
             ctx, name=input.name, address=input.address.to_domain() if input.address else None,
             contact_email=input.contact_email, contact_phone=input.contact_phone,

@@ -28,7 +28,8 @@ class CostCentre(Node):
 
 @strawberry.input(description="A cost centre; with `id` it replaces that cost centre's settings.")
 class CostCentreInput:
-    id: strawberry.ID | None = strawberry.field(default=None, description="The cost centre to change; omit to create one.")
+    id: strawberry.ID | None = strawberry.field(
+        default=None, description="The cost centre to change; omit to create one.")
     name: str = strawberry.field(description="Name.")
     code: str = strawberry.field(description="Code, unique within the company.")
     invoice_address: AddressInput = strawberry.field(description="Where its invoices go.")
@@ -38,7 +39,8 @@ class CostCentreInput:
 @strawberry.input(description="The cost centres a user may book to.")
 class SetUserCostCentresInput:
     user_id: strawberry.ID = strawberry.field(description="The user.")
-    cost_centre_ids: list[strawberry.ID] = strawberry.field(description="Their cost centres (replaces the current set).")
+    cost_centre_ids: list[strawberry.ID] = strawberry.field(
+        description="Their cost centres (replaces the current set).")
     default_id: strawberry.ID | None = strawberry.field(default=None, description="Their default (default: the first).")
 
 
@@ -54,13 +56,19 @@ class UserCostCentresPayload:
     default_id: strawberry.ID | None = strawberry.field(description="Their default cost centre.")
 
 
-CostCentreResult = Annotated[CostCentrePayload | MutationError, strawberry.union("CostCentreResult", description="Result of saveCostCentre.")]
-UserCostCentresResult = Annotated[UserCostCentresPayload | MutationError, strawberry.union("UserCostCentresResult", description="Result of setUserCostCentres.")]
+CostCentreResult = Annotated[
+    CostCentrePayload | MutationError, strawberry.union("CostCentreResult", description="Result of saveCostCentre.")
+]
+UserCostCentresResult = Annotated[
+    UserCostCentresPayload | MutationError,
+    strawberry.union("UserCostCentresResult", description="Result of setUserCostCentres."),
+]
 
 
 @strawberry.type
 class CostCentreQuery:
-    @strawberry.field(description="All cost centres with `cost_centre:read` (administrators, managers); buyers see their own.")
+    @strawberry.field(
+        description="All cost centres with `cost_centre:read` (administrators, managers); buyers see their own.")
     async def cost_centres(self, info: strawberry.Info) -> list[CostCentre]:
         async with info.context.reading() as ctx:
             return [CostCentre.from_model(c) for c in await use_cases.list_cost_centres(ctx)]
@@ -69,15 +77,20 @@ class CostCentreQuery:
 @strawberry.type
 class CostCentreMutation:
     @strawberry.mutation(description="Create or change a cost centre. Requires `cost_centre:manage` (administrators).")
-    async def save_cost_centre(self, info: strawberry.Info, input: Annotated[CostCentreInput, INPUT]) -> CostCentreResult:
+    async def save_cost_centre(
+        self, info: strawberry.Info, input: Annotated[CostCentreInput, INPUT],
+    ) -> CostCentreResult:
         spec = use_cases.CostCentreSpec(input.name, input.code, input.invoice_address.street,
                                         input.invoice_address.postal_code, input.invoice_address.city, input.active)
         return await run_mutation(info, lambda ctx: use_cases.save_cost_centre(
             ctx, cost_centre_id=optional_id(input.id, "CostCentre"), spec=spec),
             lambda c: CostCentrePayload(cost_centre=CostCentre.from_model(c)))
 
-    @strawberry.mutation(description="Attach a user to cost centres and choose their default. Requires `cost_centre:manage`.")
-    async def set_user_cost_centres(self, info: strawberry.Info, input: Annotated[SetUserCostCentresInput, INPUT]) -> UserCostCentresResult:
+    @strawberry.mutation(
+        description="Attach a user to cost centres and choose their default. Requires `cost_centre:manage`.")
+    async def set_user_cost_centres(
+        self, info: strawberry.Info, input: Annotated[SetUserCostCentresInput, INPUT],
+    ) -> UserCostCentresResult:
         async def use_case(ctx):
             member = await use_cases.set_user_cost_centres(
                 ctx, membership_id=decode_id(input.user_id, "User") or 0,

@@ -43,10 +43,12 @@ class InvoiceApplication(Node):
 class CompanyCredit:
     company_id: strawberry.ID = strawberry.field(description="The company.")
     credit_limit: Money = strawberry.field(description="Credit limit set by the platform operator.")
-    outstanding: Money = strawberry.field(description="What the company owes: submitted orders not rejected or cancelled, less returns and payments.")
+    outstanding: Money = strawberry.field(
+        description="What the company owes: submitted orders not rejected or cancelled, less returns and payments.")
     available: Money = strawberry.field(description="Credit limit less outstanding; orders above it are refused.")
     invoice_enabled: bool = strawberry.field(description="Whether invoice is an approved payment method.")
-    latest_application: InvoiceApplication | None = strawberry.field(description="The latest application for invoice payment.")
+    latest_application: InvoiceApplication | None = strawberry.field(
+        description="The latest application for invoice payment.")
 
 
 def credit_from_status(s: use_cases.CreditStatus) -> CompanyCredit:
@@ -87,7 +89,9 @@ class CreditPayload:
     credit: CompanyCredit = strawberry.field(description="The credit account.")
 
 
-CreditResult = Annotated[CreditPayload | MutationError, strawberry.union("CreditResult", description="Result of a credit change.")]
+CreditResult = Annotated[
+    CreditPayload | MutationError, strawberry.union("CreditResult", description="Result of a credit change.")
+]
 
 
 def _payload(status) -> CreditPayload:
@@ -100,12 +104,14 @@ def _company(value: str) -> int:
 
 @strawberry.type
 class CreditQuery:
-    @strawberry.field(description="The company's credit: limit, outstanding, available. Requires `credit:read` (administrators, managers).")
+    @strawberry.field(description=(
+        "The company's credit: limit, outstanding, available. Requires `credit:read` (administrators, managers)."))
     async def company_credit(self, info: strawberry.Info) -> CompanyCredit:
         async with info.context.reading() as ctx:
             return credit_from_status(await use_cases.my_company_credit(ctx))
 
-    @strawberry.field(description="Applications for invoice payment awaiting a decision. Platform operators only (`credit:manage`).")
+    @strawberry.field(
+        description="Applications for invoice payment awaiting a decision. Platform operators only (`credit:manage`).")
     async def pending_invoice_applications(self, info: strawberry.Info) -> list[InvoiceApplication]:
         async with info.context.reading() as ctx:
             return [InvoiceApplication.from_model(a) for a in await use_cases.pending_applications(ctx)]
@@ -114,20 +120,32 @@ class CreditQuery:
 @strawberry.type
 class CreditMutation:
     @strawberry.mutation(description="Apply for invoice payment. Requires `company:update` (administrators).")
-    async def apply_for_invoice(self, info: strawberry.Info, input: Annotated[ApplyForInvoiceInput, INPUT]) -> CreditResult:
+    async def apply_for_invoice(
+        self, info: strawberry.Info, input: Annotated[ApplyForInvoiceInput, INPUT],
+    ) -> CreditResult:
         return await run_mutation(info, lambda ctx: use_cases.apply_for_invoice(ctx, message=input.message), _payload)
 
-    @strawberry.mutation(description="Approve or reject an application for invoice payment. Platform operators only (`credit:manage`).")
-    async def decide_invoice_application(self, info: strawberry.Info, input: Annotated[DecideInvoiceApplicationInput, INPUT]) -> CreditResult:
+    @strawberry.mutation(
+        description="Approve or reject an application for invoice payment. Platform operators only (`credit:manage`).")
+    async def decide_invoice_application(
+        self, info: strawberry.Info, input: Annotated[DecideInvoiceApplicationInput, INPUT],
+    ) -> CreditResult:
         return await run_mutation(info, lambda ctx: use_cases.decide_invoice_application(
-            ctx, application_id=decode_id(input.id, "InvoiceApplication") or 0, approve=input.approve, note=input.note), _payload)
+            ctx, application_id=decode_id(input.id, "InvoiceApplication") or 0, approve=input.approve,
+            note=input.note), _payload)
 
     @strawberry.mutation(description="Set a company's credit limit. Platform operators only (`credit:manage`).")
-    async def set_credit_limit(self, info: strawberry.Info, input: Annotated[SetCreditLimitInput, INPUT]) -> CreditResult:
+    async def set_credit_limit(
+        self, info: strawberry.Info, input: Annotated[SetCreditLimitInput, INPUT],
+    ) -> CreditResult:
         return await run_mutation(info, lambda ctx: use_cases.set_credit_limit(
-            ctx, company_id=_company(input.company_id), credit_limit_minor=parse_amount(input.credit_limit, "creditLimit")), _payload)
+            ctx, company_id=_company(input.company_id),
+            credit_limit_minor=parse_amount(input.credit_limit, "creditLimit")), _payload)
 
-    @strawberry.mutation(description="Register a payment received from a company. Platform operators only (`credit:manage`).")
-    async def register_payment(self, info: strawberry.Info, input: Annotated[RegisterPaymentInput, INPUT]) -> CreditResult:
+    @strawberry.mutation(
+        description="Register a payment received from a company. Platform operators only (`credit:manage`).")
+    async def register_payment(
+        self, info: strawberry.Info, input: Annotated[RegisterPaymentInput, INPUT],
+    ) -> CreditResult:
         return await run_mutation(info, lambda ctx: use_cases.register_payment(
             ctx, company_id=_company(input.company_id), amount_minor=parse_amount(input.amount, "amount")), _payload)

@@ -14,54 +14,84 @@ from models.errors import ErrorCode as DomainCode
 from resolvers.context import UseCaseContext
 from schema.input_paths import is_mutation_input_path
 
-CODE_DESCRIPTIONS = {
-    "INVALID_INPUT": "A field's value is missing, malformed or out of range.",
-    "NOT_FOUND": "No such object in your company (objects of other companies are not found either).",
-    "INVALID_ORG_NUMBER": "The organisation number fails the national format or check digits.",
-    "UNSUPPORTED_COUNTRY": "The platform does not serve companies of this country.",
-    "EMAIL_TAKEN": "An account with this email already exists.",
-    "ALREADY_MEMBER": "The person already belongs to the company.",
-    "WEAK_PASSWORD": "The password is too short, too long or too repetitive.",
-    "INVALID_CREDENTIALS": "Wrong email or password (the same answer whether or not the account exists).",
-    "TOO_MANY_ATTEMPTS": "Too many failed sign-ins or password-reset requests for this email or client address; "
-                         "wait and try again.",
-    "INVALID_TOKEN": "A link or refresh token is unknown, expired or already used.",
-    "TOKEN_REUSED": "A spent refresh token was presented again; its whole session has been ended.",
-    "LAST_ADMIN": "The change would leave the company without an active administrator.",
-    "ROLE_NOT_ALLOWED": "You may not give this role or change this user.",
-    "SELF_ACTION": "This action cannot be applied to yourself.",
-    "SHARED_ACCOUNT": "The person also belongs to another company; only they can change it.",
-    "NOT_A_MEMBER": "You are not a member of that company.",
-    "GROUP_NAME_TAKEN": "The company already has a group with this name.",
-    "GROUP_NOT_EMPTY": "The group still has members.",
-    "UNKNOWN_PERMISSION": "No such permission.",
-    "INVALID_STATE": "The object is not in a state that allows this.",
-    "CONFLICT": "A concurrent change conflicted with this one; retry.",
-    "INVALID_TRANSITION": "The order's current status does not allow this step.",
-    "SKU_TAKEN": "Another product already has this SKU.",
-    "PRODUCT_UNAVAILABLE": "The product does not exist or is no longer sold.",
-    "EMPTY_CART": "The cart has no lines.",
-    "IDEMPOTENCY_KEY_REUSED": "The idempotency key was already used for a different cart.",
-    "INVALID_DELIVERY": "The delivery slot, date or end customer does not fit (slots belong to the end customer's unit).",
-    "SAVED_CART_NAME_TAKEN": "You already have a saved cart with this name.",
-    "RETURN_EXCEEDS_QUANTITY": "More would be returned than was delivered.",
-    "PAYMENT_METHOD_NOT_ALLOWED": "The payment method is not approved for this buyer.",
-    "BUDGET_EXCEEDED": "The order would take a blocking budget over its amount.",
-    "PURCHASE_LIMIT_EXCEEDED": "The order is above your purchase limit per order or per month.",
-    "CREDIT_LIMIT_EXCEEDED": "The order is above the company's available credit.",
-    "SELF_APPROVAL": "Nobody approves or rejects their own order.",
-    "NOT_AN_APPROVER": "You are not among the approvers the order waits for now.",
-    "INVOICE_NOT_APPROVED": "Invoice payment needs an approved application first.",
-    "APPLICATION_PENDING": "An application is already waiting for a decision.",
-    "NO_APPROVER": "An approval tier the order needs has nobody but the buyer to decide it.",
-}
-assert set(CODE_DESCRIPTIONS) >= {c.value for c in DomainCode}
+CONFLICT_MESSAGE = "A concurrent change conflicted with this one; retry."
 
-ErrorCode = strawberry.enum(
-    Enum("ErrorCode", {code: strawberry.enum_value(code, description=text) for code, text in CODE_DESCRIPTIONS.items()}),
-    name="ErrorCode",
-    description="Stable machine-readable codes of expected failures.",
-)
+
+@strawberry.enum(name="ErrorCode", description="Stable machine-readable codes of expected failures.")
+class ErrorCode(Enum):
+    _value_: str  # strawberry.enum leaves each member the plain value given to its enum_value()
+
+    INVALID_INPUT = strawberry.enum_value(
+        "INVALID_INPUT", description="A field's value is missing, malformed or out of range.")
+    NOT_FOUND = strawberry.enum_value(
+        "NOT_FOUND", description="No such object in your company (objects of other companies are not found either).")
+    INVALID_ORG_NUMBER = strawberry.enum_value(
+        "INVALID_ORG_NUMBER", description="The organisation number fails the national format or check digits.")
+    UNSUPPORTED_COUNTRY = strawberry.enum_value(
+        "UNSUPPORTED_COUNTRY", description="The platform does not serve companies of this country.")
+    EMAIL_TAKEN = strawberry.enum_value("EMAIL_TAKEN", description="An account with this email already exists.")
+    ALREADY_MEMBER = strawberry.enum_value("ALREADY_MEMBER", description="The person already belongs to the company.")
+    WEAK_PASSWORD = strawberry.enum_value(
+        "WEAK_PASSWORD", description="The password is too short, too long or too repetitive.")
+    INVALID_CREDENTIALS = strawberry.enum_value(
+        "INVALID_CREDENTIALS",
+        description="Wrong email or password (the same answer whether or not the account exists).")
+    TOO_MANY_ATTEMPTS = strawberry.enum_value("TOO_MANY_ATTEMPTS", description=(
+        "Too many failed sign-ins or password-reset requests for this email or client address; "
+        "wait and try again."))
+    INVALID_TOKEN = strawberry.enum_value(
+        "INVALID_TOKEN", description="A link or refresh token is unknown, expired or already used.")
+    TOKEN_REUSED = strawberry.enum_value(
+        "TOKEN_REUSED", description="A spent refresh token was presented again; its whole session has been ended.")
+    LAST_ADMIN = strawberry.enum_value(
+        "LAST_ADMIN", description="The change would leave the company without an active administrator.")
+    ROLE_NOT_ALLOWED = strawberry.enum_value(
+        "ROLE_NOT_ALLOWED", description="You may not give this role or change this user.")
+    SELF_ACTION = strawberry.enum_value("SELF_ACTION", description="This action cannot be applied to yourself.")
+    SHARED_ACCOUNT = strawberry.enum_value(
+        "SHARED_ACCOUNT", description="The person also belongs to another company; only they can change it.")
+    NOT_A_MEMBER = strawberry.enum_value("NOT_A_MEMBER", description="You are not a member of that company.")
+    GROUP_NAME_TAKEN = strawberry.enum_value(
+        "GROUP_NAME_TAKEN", description="The company already has a group with this name.")
+    GROUP_NOT_EMPTY = strawberry.enum_value("GROUP_NOT_EMPTY", description="The group still has members.")
+    UNKNOWN_PERMISSION = strawberry.enum_value("UNKNOWN_PERMISSION", description="No such permission.")
+    INVALID_STATE = strawberry.enum_value("INVALID_STATE", description="The object is not in a state that allows this.")
+    CONFLICT = strawberry.enum_value("CONFLICT", description=CONFLICT_MESSAGE)
+    INVALID_TRANSITION = strawberry.enum_value(
+        "INVALID_TRANSITION", description="The order's current status does not allow this step.")
+    SKU_TAKEN = strawberry.enum_value("SKU_TAKEN", description="Another product already has this SKU.")
+    PRODUCT_UNAVAILABLE = strawberry.enum_value(
+        "PRODUCT_UNAVAILABLE", description="The product does not exist or is no longer sold.")
+    EMPTY_CART = strawberry.enum_value("EMPTY_CART", description="The cart has no lines.")
+    IDEMPOTENCY_KEY_REUSED = strawberry.enum_value(
+        "IDEMPOTENCY_KEY_REUSED", description="The idempotency key was already used for a different cart.")
+    INVALID_DELIVERY = strawberry.enum_value(
+        "INVALID_DELIVERY",
+        description="The delivery slot, date or end customer does not fit (slots belong to the end customer's unit).")
+    SAVED_CART_NAME_TAKEN = strawberry.enum_value(
+        "SAVED_CART_NAME_TAKEN", description="You already have a saved cart with this name.")
+    RETURN_EXCEEDS_QUANTITY = strawberry.enum_value(
+        "RETURN_EXCEEDS_QUANTITY", description="More would be returned than was delivered.")
+    PAYMENT_METHOD_NOT_ALLOWED = strawberry.enum_value(
+        "PAYMENT_METHOD_NOT_ALLOWED", description="The payment method is not approved for this buyer.")
+    BUDGET_EXCEEDED = strawberry.enum_value(
+        "BUDGET_EXCEEDED", description="The order would take a blocking budget over its amount.")
+    PURCHASE_LIMIT_EXCEEDED = strawberry.enum_value(
+        "PURCHASE_LIMIT_EXCEEDED", description="The order is above your purchase limit per order or per month.")
+    CREDIT_LIMIT_EXCEEDED = strawberry.enum_value(
+        "CREDIT_LIMIT_EXCEEDED", description="The order is above the company's available credit.")
+    SELF_APPROVAL = strawberry.enum_value("SELF_APPROVAL", description="Nobody approves or rejects their own order.")
+    NOT_AN_APPROVER = strawberry.enum_value(
+        "NOT_AN_APPROVER", description="You are not among the approvers the order waits for now.")
+    INVOICE_NOT_APPROVED = strawberry.enum_value(
+        "INVOICE_NOT_APPROVED", description="Invoice payment needs an approved application first.")
+    APPLICATION_PENDING = strawberry.enum_value(
+        "APPLICATION_PENDING", description="An application is already waiting for a decision.")
+    NO_APPROVER = strawberry.enum_value(
+        "NO_APPROVER", description="An approval tier the order needs has nobody but the buyer to decide it.")
+
+
+assert {code.name for code in ErrorCode} >= {code.value for code in DomainCode}
 
 
 @strawberry.interface(description="An expected failure, returned as data.")
@@ -139,7 +169,7 @@ async def run_mutation(
                                  field=_input_field(info, error, fields))
         except IntegrityError:
             await session.rollback()
-            return MutationError(code=ErrorCode.CONFLICT, message=CODE_DESCRIPTIONS["CONFLICT"], field=None)
+            return MutationError(code=ErrorCode.CONFLICT, message=CONFLICT_MESSAGE, field=None)
         except BaseException:
             await session.rollback()
             raise

@@ -21,7 +21,8 @@ class Group(Node):
 
     @classmethod
     def from_model(cls, group: GroupModel, member_count: int | None = None) -> Group:
-        return cls(id=to_global_id("Group", group.id), name=group.name, member_count=member_count, created_at=group.created_at)
+        return cls(id=to_global_id("Group", group.id), name=group.name, member_count=member_count,
+                   created_at=group.created_at)
 
 
 @strawberry.input(description="A new group.")
@@ -50,8 +51,12 @@ class DeleteGroupPayload:
     deleted_id: strawberry.ID = strawberry.field(description="Global id of the deleted group.")
 
 
-GroupResult = Annotated[GroupPayload | MutationError, strawberry.union("GroupResult", description="Result of a group change.")]
-DeleteGroupResult = Annotated[DeleteGroupPayload | MutationError, strawberry.union("DeleteGroupResult", description="Result of deleteGroup.")]
+GroupResult = Annotated[
+    GroupPayload | MutationError, strawberry.union("GroupResult", description="Result of a group change.")
+]
+DeleteGroupResult = Annotated[
+    DeleteGroupPayload | MutationError, strawberry.union("DeleteGroupResult", description="Result of deleteGroup.")
+]
 
 
 def _group_id(value: str) -> int:
@@ -65,7 +70,8 @@ async def _with_count(ctx, group: GroupModel) -> Group:
 
 @strawberry.type
 class GroupQuery:
-    @strawberry.field(description="The company's groups, by creation. Requires `group:read` (administrators, managers).")
+    @strawberry.field(
+        description="The company's groups, by creation. Requires `group:read` (administrators, managers).")
     async def groups(
         self, info: strawberry.Info,
         first: Annotated[int, strawberry.argument(description="Page size, at most 100.")] = 50,
@@ -77,7 +83,9 @@ class GroupQuery:
         return connection(page, lambda g: Group.from_model(g, counts.get(g.id, 0)))
 
     @strawberry.field(description="One group of the company, or null. Requires `group:read`.")
-    async def group(self, info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="Global id.")]) -> Group | None:
+    async def group(
+        self, info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="Global id.")],
+    ) -> Group | None:
         async with info.context.reading() as ctx:
             group = await use_cases.get_group(ctx, _group_id(id))
             return await _with_count(ctx, group) if group else None
@@ -94,7 +102,8 @@ class GroupMutation:
     @strawberry.mutation(description="Rename a group. Requires `group:manage`.")
     async def rename_group(self, info: strawberry.Info, input: Annotated[RenameGroupInput, INPUT]) -> GroupResult:
         async def use_case(ctx):
-            return await _with_count(ctx, await use_cases.rename_group(ctx, group_id=_group_id(input.id), name=input.name))
+            renamed = await use_cases.rename_group(ctx, group_id=_group_id(input.id), name=input.name)
+            return await _with_count(ctx, renamed)
         return await run_mutation(info, use_case, lambda group: GroupPayload(group=group))
 
     @strawberry.mutation(description="Delete an empty group (refused while it has members). Requires `group:manage`.")

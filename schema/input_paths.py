@@ -8,20 +8,20 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from graphql import GraphQLInputObjectType, GraphQLInputType, GraphQLList, GraphQLSchema, GraphQLType, get_nullable_type
+from graphql import GraphQLInputObjectType, GraphQLInputType, GraphQLList, GraphQLSchema, get_nullable_type
 
 
 def is_input_path(input_type: GraphQLInputType, path: str) -> bool:
     """Whether `path` names a field (or a list element) of `input_type`."""
-    current: GraphQLType = input_type
+    current: GraphQLInputType = input_type
     for part in path.split("."):
-        current = get_nullable_type(current)
-        if isinstance(current, GraphQLList):
+        nullable = get_nullable_type(current)
+        if isinstance(nullable, GraphQLList):
             if not part.isdigit():
                 return False
-            current = current.of_type
-        elif isinstance(current, GraphQLInputObjectType):
-            field = current.fields.get(part)
+            current = nullable.of_type
+        elif isinstance(nullable, GraphQLInputObjectType):
+            field = nullable.fields.get(part)
             if field is None:
                 return False
             current = field.type

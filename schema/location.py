@@ -17,10 +17,21 @@ from schema.company import Address, AddressInput
 from schema.errors import INPUT, MutationError, run_mutation
 from schema.relay import Connection, Node, connection, decode_id, from_cursor, optional_id, to_global_id
 
-Weekday = strawberry.enum(
-    Enum("Weekday", {day: strawberry.enum_value(index, description=day.title()) for index, day in enumerate(WEEKDAYS)}),
-    name="Weekday", description="Day of the week.",
-)
+
+@strawberry.enum(name="Weekday", description="Day of the week.")
+class Weekday(Enum):
+    _value_: int  # strawberry.enum leaves each member the plain value given to its enum_value()
+
+    MONDAY = strawberry.enum_value(0, description="Monday")
+    TUESDAY = strawberry.enum_value(1, description="Tuesday")
+    WEDNESDAY = strawberry.enum_value(2, description="Wednesday")
+    THURSDAY = strawberry.enum_value(3, description="Thursday")
+    FRIDAY = strawberry.enum_value(4, description="Friday")
+    SATURDAY = strawberry.enum_value(5, description="Saturday")
+    SUNDAY = strawberry.enum_value(6, description="Sunday")
+
+
+assert [(day.name, day.value) for day in Weekday] == [(name, index) for index, name in enumerate(WEEKDAYS)]
 
 
 @strawberry.type(description="A weekly delivery window that a unit offers.")
@@ -75,12 +86,14 @@ class DeliveryLocationInput:
     id: strawberry.ID | None = strawberry.field(default=None, description="The location to change; omit to create one.")
     name: str = strawberry.field(description="Name of the unit.")
     address: AddressInput = strawberry.field(description="Delivery address.")
-    slots: list[DeliverySlotInput] | None = strawberry.field(default=None, description="Delivery windows (omit to keep).")
+    slots: list[DeliverySlotInput] | None = strawberry.field(
+        default=None, description="Delivery windows (omit to keep).")
 
 
 @strawberry.input(description="An end customer; on update, `id` names them.")
 class EndCustomerInput:
-    id: strawberry.ID | None = strawberry.field(default=None, description="The end customer to change; omit to create one.")
+    id: strawberry.ID | None = strawberry.field(
+        default=None, description="The end customer to change; omit to create one.")
     name: str = strawberry.field(description="Name.")
     note: str | None = strawberry.field(default=None, description="Note that follows every order.")
     location_id: strawberry.ID = strawberry.field(description="The unit they belong to.")
@@ -96,8 +109,13 @@ class EndCustomerPayload:
     end_customer: EndCustomer = strawberry.field(description="The end customer.")
 
 
-LocationResult = Annotated[DeliveryLocationPayload | MutationError, strawberry.union("DeliveryLocationResult", description="Result of saveDeliveryLocation.")]
-EndCustomerResult = Annotated[EndCustomerPayload | MutationError, strawberry.union("EndCustomerResult", description="Result of saveEndCustomer.")]
+LocationResult = Annotated[
+    DeliveryLocationPayload | MutationError,
+    strawberry.union("DeliveryLocationResult", description="Result of saveDeliveryLocation."),
+]
+EndCustomerResult = Annotated[
+    EndCustomerPayload | MutationError, strawberry.union("EndCustomerResult", description="Result of saveEndCustomer.")
+]
 
 
 @strawberry.type
@@ -105,7 +123,7 @@ class LocationQuery:
     @strawberry.field(description="The company's delivery locations with their slots. Requires `location:read`.")
     async def delivery_locations(self, info: strawberry.Info) -> list[DeliveryLocation]:
         async with info.context.reading() as ctx:
-            return [DeliveryLocation.from_model(l) for l in await use_cases.list_locations(ctx)]
+            return [DeliveryLocation.from_model(location) for location in await use_cases.list_locations(ctx)]
 
     @strawberry.field(description="The company's end customers. Requires `location:read`.")
     async def end_customers(
@@ -125,7 +143,9 @@ class LocationQuery:
 @strawberry.type
 class LocationMutation:
     @strawberry.mutation(description="Create or change a delivery location and its slots. Requires `location:manage`.")
-    async def save_delivery_location(self, info: strawberry.Info, input: Annotated[DeliveryLocationInput, INPUT]) -> LocationResult:
+    async def save_delivery_location(
+        self, info: strawberry.Info, input: Annotated[DeliveryLocationInput, INPUT],
+    ) -> LocationResult:
         slots = None if input.slots is None else [
             use_cases.SlotSpec(s.weekday.value, s.starts_at, s.ends_at) for s in input.slots]
         return await run_mutation(info, lambda ctx: use_cases.save_location(
@@ -134,7 +154,9 @@ class LocationMutation:
         ), lambda location: DeliveryLocationPayload(location=DeliveryLocation.from_model(location)))
 
     @strawberry.mutation(description="Create or change an end customer. Requires `location:manage`.")
-    async def save_end_customer(self, info: strawberry.Info, input: Annotated[EndCustomerInput, INPUT]) -> EndCustomerResult:
+    async def save_end_customer(
+        self, info: strawberry.Info, input: Annotated[EndCustomerInput, INPUT],
+    ) -> EndCustomerResult:
         return await run_mutation(info, lambda ctx: use_cases.save_end_customer(
             ctx, end_customer_id=optional_id(input.id, "EndCustomer"), name=input.name, note=input.note,
             location_id=decode_id(input.location_id, "DeliveryLocation") or 0,

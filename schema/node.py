@@ -11,28 +11,27 @@ from resolvers import approval_view
 from resolvers import audit as audit_use_cases
 from resolvers import budget as budget_use_cases
 from resolvers import catalogue as catalogue_use_cases
-from resolvers import credit as credit_use_cases
-from resolvers import viewer as viewer_use_cases
-from resolvers import cost_centre as cost_centre_use_cases
-from resolvers import saved_cart as saved_cart_use_cases
 from resolvers import company as company_use_cases
+from resolvers import cost_centre as cost_centre_use_cases
+from resolvers import credit as credit_use_cases
 from resolvers import group as group_use_cases
 from resolvers import location as location_use_cases
 from resolvers import order as order_use_cases
+from resolvers import saved_cart as saved_cart_use_cases
 from resolvers import user as user_use_cases
+from resolvers import viewer as viewer_use_cases
 from schema.approval import ApprovalRule
 from schema.audit import AuditEntry
 from schema.budget import budget_from_status
 from schema.catalogue import Product
-from schema.credit import InvoiceApplication
 from schema.company import Company
-from schema.group import Group
-from schema.location import DeliveryLocation, EndCustomer
 from schema.cost_centre import CostCentre
-from schema.location import DeliverySlot
+from schema.credit import InvoiceApplication
+from schema.group import Group
+from schema.location import DeliveryLocation, DeliverySlot, EndCustomer
 from schema.order_types import order_from_view, order_line_from_view
-from schema.saved_cart import SavedCart
 from schema.relay import Node, parse_global_id
+from schema.saved_cart import SavedCart
 from schema.user import User
 from schema.viewer import Person
 
@@ -128,10 +127,14 @@ NODE_FETCHERS = {
 
 @strawberry.type
 class NodeQuery:
-    @strawberry.field(description="Any object by global id, or null when it does not exist or is not yours to see. Same permissions as the object's own query.")
-    async def node(self, info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="Global id.")]) -> Node | None:
+    @strawberry.field(description=(
+        "Any object by global id, or null when it does not exist or is not yours to see. "
+        "Same permissions as the object's own query."))
+    async def node(
+        self, info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="Global id.")],
+    ) -> Node | None:
         parsed = parse_global_id(id)
         fetch = NODE_FETCHERS.get(parsed[0]) if parsed else None
         async with info.context.reading() as ctx:
             ctx.require_signed_in()
-            return await fetch(ctx, parsed[1]) if fetch else None
+            return await fetch(ctx, parsed[1]) if fetch and parsed else None

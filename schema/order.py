@@ -11,10 +11,9 @@ import strawberry
 from models.money import parse_amount
 from models.order_state import OrderStatus as DomainStatus
 from models.user import PaymentMethod as DomainPaymentMethod
-from resolvers import approval_view
+from resolvers import approval_view, order_history
 from resolvers import cart as cart_use_cases
 from resolvers import order as order_use_cases
-from resolvers import order_history
 from resolvers.order_submit import submit_order
 from schema.errors import INPUT, MutationError, only, run_mutation
 from schema.order_types import Order, OrderStatus, order_from_view
@@ -25,6 +24,8 @@ from schema.user import PaymentMethod
 
 @strawberry.enum(description="Order of the order history.")
 class OrderSort(Enum):
+    _value_: str  # strawberry.enum leaves each member the plain value given to its enum_value()
+
     SUBMITTED_AT_DESC = strawberry.enum_value("submitted_at_desc", description="Newest first (default).")
     SUBMITTED_AT_ASC = strawberry.enum_value("submitted_at_asc", description="Oldest first.")
     TOTAL_DESC = strawberry.enum_value("total_desc", description="Largest gross total first.")
@@ -63,7 +64,8 @@ class AddToCartInput:
     product_id: strawberry.ID | None = strawberry.field(default=None, description="The product (or give `sku`).")
     sku: str | None = strawberry.field(default=None, description="The product's SKU (or give `productId`).")
     quantity: int = strawberry.field(default=1, description="How many to add (1 to 100000).")
-    substitution_allowed: bool | None = strawberry.field(default=None, description="May it be replaced if out of stock (default yes).")
+    substitution_allowed: bool | None = strawberry.field(
+        default=None, description="May it be replaced if out of stock (default yes).")
 
 
 @strawberry.input(description="A new quantity for a cart line; 0 removes it.")
@@ -74,24 +76,32 @@ class UpdateCartLineInput:
 
 @strawberry.input(description="Substitution choice for one line, or for all lines when `productId` is omitted.")
 class SetSubstitutionInput:
-    product_id: strawberry.ID | None = strawberry.field(default=None, description="The line's product; omit for all lines.")
+    product_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The line's product; omit for all lines.")
     allowed: bool = strawberry.field(description="Whether out-of-stock items may be replaced.")
 
 
 @strawberry.input(description="Cart details; omitted fields stay as they are, `null` clears them.")
 class UpdateCartInput:
-    reference: str | None = strawberry.field(default=strawberry.UNSET, description="Free-text reference (re-invoicing).")
+    reference: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Free-text reference (re-invoicing).")
     po_number: str | None = strawberry.field(default=strawberry.UNSET, description="Purchase-order number.")
-    end_customer_id: strawberry.ID | None = strawberry.field(default=strawberry.UNSET, description="Order on behalf of this end customer; null to stop.")
-    delivery_slot_id: strawberry.ID | None = strawberry.field(default=strawberry.UNSET, description="One of the end customer's unit's slots.")
-    delivery_date: date | None = strawberry.field(default=strawberry.UNSET, description="Delivery date, on the slot's weekday.")
-    payment_method: PaymentMethod | None = strawberry.field(default=strawberry.UNSET, description="One of your approved methods (not for end customers).")
-    cost_centre_id: strawberry.ID | None = strawberry.field(default=strawberry.UNSET, description="One of your cost centres; null for your default.")
+    end_customer_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="Order on behalf of this end customer; null to stop.")
+    delivery_slot_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="One of the end customer's unit's slots.")
+    delivery_date: date | None = strawberry.field(
+        default=strawberry.UNSET, description="Delivery date, on the slot's weekday.")
+    payment_method: PaymentMethod | None = strawberry.field(
+        default=strawberry.UNSET, description="One of your approved methods (not for end customers).")
+    cost_centre_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="One of your cost centres; null for your default.")
 
 
 @strawberry.input(description="Submit the cart.")
 class SubmitOrderInput:
-    idempotency_key: str = strawberry.field(description="Unique per attempt (8-100 characters); retries with it return the same order.")
+    idempotency_key: str = strawberry.field(
+        description="Unique per attempt (8-100 characters); retries with it return the same order.")
 
 
 @strawberry.input(description="Cancel an order before approval.")
@@ -119,7 +129,9 @@ class OrderPayload:
     order: Order = strawberry.field(description="The order or cart.")
 
 
-OrderResult = Annotated[OrderPayload | MutationError, strawberry.union("OrderResult", description="Result of a cart or order change.")]
+OrderResult = Annotated[
+    OrderPayload | MutationError, strawberry.union("OrderResult", description="Result of a cart or order change.")
+]
 
 
 def _payload(result) -> OrderPayload:
@@ -155,7 +167,9 @@ class OrderQuery:
             view = await cart_use_cases.view_cart(ctx)
         return order_from_view(view) if view else None
 
-    @strawberry.field(description="Order history: customers see their own orders, managers and administrators the company's, order approvers those they may decide, operators all. Requires sign-in.")
+    @strawberry.field(description=(
+        "Order history: customers see their own orders, managers and administrators the company's, order approvers "
+        "those they may decide, operators all. Requires sign-in."))
     async def orders(
         self, info: strawberry.Info,
         filter: Annotated[OrderFilter | None, strawberry.argument(description="Conditions.")] = None,
@@ -170,12 +184,15 @@ class OrderQuery:
                 after=from_keyset_cursor(after), with_events=selects(info, "timeline"),
             )
             flows = await approval_view.flows(ctx, page.orders) if selects(info, "approvalFlow") else {}
-        edges = [Edge(cursor=to_keyset_cursor(order_history.sort_value(v, sort), v.id), node=order_from_view(v, flows.get(v.id)))
+        edges = [Edge(cursor=to_keyset_cursor(order_history.sort_value(v, sort), v.id),
+                      node=order_from_view(v, flows.get(v.id)))
                  for v in page.orders]
         return connection_of(edges, has_next_page=page.has_next_page, has_previous_page=page.has_previous_page)
 
     @strawberry.field(description="One order you may see, with its timeline, or null. Requires sign-in.")
-    async def order(self, info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="Global id.")]) -> Order | None:
+    async def order(
+        self, info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="Global id.")],
+    ) -> Order | None:
         async with info.context.reading() as ctx:
             view = await order_use_cases.get_order(ctx, decode_id(id, "Order") or 0)
             flow = (await approval_view.flows(ctx, [view]))[view.id] if view and selects(info, "approvalFlow") else None
@@ -191,16 +208,22 @@ class OrderMutation:
             substitution_allowed=input.substitution_allowed)), _payload)
 
     @strawberry.mutation(description="Change a cart line's quantity; 0 removes it. Requires `order:create`.")
-    async def update_cart_line(self, info: strawberry.Info, input: Annotated[UpdateCartLineInput, INPUT]) -> OrderResult:
+    async def update_cart_line(
+        self, info: strawberry.Info, input: Annotated[UpdateCartLineInput, INPUT],
+    ) -> OrderResult:
         return await run_mutation(info, with_flow(lambda ctx: cart_use_cases.set_line_quantity(
-            ctx, product_id=_product_id(input.product_id), quantity=input.quantity)), _payload)
+            ctx, product_id=decode_id(input.product_id, "Product") or 0, quantity=input.quantity)), _payload)
 
     @strawberry.mutation(description="Allow or forbid substitution for one line or all lines. Requires `order:create`.")
-    async def set_substitution(self, info: strawberry.Info, input: Annotated[SetSubstitutionInput, INPUT]) -> OrderResult:
+    async def set_substitution(
+        self, info: strawberry.Info, input: Annotated[SetSubstitutionInput, INPUT],
+    ) -> OrderResult:
         return await run_mutation(info, with_flow(lambda ctx: cart_use_cases.set_substitution(
             ctx, product_id=_product_id(input.product_id), allowed=input.allowed)), _payload)
 
-    @strawberry.mutation(description="Set the cart's reference, PO number, end customer, delivery slot and date, payment method. Requires `order:create`.")
+    @strawberry.mutation(description=(
+        "Set the cart's reference, PO number, end customer, delivery slot and date, payment method. "
+        "Requires `order:create`."))
     async def update_cart(self, info: strawberry.Info, input: Annotated[UpdateCartInput, INPUT]) -> OrderResult:
         return await run_mutation(info, with_flow(lambda ctx: cart_use_cases.update_cart(
             ctx, reference=_unset_to_keep(input.reference), po_number=_unset_to_keep(input.po_number),
@@ -217,7 +240,8 @@ class OrderMutation:
         return await run_mutation(info, with_flow(lambda ctx: submit_order(ctx, idempotency_key=input.idempotency_key)),
                                   _payload, fields=only("idempotencyKey"))
 
-    @strawberry.mutation(description="Cancel an order before approval: the buyer, or `order:manage` (managers, administrators).")
+    @strawberry.mutation(
+        description="Cancel an order before approval: the buyer, or `order:manage` (managers, administrators).")
     async def cancel_order(self, info: strawberry.Info, input: Annotated[CancelOrderInput, INPUT]) -> OrderResult:
         return await run_mutation(info, with_flow(lambda ctx: order_use_cases.cancel_order(
             ctx, order_id=decode_id(input.id, "Order") or 0, reason=input.reason)), _payload)
@@ -227,7 +251,8 @@ class OrderMutation:
         return await run_mutation(info, with_flow(lambda ctx: order_use_cases.fulfil_order(
             ctx, order_id=decode_id(input.id, "Order") or 0, comment=input.comment)), _payload)
 
-    @strawberry.mutation(description="Record goods returned from a fulfilled order and credit them. Platform operators only (`order:fulfil`).")
+    @strawberry.mutation(description=(
+        "Record goods returned from a fulfilled order and credit them. Platform operators only (`order:fulfil`)."))
     async def record_return(self, info: strawberry.Info, input: Annotated[RecordReturnInput, INPUT]) -> OrderResult:
         return await run_mutation(info, with_flow(lambda ctx: order_use_cases.record_return(
             ctx, order_id=decode_id(input.order_id, "Order") or 0, line_id=decode_id(input.line_id, "OrderLine") or 0,

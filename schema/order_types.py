@@ -7,6 +7,7 @@ from enum import Enum
 
 import strawberry
 
+from models.money import Totals
 from resolvers.approval_view import FlowView
 from resolvers.order_view import EventView, LineView, OrderView
 from schema.approval_types import ApprovalFlow, flow_from_view
@@ -19,6 +20,8 @@ from schema.user import PaymentMethod
 
 @strawberry.enum(description="Where an order is in its lifecycle.")
 class OrderStatus(Enum):
+    _value_: str  # strawberry.enum leaves each member the plain value given to its enum_value()
+
     DRAFT = strawberry.enum_value("draft", description="The cart: not submitted; prices follow the catalogue.")
     SUBMITTED = strawberry.enum_value("submitted", description="Submitted; being decided.")
     PENDING_APPROVAL = strawberry.enum_value("pending_approval", description="Waiting for approvers.")
@@ -53,7 +56,8 @@ class OrderLine(Node):
     name: str = strawberry.field(description="Product name (as ordered).")
     unit: str = strawberry.field(description="Sales unit.")
     quantity: int = strawberry.field(description="Quantity ordered.")
-    unit_price: Money = strawberry.field(description="Price per unit excluding VAT (the catalogue's now for a cart; frozen at submission).")
+    unit_price: Money = strawberry.field(
+        description="Price per unit excluding VAT (the catalogue's now for a cart; frozen at submission).")
     vat_rate: int = strawberry.field(description="VAT rate in percent.")
     net: Money = strawberry.field(description="Line amount excluding VAT.")
     vat: Money = strawberry.field(description="VAT of the line, rounded half-up to the minor unit.")
@@ -94,7 +98,8 @@ class ChosenSlot:
 class Delivery:
     location_id: strawberry.ID | None = strawberry.field(description="The end customer's unit, when ordering for one.")
     location_name: str | None = strawberry.field(description="Name of that unit.")
-    address: Address | None = strawberry.field(description="Delivery address: the unit's, or the company's; set at submission, not by the buyer.")
+    address: Address | None = strawberry.field(
+        description="Delivery address: the unit's, or the company's; set at submission, not by the buyer.")
     slot: ChosenSlot | None = strawberry.field(description="The chosen delivery window.")
     date: date | None = strawberry.field(description="The chosen delivery date.")
 
@@ -127,7 +132,8 @@ class OrderCostCentre:
 
 @strawberry.type(description="An order, or the cart (an order in DRAFT).")
 class Order(Node):
-    number: str | None = strawberry.field(description="Human-readable number per company, e.g. PO-2026-000123; null for a cart.")
+    number: str | None = strawberry.field(
+        description="Human-readable number per company, e.g. PO-2026-000123; null for a cart.")
     status: OrderStatus = strawberry.field(description="Lifecycle status.")
     buyer: OrderBuyer = strawberry.field(description="Who placed it.")
     group: OrderGroup = strawberry.field(description="The buyer's group when it was submitted.")
@@ -137,13 +143,18 @@ class Order(Node):
     reference: str = strawberry.field(description="Free-text reference, e.g. for re-invoicing.")
     po_number: str = strawberry.field(description="The buyer's purchase-order number.")
     delivery: Delivery = strawberry.field(description="Delivery address, slot and date.")
-    payment_method: PaymentMethod | None = strawberry.field(description="How it is paid (for end customers: the company's setting).")
+    payment_method: PaymentMethod | None = strawberry.field(
+        description="How it is paid (for end customers: the company's setting).")
     created_at: datetime = strawberry.field(description="When the cart was started (UTC).")
     submitted_at: datetime | None = strawberry.field(description="When it was submitted (UTC).")
-    timeline: list[OrderEvent] = strawberry.field(description="Every change, oldest first (who, what, when, from, to, comment).")
-    cost_centre: OrderCostCentre | None = strawberry.field(description="The cost centre (invoice recipient) it is booked to.")
-    warnings: list[str] = strawberry.field(description="Warnings recorded at submission, e.g. a budget exceeded with action WARN.")
-    approval_flow: ApprovalFlow | None = strawberry.field(description="Rules, tiers, who approved, who is pending, and what the caller may do now.")
+    timeline: list[OrderEvent] = strawberry.field(
+        description="Every change, oldest first (who, what, when, from, to, comment).")
+    cost_centre: OrderCostCentre | None = strawberry.field(
+        description="The cost centre (invoice recipient) it is booked to.")
+    warnings: list[str] = strawberry.field(
+        description="Warnings recorded at submission, e.g. a budget exceeded with action WARN.")
+    approval_flow: ApprovalFlow | None = strawberry.field(
+        description="Rules, tiers, who approved, who is pending, and what the caller may do now.")
 
 
 def order_line_from_view(line: LineView, currency: str) -> OrderLine:
@@ -167,34 +178,43 @@ def _event(event: EventView) -> OrderEvent:
 def _delivery(v: OrderView) -> Delivery:
     slot = None
     if v.slot_id is not None:
+        # A chosen slot's times are never null (the columns are NOT NULL); checking here would cost every order.
         slot = ChosenSlot(slot_id=to_global_id("DeliverySlot", v.slot_id), weekday=Weekday(v.slot_weekday),
-                          starts_at=v.slot_starts_at, ends_at=v.slot_ends_at)
-    address = Address(street=v.delivery_street, postal_code=v.delivery_postal_code, city=v.delivery_city) if v.delivery_street else None
+                          starts_at=v.slot_starts_at, ends_at=v.slot_ends_at)  # type: ignore[arg-type]
+    address = (Address(street=v.delivery_street, postal_code=v.delivery_postal_code, city=v.delivery_city)
+               if v.delivery_street else None)
     return Delivery(location_id=to_global_id("DeliveryLocation", v.location_id) if v.location_id else None,
                     location_name=v.location_name, address=address, slot=slot, date=v.delivery_date)
 
 
 def order_from_view(v: OrderView, flow: FlowView | None = None) -> Order:
     c = v.currency
+    # fetch_orders, which makes every view, sets its totals; checking here would cost every order.
+    amounts: Totals = v.totals  # type: ignore[assignment]
     totals = OrderTotals(
-        net=money(v.totals.net, c), vat=money(v.totals.vat, c), gross=money(v.totals.gross, c),
-        vat_breakdown=[VatAmount(rate=rate, net=money(net, c), vat=money(vat, c)) for rate, (net, vat) in v.totals.vat_by_rate.items()],
+        net=money(amounts.net, c), vat=money(amounts.vat, c), gross=money(amounts.gross, c),
+        vat_breakdown=[VatAmount(rate=rate, net=money(net, c), vat=money(vat, c))
+                       for rate, (net, vat) in amounts.vat_by_rate.items()],
         credited=money(v.credited_minor, c),
     )
+    # The names and codes joined to an id are never null when the id is set (NOT NULL columns); checking
+    # that here would cost every order.
     end_customer = None
     if v.end_customer_id is not None:
         end_customer = OrderEndCustomer(end_customer_id=to_global_id("EndCustomer", v.end_customer_id),
-                                        name=v.end_customer_name,
+                                        name=v.end_customer_name,  # type: ignore[arg-type]
                                         note=v.end_customer_note or "")
+    cost_centre = None
+    if v.cost_centre_id:
+        cost_centre = OrderCostCentre(cost_centre_id=to_global_id("CostCentre", v.cost_centre_id),
+                                      name=v.cost_centre_name, code=v.cost_centre_code)  # type: ignore[arg-type]
     return Order(
         id=to_global_id("Order", v.id), number=v.number, status=OrderStatus(v.status.value),
         buyer=OrderBuyer(user_id=to_global_id("User", v.buyer_id), name=v.buyer_name, email=v.buyer_email),
         group=OrderGroup(group_id=to_global_id("Group", v.group_id), name=v.group_name), end_customer=end_customer,
-        lines=[order_line_from_view(line, c) for line in v.lines], totals=totals, reference=v.reference, po_number=v.po_number,
+        lines=[order_line_from_view(line, c) for line in v.lines], totals=totals, reference=v.reference,
+        po_number=v.po_number,
         delivery=_delivery(v), payment_method=PaymentMethod(v.payment_method) if v.payment_method else None,
         created_at=v.created_at, submitted_at=v.submitted_at, timeline=[_event(e) for e in v.events or []],
-        cost_centre=OrderCostCentre(cost_centre_id=to_global_id("CostCentre", v.cost_centre_id),
-                                    name=v.cost_centre_name,
-                                    code=v.cost_centre_code) if v.cost_centre_id else None,
-        warnings=v.warnings, approval_flow=flow_from_view(flow) if flow else None,
+        cost_centre=cost_centre, warnings=v.warnings, approval_flow=flow_from_view(flow) if flow else None,
     )

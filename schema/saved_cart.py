@@ -10,10 +10,10 @@ import strawberry
 from models import Product as ProductModel
 from models import SavedCart as SavedCartModel
 from resolvers import saved_cart as use_cases
+from schema.catalogue import Product
 from schema.errors import INPUT, MutationError, run_mutation
 from schema.order import OrderPayload, OrderResult
 from schema.order_types import order_from_view
-from schema.catalogue import Product
 from schema.relay import Node, decode_id, to_global_id
 
 
@@ -36,8 +36,8 @@ class SavedCart(Node):
     def from_model(cls, cart: SavedCartModel, products: dict[int, ProductModel], me: int | None) -> SavedCart:
         return cls(
             id=to_global_id("SavedCart", cart.id), name=cart.name, shared=cart.shared, owned_by_me=cart.owner_id == me,
-            lines=[SavedCartLine(product=Product.from_model(products[l.product_id]), quantity=l.quantity,
-                                 substitution_allowed=l.substitution_allowed) for l in cart.lines],
+            lines=[SavedCartLine(product=Product.from_model(products[line.product_id]), quantity=line.quantity,
+                                 substitution_allowed=line.substitution_allowed) for line in cart.lines],
             updated_at=cart.updated_at,
         )
 
@@ -59,7 +59,8 @@ class UpdateSavedCartInput:
     id: strawberry.ID = strawberry.field(description="The saved cart.")
     name: str | None = strawberry.field(default=None, description="New name.")
     lines: list[SavedCartLineInput] | None = strawberry.field(default=None, description="Replaces all lines.")
-    shared: bool | None = strawberry.field(default=None, description="Share with the company (administrators, `saved_cart:share`).")
+    shared: bool | None = strawberry.field(
+        default=None, description="Share with the company (administrators, `saved_cart:share`).")
 
 
 @strawberry.input(description="A saved cart.")
@@ -77,8 +78,13 @@ class DeleteSavedCartPayload:
     deleted_id: strawberry.ID = strawberry.field(description="Global id of the deleted saved cart.")
 
 
-SavedCartResult = Annotated[SavedCartPayload | MutationError, strawberry.union("SavedCartResult", description="Result of a saved-cart change.")]
-DeleteSavedCartResult = Annotated[DeleteSavedCartPayload | MutationError, strawberry.union("DeleteSavedCartResult", description="Result of deleteSavedCart.")]
+SavedCartResult = Annotated[
+    SavedCartPayload | MutationError, strawberry.union("SavedCartResult", description="Result of a saved-cart change.")
+]
+DeleteSavedCartResult = Annotated[
+    DeleteSavedCartPayload | MutationError,
+    strawberry.union("DeleteSavedCartResult", description="Result of deleteSavedCart."),
+]
 
 
 def _id(value: str) -> int:
@@ -110,19 +116,30 @@ class SavedCartMutation:
     async def save_cart(self, info: strawberry.Info, input: Annotated[SaveCartInput, INPUT]) -> SavedCartResult:
         return await run_mutation(info, lambda ctx: use_cases.save_cart(ctx, name=input.name), _present(info))
 
-    @strawberry.mutation(description="Rename, edit the lines of, or share a saved cart. Requires `order:create` (own carts); sharing needs `saved_cart:share`.")
-    async def update_saved_cart(self, info: strawberry.Info, input: Annotated[UpdateSavedCartInput, INPUT]) -> SavedCartResult:
+    @strawberry.mutation(description=(
+        "Rename, edit the lines of, or share a saved cart. "
+        "Requires `order:create` (own carts); sharing needs `saved_cart:share`."))
+    async def update_saved_cart(
+        self, info: strawberry.Info, input: Annotated[UpdateSavedCartInput, INPUT],
+    ) -> SavedCartResult:
         lines = None if input.lines is None else [
-            use_cases.SavedLineSpec(decode_id(l.product_id, "Product") or 0, l.quantity, l.substitution_allowed) for l in input.lines]
+            use_cases.SavedLineSpec(decode_id(line.product_id, "Product") or 0, line.quantity,
+                                    line.substitution_allowed)
+            for line in input.lines]
         return await run_mutation(info, lambda ctx: use_cases.update_saved_cart(
             ctx, saved_cart_id=_id(input.id), name=input.name, lines=lines, shared=input.shared), _present(info))
 
     @strawberry.mutation(description="Delete one of your saved carts. Requires `order:create`.")
-    async def delete_saved_cart(self, info: strawberry.Info, input: Annotated[SavedCartIdInput, INPUT]) -> DeleteSavedCartResult:
+    async def delete_saved_cart(
+        self, info: strawberry.Info, input: Annotated[SavedCartIdInput, INPUT],
+    ) -> DeleteSavedCartResult:
         return await run_mutation(info, lambda ctx: use_cases.delete_saved_cart(ctx, saved_cart_id=_id(input.id)),
                                   lambda pk: DeleteSavedCartPayload(deleted_id=to_global_id("SavedCart", pk)))
 
-    @strawberry.mutation(description="Put a saved cart's lines into your cart at current prices. Requires `order:create`.")
-    async def add_saved_cart_to_cart(self, info: strawberry.Info, input: Annotated[SavedCartIdInput, INPUT]) -> OrderResult:
+    @strawberry.mutation(
+        description="Put a saved cart's lines into your cart at current prices. Requires `order:create`.")
+    async def add_saved_cart_to_cart(
+        self, info: strawberry.Info, input: Annotated[SavedCartIdInput, INPUT],
+    ) -> OrderResult:
         return await run_mutation(info, lambda ctx: use_cases.add_saved_cart_to_cart(ctx, saved_cart_id=_id(input.id)),
                                   lambda view: OrderPayload(order=order_from_view(view)))

@@ -40,10 +40,13 @@ class Viewer:
     first_name: str = strawberry.field(description="First name.")
     last_name: str = strawberry.field(description="Last name.")
     is_operator: bool = strawberry.field(description="Whether the person is a platform operator (supplier staff).")
-    user: User | None = strawberry.field(description="The person as a user of the current company; null for an operator outside companies.")
+    user: User | None = strawberry.field(
+        description="The person as a user of the current company; null for an operator outside companies.")
     company: Company | None = strawberry.field(description="The company the token acts for.")
-    companies: list[CompanyAccess] = strawberry.field(description="Every company the person may switch to (`switchCompany`).")
-    permissions: list[Permission] = strawberry.field(description="The caller's effective permissions in the current company.")
+    companies: list[CompanyAccess] = strawberry.field(
+        description="Every company the person may switch to (`switchCompany`).")
+    permissions: list[Permission] = strawberry.field(
+        description="The caller's effective permissions in the current company.")
 
 
 @strawberry.type
@@ -53,8 +56,8 @@ class ViewerQuery:
         async with info.context.reading() as ctx:
             viewer = await use_cases.me(ctx)
         return Viewer(
-            person_id=to_global_id("Person", viewer.user.id), email=viewer.user.email, first_name=viewer.user.first_name,
-            last_name=viewer.user.last_name, is_operator=viewer.is_operator,
+            person_id=to_global_id("Person", viewer.user.id), email=viewer.user.email,
+            first_name=viewer.user.first_name, last_name=viewer.user.last_name, is_operator=viewer.is_operator,
             user=User.from_model(viewer.membership) if viewer.membership else None,
             company=Company.from_model(viewer.company) if viewer.company else None,
             companies=[CompanyAccess(company=Company.from_model(c), role=Role(role)) for c, role in viewer.companies],
