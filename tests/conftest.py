@@ -20,6 +20,7 @@ from settings import Settings
 from tests.factories import Api
 from tests.tenant_guard import TenantGuard
 
+
 def _backends() -> list[str]:
     """SQLite, plus PostgreSQL when TEST_DATABASE_URL is set; TEST_BACKENDS (e.g. "postgresql")
     picks among them, so that CI does not run the SQLite half twice."""
