@@ -87,7 +87,7 @@ async def _validate(ctx: UseCaseContext, actor: Actor, spec: RuleSpec) -> None:
             raise DomainError(ErrorCode.INVALID_INPUT, "Each tier names at least one role or user", f"tiers.{index}")
         for role in tier.roles:
             if not authorizer.role_allows(role.value, Permission.ORDER_APPROVE):
-                raise DomainError(ErrorCode.INVALID_INPUT, f"The {role.value} role cannot approve orders",
+                raise DomainError(ErrorCode.INVALID_INPUT, f"The {role.name} role cannot approve orders",
                                   f"tiers.{index}.roles")
         members = (await ctx.session.execute(company_rows(Membership, actor, Membership.id, Membership.role).where(
             Membership.id.in_(tier.membership_ids)))).all()

@@ -80,7 +80,7 @@ async def _require_group(ctx: UseCaseContext, actor: Actor, group_id: int) -> Gr
 
 def _require_role_grant(ctx: UseCaseContext, role: Role) -> None:
     if role in PRIVILEGED_ROLES and not ctx.allows(Permission.USER_ASSIGN_ROLE):
-        raise DomainError(ErrorCode.ROLE_NOT_ALLOWED, f"You may not give the {role.value} role", "role")
+        raise DomainError(ErrorCode.ROLE_NOT_ALLOWED, f"You may not give the {role.name} role", "role")
 
 
 def _require_manageable(ctx: UseCaseContext, member: Membership, field: str = "id") -> None:

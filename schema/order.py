@@ -53,8 +53,8 @@ class OrderFilter:
             group_id=optional_id(self.group_id, "Group"),
             end_customer_id=optional_id(self.end_customer_id, "EndCustomer"),
             reference=self.reference, po_number=self.po_number,
-            min_total_minor=parse_amount(self.min_total, "filter.minTotal") if self.min_total else None,
-            max_total_minor=parse_amount(self.max_total, "filter.maxTotal") if self.max_total else None,
+            min_total_minor=parse_amount(self.min_total, "filter.minTotal") if self.min_total is not None else None,
+            max_total_minor=parse_amount(self.max_total, "filter.maxTotal") if self.max_total is not None else None,
             search=self.search,
         )
 

@@ -83,3 +83,13 @@ async def test_a_budget_is_named_by_the_api_when_an_order_would_exceed_it(api, s
     result = await place_order(api, st[Role.CUSTOMER], goods)
     assert {key: result.get(key) for key in ("__typename", "code", "message", "field")} == refused(
         "BUDGET_EXCEEDED", 'The order would exceed the budget "Ola\'s team" for this period', None)
+
+
+async def test_roles_are_named_as_the_api_spells_them(api, services):
+    tenant = await api.tenant([Role.ADMIN])
+    before = await snapshot(services)
+    rule = {"name": "Large orders", "condition": "TOTAL_ABOVE", "threshold": "100.00",
+            "tiers": [{"roles": ["CUSTOMER"]}]}
+    result = await attempt(api, "saveApprovalRule", "ApprovalRuleInput", rule, tenant[Role.ADMIN].token)
+    assert result == refused("INVALID_INPUT", "The CUSTOMER role cannot approve orders", "tiers.0.roles")
+    assert await snapshot(services) == before

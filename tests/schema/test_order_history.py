@@ -203,6 +203,9 @@ async def test_filters(api, services):
     assert await numbers(api, tenant[Role.ADMIN], filter={"buyerId": w["other"][Role.CUSTOMER].gid}) == []
     body = await api.raw(HISTORY, {"filter": {"minTotal": "1.234"}}, manager.token)
     assert (error_code(body), body["errors"][0]["extensions"]["field"]) == ("INVALID_INPUT", "filter.minTotal")
+    for bound in ("minTotal", "maxTotal"):  # an empty amount is a bad amount, not "no bound"
+        body = await api.raw(HISTORY, {"filter": {bound: ""}}, manager.token)
+        assert (error_code(body), body["errors"][0]["extensions"]["field"]) == ("INVALID_INPUT", f"filter.{bound}")
 
 
 async def test_sort_orders(api, services):

@@ -309,7 +309,7 @@ async def test_manager_creates_and_invites_customers_and_approvers_only(api, ser
             "groupId": tenant.group_gid, "role": role.name,
         }, token)
         assert (error["code"], error["field"]) == ("ROLE_NOT_ALLOWED", "role")
-        assert error["message"] == f"You may not give the {role.value} role"
+        assert error["message"] == f"You may not give the {role.name} role"
         error = await failed(api, "inviteUser", {
             "email": f"boss-{role.value}@example.com", "groupId": tenant.group_gid, "role": role.name,
         }, token)
