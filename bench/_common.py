@@ -1,11 +1,17 @@
-"""Shared pieces of the PostgreSQL benchmarks: databases, settings, tokens, ASGI timing, statistics."""
+"""Shared pieces of the PostgreSQL benchmarks: databases, settings, tokens, ASGI timing, statistics, memory
+and profiles."""
 
 from __future__ import annotations
 
 import asyncio
+import cProfile
+import gc
+import pstats
 import statistics
 import sys
 import time
+import tracemalloc
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -119,3 +125,35 @@ def percentile(values, fraction: float) -> float:
         return float("nan")
     index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
     return ordered[index]
+
+
+async def peak_kib(request: Callable[[], Awaitable[Any]], runs: int = 5) -> float:
+    """Median tracemalloc peak above the starting point around one request, in KiB."""
+    peaks = []
+    tracemalloc.start()
+    try:
+        for _ in range(runs):
+            gc.collect()
+            tracemalloc.reset_peak()
+            base = tracemalloc.get_traced_memory()[0]
+            await request()
+            peaks.append((tracemalloc.get_traced_memory()[1] - base) / 1024)
+    finally:
+        tracemalloc.stop()
+    return median(peaks)
+
+
+async def profile_requests(request: Callable[[], Awaitable[Any]], label: str, path: str, requests: int = 30) -> None:
+    """cProfile `requests` requests into `path`, with the top functions as text in `path`.txt."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(requests):
+        await request()
+    profiler.disable()
+    profiler.dump_stats(path)
+    with open(path + ".txt", "w") as out:
+        stats = pstats.Stats(profiler, stream=out).strip_dirs()
+        out.write(f"{requests} requests of {label}\n")
+        stats.sort_stats("tottime").print_stats(40)
+        stats.sort_stats("cumulative").print_stats(60)
+    print(f"  profile of {requests} requests ({label}) written to {path} and {path}.txt", file=sys.stderr)

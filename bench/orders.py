@@ -39,14 +39,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
 import gc
 import json
-import pstats
 import sys
 import time
-import tracemalloc
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -69,6 +67,8 @@ from bench._common import (
     issue_token,
     median,
     migrate,
+    peak_kib,
+    profile_requests,
 )
 
 PAGE_SIZE = 50
@@ -274,36 +274,6 @@ async def time_rounds(configs: list[Config], floor_schema, document, runs: int, 
         config.graphql_ms, config.sql_ms = median(gql_samples), median(sql_samples)
 
 
-async def peak_memory(config: Config, runs: int = 5) -> None:
-    peaks = []
-    tracemalloc.start()
-    try:
-        for _ in range(runs):
-            gc.collect()
-            tracemalloc.reset_peak()
-            base = tracemalloc.get_traced_memory()[0]
-            await post(config)
-            peaks.append((tracemalloc.get_traced_memory()[1] - base) / 1024)
-    finally:
-        tracemalloc.stop()
-    config.peak_kib = median(peaks)
-
-
-async def profile(config: Config, path: str, requests: int = 30) -> None:
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for _ in range(requests):
-        await post(config)
-    profiler.disable()
-    profiler.dump_stats(path)
-    with open(path + ".txt", "w") as out:
-        stats = pstats.Stats(profiler, stream=out).strip_dirs()
-        out.write(f"{requests} requests of {config.label}\n")
-        stats.sort_stats("tottime").print_stats(40)
-        stats.sort_stats("cumulative").print_stats(60)
-    print(f"  profile of {requests} requests ({config.label}) written to {path} and {path}.txt", file=sys.stderr)
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,1000000", help="comma-separated numbers of orders")
@@ -362,9 +332,9 @@ async def main() -> None:
           file=sys.stderr)
     await time_rounds(configs, floor_schema, document, args.runs, args.warmup)
     for config in configs:
-        await peak_memory(config)
+        config.peak_kib = await peak_kib(partial(post, config))
     if args.profile:
-        await profile(configs[0], args.profile)
+        await profile_requests(partial(post, configs[0]), configs[0].label, args.profile)
 
     print()
     print(f"Order history, orders(first: {PAGE_SIZE}) as a manager of the whole company; "
