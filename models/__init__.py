@@ -1,15 +1,18 @@
 """ORM classes and pure domain rules; importing the package registers every table."""
 
+from models.api_client import ApiClient, ApiClientSecret, ApiScope
 from models.approval import ApprovalRule, ApprovalTier, OrderApprovalStep
 from models.audit import AuditEntry
 from models.auth import AuthSession, LinkPurpose, LinkToken, LoginThrottle, RefreshToken
 from models.base import Base
 from models.budget import Budget, BudgetUsage, OrderCharge
 from models.catalogue import Product
+from models.change import FeedPosition, OrderChange
 from models.company import Company, Country
 from models.cost_centre import CostCentre, MemberCostCentre
 from models.credit import CreditAccount, InvoiceApplication
 from models.group import Group
+from models.job import Job, JobStatus, WorkerHeartbeat
 from models.location import DeliveryLocation, DeliverySlot, EndCustomer
 from models.mail import OutboxMessage
 from models.order import LineReturn, Order, OrderEvent, OrderLine, OrderNumberCounter
@@ -24,8 +27,12 @@ from models.user import (
     Role,
     User,
 )
+from models.webhook import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
+    "ApiClient",
+    "ApiClientSecret",
+    "ApiScope",
     "ApprovalRule",
     "ApprovalTier",
     "AuditEntry",
@@ -39,9 +46,13 @@ __all__ = [
     "CreditAccount",
     "DeliveryLocation",
     "DeliverySlot",
+    "DeliveryStatus",
     "EndCustomer",
+    "FeedPosition",
     "Group",
     "InvoiceApplication",
+    "Job",
+    "JobStatus",
     "LineReturn",
     "LinkPurpose",
     "LinkToken",
@@ -52,6 +63,7 @@ __all__ = [
     "MembershipStatus",
     "Order",
     "OrderApprovalStep",
+    "OrderChange",
     "OrderCharge",
     "OrderEvent",
     "OrderLine",
@@ -66,4 +78,8 @@ __all__ = [
     "SavedCart",
     "SavedCartLine",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WorkerHeartbeat",
 ]

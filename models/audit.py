@@ -17,6 +17,8 @@ class AuditEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Set when an API client made the change (actor_user_id is then empty).
+    actor_api_client_id: Mapped[int | None] = mapped_column(ForeignKey("api_clients.id", ondelete="SET NULL"))
     entity: Mapped[str] = mapped_column(String(40))
     entity_id: Mapped[int | None]
     action: Mapped[str] = mapped_column(String(40))

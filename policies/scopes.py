@@ -73,12 +73,13 @@ OWNED_THROUGH_PARENT = {
     "order_lines": "orders", "order_events": "orders", "order_charges": "orders", "line_returns": "order_lines",
     "budget_usage": "budgets", "approval_tiers": "approval_rules", "delivery_slots": "delivery_locations",
     "saved_cart_lines": "saved_carts", "member_cost_centres": "memberships", "member_monthly_spend": "memberships",
+    "api_client_secrets": "api_clients", "webhook_attempts": "webhook_deliveries",
 }
 
 # The platform's tables and each person's own: no company's data.
 NOT_COMPANY_OWNED = frozenset({
     "companies", "users", "auth_sessions", "refresh_tokens", "link_tokens", "login_throttles", "mail_outbox",
-    "products",
+    "products", "jobs", "worker_heartbeats", "feed_positions",
 })
 
 
