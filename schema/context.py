@@ -20,10 +20,14 @@ from resolvers.context import Services, UseCaseContext
 from resolvers.security import AccessClaims
 
 
-def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+def parse_bearer(header: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` value, or None for anything else."""
+    scheme, _, token = (header or "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def bearer_token(request: Request) -> str | None:
+    return parse_bearer(request.headers.get("authorization"))
 
 
 @dataclass
@@ -37,11 +41,19 @@ class Context:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
-    def for_request(cls, services: Services, request: Request) -> Context:
-        token = bearer_token(request)
+    def for_bearer(
+        cls, services: Services, token: str | None, client_address: str, request: Request | None = None
+    ) -> Context:
+        """The context of a caller who presents `token` (an access token, an API client's secret or
+        None), for an HTTP request or a WebSocket connection (its connection_init payload). Nothing
+        is read here: the caller is loaded from the database on first use, like every request's."""
         claims = services.tokens.decode(token) if token else None
+        return cls(services=services, request=request, claims=claims, client_address=client_address)
+
+    @classmethod
+    def for_request(cls, services: Services, request: Request) -> Context:
         address = request.client.host if request.client else "unknown"
-        return cls(services=services, request=request, claims=claims, client_address=address)
+        return cls.for_bearer(services, bearer_token(request), address, request)
 
     async def actor_in(self, session: AsyncSession) -> Actor | None:
         if self.claims is None:
