@@ -147,6 +147,22 @@ def export_schema(
     typer.echo(f"Schema written to {output}.")
 
 
+@app.command("worker")
+def worker_command(
+    migrate: bool = typer.Option(False, help="Apply migrations first."),
+) -> None:
+    """Run background jobs (mail retries, webhook deliveries, scheduled runs) until SIGTERM or Ctrl-C.
+
+    Run as many as you like against one database: each job runs on one of them at a time."""
+    from app import configure_logging
+    from worker.runner import run_worker
+
+    if migrate:
+        upgrade_database()
+    configure_logging(Settings())
+    run_with_services(run_worker)
+
+
 @app.command("serve")
 def serve(
     host: str = typer.Option(None, help="Interface (default: HOST or 127.0.0.1)."),

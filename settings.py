@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     smtp_url: str | None = None
     mail_from: str = "Procura <no-reply@procura.local>"
 
+    # Webhook endpoints on loopback, private, link-local and other non-public addresses (README "Webhooks"):
+    # unset, they are refused in production and allowed in development and tests (local receivers).
+    webhook_allow_private_networks: bool | None = None
+
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 2000
@@ -67,6 +71,27 @@ class Settings(BaseSettings):
     max_query_cost: int = Field(25_000, gt=0)
 
     sqlite_busy_timeout_ms: int = 10000
+
+    # `procura worker` (README "Background worker"): jobs run at once, how long a claimed job is leased
+    # (extended while it runs; a killed worker's job runs again after it), how often an idle worker looks
+    # for work, how often it writes its heartbeat, when /readyz calls a heartbeat stale, and how long
+    # running jobs may take to finish on SIGTERM before they are stopped and given back.
+    worker_concurrency: int = Field(4, gt=0)
+    worker_lease_seconds: float = Field(60, gt=0)
+    worker_poll_seconds: float = Field(1, gt=0)
+    worker_heartbeat_seconds: float = Field(5, gt=0)
+    worker_stale_seconds: float = Field(30, gt=0)
+    worker_grace_seconds: float = Field(30, ge=0)
+    # Mail the after-commit delivery could not send is retried by the worker after MAIL_RETRY_SECONDS,
+    # doubling per attempt (at most an hour apart), MAIL_MAX_ATTEMPTS tries in all.
+    mail_retry_seconds: float = Field(60, gt=0)
+    mail_max_attempts: int = Field(10, gt=0)
+
+    # The order change feed (README "Change feed"): changes are kept at least 90 days (a setting may keep
+    # them longer, never shorter); a cursor behind that is CHANGES_EXPIRED. Export batches: orders per
+    # statement of a streamed export (memory is bounded by one batch).
+    change_retention_days: int = Field(90, ge=90)
+    export_batch_size: int = Field(500, gt=0, le=5000)
 
     supplier_currency: str = "NOK"
     default_credit_limit: int = 300_000_00  # minor units: 300 000 NOK, the ceiling of the source services
@@ -94,6 +119,13 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.procura_env == "production"
+
+    @property
+    def webhooks_reach_private_networks(self) -> bool:
+        """Whether webhooks may go to non-public addresses (and over plain http): never by default in production."""
+        if self.webhook_allow_private_networks is not None:
+            return self.webhook_allow_private_networks
+        return not self.is_production
 
     @cached_property
     def is_sqlite(self) -> bool:

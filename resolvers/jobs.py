@@ -15,11 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Job, JobStatus
+from models import Job, JobStatus, WorkerHeartbeat
 from models.base import utcnow
 from models.db import Database
 
@@ -108,3 +108,87 @@ async def finish(
         await session.execute(
             update(Job).where(Job.id == job.id, Job.locked_by == worker_id, Job.status == JobStatus.PENDING.value)
             .values(locked_by=None, locked_until=None, **values))
+
+
+async def release(db: Database, job: ClaimedJob, worker_id: str) -> None:
+    """Give back a job this worker was stopped in the middle of: due again at once for another worker, and
+    the interrupted attempt does not count."""
+    async with db.transaction() as session:
+        await session.execute(
+            update(Job).where(Job.id == job.id, Job.locked_by == worker_id, Job.status == JobStatus.PENDING.value)
+            .values(locked_by=None, locked_until=None, attempts=Job.attempts - 1))
+
+
+async def has_due(db: Database, kinds: list[str] | None = None) -> bool:
+    """Whether a job could be claimed now: a plain read, so that an idle worker polling SQLite takes no
+    write lock (claim() does)."""
+    now = utcnow()
+    query = select(Job.id).where(Job.status == JobStatus.PENDING.value, Job.run_at <= now,
+                                 or_(Job.locked_until.is_(None), Job.locked_until < now)).limit(1)
+    if kinds is not None:
+        query = query.where(Job.kind.in_(kinds))
+    async with db.read_sessions() as session:
+        return await session.scalar(query) is not None
+
+
+PRUNE_BATCH = 5000
+
+
+async def prune(db: Database, *, before: datetime, retention: dict[str, timedelta],
+                default: timedelta = timedelta(days=30)) -> int:
+    """Delete finished (done or failed) jobs that finished longer than their kind's retention (`default` for
+    kinds not named) before `before`, in batches so that no transaction grows with the backlog; and the
+    heartbeats of workers gone for longer than a day. Returns how many jobs were deleted."""
+    finished = Job.status.in_([JobStatus.DONE.value, JobStatus.FAILED.value])
+    named = list(retention)
+    conditions: list[ColumnElement[bool]] = [
+        (Job.kind == kind) & (Job.finished_at < before - keep) for kind, keep in retention.items()]
+    conditions.append(Job.kind.not_in(named) & (Job.finished_at < before - default) if named
+                      else Job.finished_at < before - default)
+    deleted = 0
+    while True:
+        async with db.transaction() as session:
+            ids = (await session.scalars(select(Job.id).where(finished, or_(*conditions)).limit(PRUNE_BATCH))).all()
+            if ids:
+                await session.execute(delete(Job).where(Job.id.in_(ids)))
+        deleted += len(ids)
+        if len(ids) < PRUNE_BATCH:
+            break
+    async with db.transaction() as session:
+        await session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.beat_at < before - timedelta(days=1)))
+    return deleted
+
+
+async def beat(db: Database, worker_id: str, *, hostname: str, pid: int, started_at: datetime) -> None:
+    """Write this worker's heartbeat (the row is created by the first beat)."""
+    now = utcnow()
+    async with db.transaction() as session:
+        row = await session.get(WorkerHeartbeat, worker_id)
+        if row is None:
+            session.add(WorkerHeartbeat(worker_id=worker_id, hostname=hostname[:200], pid=pid, started_at=started_at,
+                                        beat_at=now))
+        else:
+            row.beat_at, row.stopped_at = now, None
+
+
+async def stopped(db: Database, worker_id: str) -> None:
+    """Mark this worker's heartbeat stopped: /readyz no longer counts it, stale or not."""
+    now = utcnow()
+    async with db.transaction() as session:
+        await session.execute(update(WorkerHeartbeat).where(WorkerHeartbeat.worker_id == worker_id)
+                              .values(beat_at=now, stopped_at=now))
+
+
+async def worker_health(db: Database, *, stale_after: timedelta) -> dict:
+    """What /readyz says of the workers: "ok" when a running worker beat within `stale_after`, "stale" when
+    running workers exist but none beat lately (killed, hung, or cut off from the database), "absent" when
+    no worker is running (none started, or all stopped). lastBeatSecondsAgo: the freshest beat of any."""
+    now = utcnow()
+    async with db.read_sessions() as session:
+        rows = (await session.execute(select(WorkerHeartbeat.beat_at, WorkerHeartbeat.stopped_at))).all()
+    running = [beat_at for beat_at, stopped_at in rows if stopped_at is None]
+    fresh = [beat_at for beat_at in running if now - beat_at <= stale_after]
+    status = "ok" if fresh else "stale" if running else "absent"
+    last = max((beat_at for beat_at, _ in rows), default=None)
+    return {"status": status, "running": len(fresh),
+            "lastBeatSecondsAgo": None if last is None else round(max((now - last).total_seconds(), 0), 1)}

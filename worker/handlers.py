@@ -1,0 +1,44 @@
+"""Which handler runs each kind of job.
+
+A handler is `async def handler(services: Services, job: ClaimedJob) -> None`:
+- returning marks the job done;
+- raising `resolvers.jobs.Retry(reason, at)` runs it again at `at` (the attempt counts);
+- any other exception runs it again with exponential back-off (runner.retry_delay) until the job's
+  `max_attempts`, then marks it failed with the error kept in `last_error` and logged.
+A job can run more than once (a worker killed mid-job loses its lease, and the job runs again on
+another worker), so a handler must be idempotent: it does what the job's key names, and doing it twice
+changes nothing the second time. Keep handlers thin: the work itself is a function in resolvers/.
+
+To add a kind: name it in KINDS' style ("<domain>.<what>"), write the handler next to its domain's
+use cases, and add one line to HANDLERS. A worker only claims the kinds it has a handler for, so
+during a rolling deploy an older worker leaves a new kind to the newer ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from typing import Any
+
+from resolvers import jobs
+from resolvers.context import Services
+from resolvers.jobs import ClaimedJob
+
+Handler = Callable[[Services, ClaimedJob], Coroutine[Any, Any, None]]
+
+PRUNE_JOBS = "jobs.prune"
+
+
+async def prune_jobs(services: Services, job: ClaimedJob) -> None:
+    """Delete finished jobs (and heartbeats of stopped workers) older than their retention; the cutoff is
+    counted from the run's slot, not from now, so a rerun of the same slot deletes the same set."""
+    from worker.schedule import retention_by_kind  # the schedule names handlers' kinds: import late
+
+    slot = datetime.fromisoformat(job.payload["slot"])
+    await jobs.prune(services.db, before=slot, retention=retention_by_kind())
+
+
+HANDLERS: dict[str, Handler] = {
+    PRUNE_JOBS: prune_jobs,
+    # Add kinds here, one line each: "webhook.deliver": webhook_jobs.deliver, ...
+}
