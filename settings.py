@@ -69,8 +69,21 @@ class Settings(BaseSettings):
     # with every field costs 9,702, with the approval queue's 100 as well 21,004; 30 aliased pages
     # of 100 orders with lines, timeline and approval flow cost 90,030.
     max_query_cost: int = Field(25_000, gt=0)
+    # API clients' rate limit (README "API clients"): a bucket of query-cost points per client that
+    # refills per second; a request is charged its cost (at least 1). The capacity holds two requests
+    # of the largest cost; the refill is 3.6 million points an hour (a page of 100 orders with their
+    # lines costs about 2,500).
+    api_rate_limit_capacity: int = Field(50_000, gt=0)
+    api_rate_limit_refill_per_second: int = Field(1_000, gt=0)
 
     sqlite_busy_timeout_ms: int = 10000
+
+    # Subscriptions (README "Subscriptions"): how often each server process reads the change feed when
+    # nothing woke it (SQLite: changes written by other processes; PostgreSQL: a safety net under
+    # LISTEN/NOTIFY), and how often a live subscription re-loads its caller when no change came (a
+    # revoked session, a deactivated member or a revoked API client ends it within that time).
+    subscription_poll_seconds: float = Field(1, gt=0)
+    subscription_recheck_seconds: float = Field(10, gt=0)
 
     # `procura worker` (README "Background worker"): jobs run at once, how long a claimed job is leased
     # (extended while it runs; a killed worker's job runs again after it), how often an idle worker looks
@@ -103,6 +116,13 @@ class Settings(BaseSettings):
             host = "127.0.0.1" if self.host in {"0.0.0.0", "::", ""} else self.host
             host = f"[{host}]" if ":" in host else host
             self.public_url = f"http://{host}:{self.port}"
+        return self
+
+    @model_validator(mode="after")
+    def _bucket_holds_the_largest_query(self) -> Settings:
+        if self.api_rate_limit_capacity < self.max_query_cost:
+            raise ValueError(f"API_RATE_LIMIT_CAPACITY ({self.api_rate_limit_capacity}) must be at least "
+                             f"MAX_QUERY_COST ({self.max_query_cost}), or the costliest query could never run")
         return self
 
     @field_validator("trusted_proxies", mode="before")

@@ -24,6 +24,9 @@ class Order(Base):
         Index("ix_orders_buyer_submitted", "buyer_id", "submitted_at", "id"),
         Index("ix_orders_company_gross", "company_id", "gross_minor", "id"),
         Index("ix_orders_end_customer", "end_customer_id"),
+        # The history by update time (filter and sort by updatedAt), per company and per buyer.
+        Index("ix_orders_company_updated", "company_id", "updated_at", "id"),
+        Index("ix_orders_buyer_updated", "buyer_id", "updated_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

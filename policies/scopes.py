@@ -56,7 +56,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, joinedload, selectinload
 from sqlalchemy.orm.util import identity_key
 
-from models import Base, Company, Group, Membership, MembershipStatus, Order, OrderApprovalStep
+from models import Base, Company, Group, Membership, MembershipStatus, Order, OrderApprovalStep, OrderChange
 from models.order_state import OrderStatus
 from policies.permissions import Permission
 
@@ -236,8 +236,9 @@ def order_scope(actor: Actor, authorizer) -> tuple[OrderScope, dict]:
         return ("company",), params
     approver = authorizer.allows(actor, Permission.ORDER_APPROVE)
     buyer = authorizer.allows(actor, Permission.ORDER_CREATE)
-    if approver or buyer:
-        params["scope_membership_id"] = actor.membership_id
+    if not (approver or buyer):  # e.g. an API client without ORDERS_READ, a customer whose order:create is restricted
+        return ("none",), {}
+    params["scope_membership_id"] = actor.membership_id
     if approver:
         params.update(_step_keys(actor))
     return ("members", approver, buyer, actor.role is not None), params
@@ -247,6 +248,17 @@ def order_scope(actor: Actor, authorizer) -> tuple[OrderScope, dict]:
 def order_shape_scope(scope: OrderScope) -> Scope:
     """The Scope of an order-scope shape, over bound parameters whose values come from order_scope."""
     return Scope(_order_scope_condition(scope, bindparam), VISIBLE_ORDERS)
+
+
+@cache
+def order_change_shape_scope(scope: OrderScope) -> Scope:
+    """The changes (order_changes joined to their order) of the orders an order-scope shape shows. The
+    change's own company is compared too: implied by its order's, but it lets the feed's (company,
+    position) index find one company's changes without walking everyone's."""
+    condition = _order_scope_condition(scope, bindparam)
+    if scope[0] not in ("every_company", "none"):
+        condition = and_(OrderChange.company_id == bindparam("scope_company_id"), condition)
+    return Scope(condition, VISIBLE_ORDERS)
 
 
 def visible_orders(actor: Actor, authorizer) -> Scope:

@@ -12,13 +12,14 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, Select, bindparam, func, or_, select, tuple_
+from sqlalchemy import BigInteger, Integer, Select, bindparam, exists, func, or_, select, tuple_
 
-from models import Order
+from models import Order, OrderChange
 from models.db import plain_rows
 from models.errors import DomainError, ErrorCode
 from models.order_state import OrderStatus
 from policies.scopes import OrderScope, order_scope, order_shape_scope
+from resolvers.changes import Position
 from resolvers.context import UseCaseContext
 from resolvers.order_view import PAGE_COLUMNS, OrderView, fetch_orders, page_rows
 from resolvers.pagination import check_page_size
@@ -29,10 +30,14 @@ class OrderSort(StrEnum):
     SUBMITTED_AT_ASC = "submitted_at_asc"
     TOTAL_DESC = "total_desc"
     TOTAL_ASC = "total_asc"
+    UPDATED_AT_DESC = "updated_at_desc"
+    UPDATED_AT_ASC = "updated_at_asc"
 
     @property
     def column(self):
-        return Order.submitted_at if self.name.startswith("SUBMITTED") else Order.gross_minor
+        if self.name.startswith("SUBMITTED"):
+            return Order.submitted_at
+        return Order.updated_at if self.name.startswith("UPDATED") else Order.gross_minor
 
     @property
     def descending(self) -> bool:
@@ -56,6 +61,8 @@ class OrderFilter:
     statuses: list[OrderStatus] = field(default_factory=list)
     submitted_from: datetime | None = None
     submitted_to: datetime | None = None
+    updated_from: datetime | None = None
+    updated_to: datetime | None = None
     buyer_id: int | None = None
     group_id: int | None = None
     end_customer_id: int | None = None
@@ -64,6 +71,8 @@ class OrderFilter:
     min_total_minor: int | None = None
     max_total_minor: int | None = None
     search: str | None = None
+    # Orders with a change after this feed position (the export's `after`; not a GraphQL filter).
+    changed_after: Position | None = None
 
 
 @dataclass
@@ -84,6 +93,8 @@ _FILTERS = {
     "statuses": Order.status.in_(bindparam("statuses", expanding=True)),
     "submitted_from": Order.submitted_at >= bindparam("submitted_from"),
     "submitted_to": Order.submitted_at < bindparam("submitted_to"),
+    "updated_from": Order.updated_at >= bindparam("updated_from"),
+    "updated_to": Order.updated_at < bindparam("updated_to"),
     "buyer_id": Order.buyer_id == bindparam("buyer_id"),
     "group_id": Order.group_id == bindparam("group_id"),
     "end_customer_id": Order.end_customer_id == bindparam("end_customer_id"),
@@ -93,15 +104,21 @@ _FILTERS = {
     "max_total_minor": Order.gross_minor <= bindparam("max_total_minor"),
     "search": or_(func.lower(Order.number).like(bindparam("search"), escape="/"),
                   func.lower(Order.reference).like(bindparam("search"), escape="/")),
+    # An EXISTS probe per order (ix_order_changes_order_id) rather than a scan of every later change.
+    "changed_after": exists().where(
+        OrderChange.order_id == Order.id,
+        tuple_(OrderChange.txid, OrderChange.id) > tuple_(bindparam("changed_after", type_=BigInteger()),
+                                                         bindparam("changed_after_id", type_=BigInteger()))),
 }
 
 
-def _filter_values(f: OrderFilter) -> dict[str, Any]:
-    """The parameters of the filters in use, by filter name."""
+def filter_values(f: OrderFilter) -> dict[str, Any]:
+    """The parameters of the filters in use; each filter's own parameter has the filter's name (see
+    filter_names)."""
     values: dict[str, Any] = {}
     if f.statuses:
         values["statuses"] = [s.value for s in f.statuses]
-    for name in ("submitted_from", "submitted_to"):
+    for name in ("submitted_from", "submitted_to", "updated_from", "updated_to"):
         if getattr(f, name):
             values[name] = getattr(f, name)
     for name in ("buyer_id", "group_id", "end_customer_id", "min_total_minor", "max_total_minor"):
@@ -113,7 +130,14 @@ def _filter_values(f: OrderFilter) -> dict[str, Any]:
         values["po_number"] = f.po_number.strip()
     if f.search:
         values["search"] = _contains_pattern(f.search.strip().lower())
+    if f.changed_after is not None:
+        values["changed_after"], values["changed_after_id"] = f.changed_after
     return values
+
+
+def filter_names(values: dict[str, Any]) -> tuple[str, ...]:
+    """The filters in use, in a fixed order (part of the key of a cached statement)."""
+    return tuple(sorted(name for name in values if name in _FILTERS))
 
 
 @lru_cache(maxsize=512)
@@ -130,8 +154,13 @@ def _page_statement(sort: OrderSort, scope: OrderScope, filters: tuple[str, ...]
     return page_rows(page, sort.order_of)
 
 
+def page_statement(sort: OrderSort, scope: OrderScope, filters: tuple[str, ...], keyset: bool) -> Select:
+    """The statement of a page (see _page_statement), for other readers of the history (the export)."""
+    return _page_statement(sort, scope, filters, keyset)
+
+
 def sort_value(view: OrderView, sort: OrderSort):
-    return view.submitted_at if sort.column is Order.submitted_at else view.gross_minor
+    return getattr(view, sort.column.key)  # submitted_at, updated_at or gross_minor
 
 
 async def list_orders(
@@ -141,13 +170,13 @@ async def list_orders(
     actor = ctx.require_signed_in()
     check_page_size(first, ctx.settings.max_page_size)
     scope, params = order_scope(actor, ctx.services.authorizer)
-    values = _filter_values(filter)
+    values = filter_values(filter)
     params.update(values, page_limit=first + 1)
     if after is not None:
-        if len(after) != 2 or not isinstance(after[0], datetime if sort.column is Order.submitted_at else int):
+        if len(after) != 2 or not isinstance(after[0], int if sort.column is Order.gross_minor else datetime):
             raise DomainError(ErrorCode.INVALID_INPUT, "The cursor is not valid", "after")
         params.update(after_value=after[0], after_id=after[1])
-    statement = _page_statement(sort, scope, tuple(sorted(values)), after is not None)
+    statement = _page_statement(sort, scope, filter_names(values), after is not None)
     rows = await plain_rows(ctx.session, statement, params)
     views = await fetch_orders(ctx.session, rows[:first], with_events=with_events)
     return OrderPage(views, len(rows) > first, after is not None, sort)

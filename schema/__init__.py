@@ -1,10 +1,11 @@
-"""The GraphQL schema, composed from one Query and one Mutation mixin per domain."""
+"""The GraphQL schema, composed from one Query and one Mutation (and Subscription) mixin per domain."""
 
 from __future__ import annotations
 
 import strawberry
 from strawberry.schema.config import StrawberryConfig
 
+from schema.api_client import ApiClient, ApiClientMutation, ApiClientQuery
 from schema.approval import ApprovalMutation, ApprovalQuery
 from schema.audit import AuditQuery
 from schema.auth import AuthMutation
@@ -18,23 +19,33 @@ from schema.group import Group, GroupMutation, GroupQuery
 from schema.location import DeliveryLocation, EndCustomer, LocationMutation, LocationQuery
 from schema.node import NodeQuery
 from schema.order import OrderMutation, OrderQuery
+from schema.order_changes import OrderChange, OrderChangeQuery
 from schema.order_types import Order
 from schema.saved_cart import SavedCart, SavedCartMutation, SavedCartQuery
 from schema.scalars import SCALAR_OVERRIDES
+from schema.subscription import OrderSubscription
 from schema.user import User, UserMutation, UserQuery
 from schema.viewer import Person, ViewerQuery
+from schema.webhook import WebhookMutation, WebhookQuery
 from settings import Settings
 
 
 @strawberry.type(description="Everything that can be read.")
 class Query(ViewerQuery, CompanyQuery, UserQuery, GroupQuery, CatalogueQuery, LocationQuery, OrderQuery,
-            SavedCartQuery, CostCentreQuery, BudgetQuery, CreditQuery, ApprovalQuery, AuditQuery, NodeQuery):
+            SavedCartQuery, CostCentreQuery, BudgetQuery, CreditQuery, ApprovalQuery, AuditQuery, OrderChangeQuery,
+            ApiClientQuery, WebhookQuery, NodeQuery):
     pass
 
 
 @strawberry.type(description="Everything that can be changed; each mutation is one transaction.")
 class Mutation(AuthMutation, CompanyMutation, UserMutation, GroupMutation, CatalogueMutation, LocationMutation,
-               OrderMutation, SavedCartMutation, CostCentreMutation, BudgetMutation, CreditMutation, ApprovalMutation):
+               OrderMutation, SavedCartMutation, CostCentreMutation, BudgetMutation, CreditMutation, ApprovalMutation,
+               ApiClientMutation, WebhookMutation):
+    pass
+
+
+@strawberry.type(description="Live changes, over the WebSocket on /graphql (graphql-transport-ws).")
+class Subscription(OrderSubscription):
     pass
 
 
@@ -47,8 +58,9 @@ class ProcuraSchema(strawberry.Schema):
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     return ProcuraSchema(
-        query=Query, mutation=Mutation,
-        types=[Company, Group, User, Product, DeliveryLocation, EndCustomer, Order, SavedCart, CostCentre, Person],
+        query=Query, mutation=Mutation, subscription=Subscription,
+        types=[Company, Group, User, Product, DeliveryLocation, EndCustomer, Order, SavedCart, CostCentre, Person,
+               OrderChange, ApiClient],
         extensions=extensions_for(settings), config=StrawberryConfig(batching_config=None),
         execution_context_class=executor_for(settings), scalar_overrides=SCALAR_OVERRIDES,
     )

@@ -89,6 +89,12 @@ class ErrorCode(Enum):
         "APPLICATION_PENDING", description="An application is already waiting for a decision.")
     NO_APPROVER = strawberry.enum_value(
         "NO_APPROVER", description="An approval tier the order needs has nobody but the buyer to decide it.")
+    URL_NOT_ALLOWED = strawberry.enum_value("URL_NOT_ALLOWED", description=(
+        "The webhook URL may not be called: not https, or its host resolves to a loopback, private, link-local "
+        "or other non-public address (README \"Webhooks\")."))
+    CHANGES_EXPIRED = strawberry.enum_value("CHANGES_EXPIRED", description=(
+        "The change-feed cursor is older than the changes kept (at least 90 days): resynchronise with the "
+        "export (GET /export/orders.ndjson) and continue the feed from the cursor it gives."))
 
 
 assert {code.name for code in ErrorCode} >= {code.value for code in DomainCode}
@@ -175,4 +181,5 @@ async def run_mutation(
             raise
         await session.commit()
     context.services.mailer.deliver_soon(use_case_context.queued_mail)
+    context.services.broker.committed()  # live subscriptions read what this committed (SQLite has no NOTIFY)
     return payload

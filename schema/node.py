@@ -20,6 +20,7 @@ from resolvers import order as order_use_cases
 from resolvers import saved_cart as saved_cart_use_cases
 from resolvers import user as user_use_cases
 from resolvers import viewer as viewer_use_cases
+from schema.api_client import fetch_api_client
 from schema.approval import ApprovalRule
 from schema.audit import AuditEntry
 from schema.budget import budget_from_status
@@ -29,11 +30,13 @@ from schema.cost_centre import CostCentre
 from schema.credit import InvoiceApplication
 from schema.group import Group
 from schema.location import DeliveryLocation, DeliverySlot, EndCustomer
+from schema.order_changes import fetch_change
 from schema.order_types import order_from_view, order_line_from_view
 from schema.relay import Node, parse_global_id
 from schema.saved_cart import SavedCart
 from schema.user import User
 from schema.viewer import Person
+from schema.webhook import fetch_webhook_delivery, fetch_webhook_endpoint
 
 
 async def _company(ctx, pk: int):
@@ -122,6 +125,8 @@ NODE_FETCHERS = {
     "DeliveryLocation": _location, "EndCustomer": _end_customer, "DeliverySlot": _slot, "OrderLine": _order_line,
     "SavedCart": _saved_cart, "CostCentre": _cost_centre, "Budget": _budget, "ApprovalRule": _approval_rule,
     "AuditEntry": _audit_entry, "InvoiceApplication": _invoice_application, "Person": _person,
+    "OrderChange": fetch_change, "ApiClient": fetch_api_client,
+    "WebhookEndpoint": fetch_webhook_endpoint, "WebhookDelivery": fetch_webhook_delivery,
 }
 
 

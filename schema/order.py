@@ -30,6 +30,8 @@ class OrderSort(Enum):
     SUBMITTED_AT_ASC = strawberry.enum_value("submitted_at_asc", description="Oldest first.")
     TOTAL_DESC = strawberry.enum_value("total_desc", description="Largest gross total first.")
     TOTAL_ASC = strawberry.enum_value("total_asc", description="Smallest gross total first.")
+    UPDATED_AT_DESC = strawberry.enum_value("updated_at_desc", description="Most recently changed first.")
+    UPDATED_AT_ASC = strawberry.enum_value("updated_at_asc", description="Least recently changed first.")
 
 
 @strawberry.input(description="Which orders to list; all given conditions must hold.")
@@ -37,6 +39,10 @@ class OrderFilter:
     statuses: list[OrderStatus] | None = strawberry.field(default=None, description="Any of these statuses.")
     submitted_from: datetime | None = strawberry.field(default=None, description="Submitted at or after (inclusive).")
     submitted_to: datetime | None = strawberry.field(default=None, description="Submitted before (exclusive).")
+    updated_from: datetime | None = strawberry.field(
+        default=None, description="Last changed (`updatedAt`) at or after (inclusive).")
+    updated_to: datetime | None = strawberry.field(
+        default=None, description="Last changed (`updatedAt`) before (exclusive).")
     buyer_id: strawberry.ID | None = strawberry.field(default=None, description="Placed by this user.")
     group_id: strawberry.ID | None = strawberry.field(default=None, description="Placed in this group.")
     end_customer_id: strawberry.ID | None = strawberry.field(default=None, description="For this end customer.")
@@ -49,7 +55,8 @@ class OrderFilter:
     def to_domain(self) -> order_history.OrderFilter:
         return order_history.OrderFilter(
             statuses=[DomainStatus(s.value) for s in self.statuses or []], submitted_from=self.submitted_from,
-            submitted_to=self.submitted_to, buyer_id=optional_id(self.buyer_id, "User"),
+            submitted_to=self.submitted_to, updated_from=self.updated_from, updated_to=self.updated_to,
+            buyer_id=optional_id(self.buyer_id, "User"),
             group_id=optional_id(self.group_id, "Group"),
             end_customer_id=optional_id(self.end_customer_id, "EndCustomer"),
             reference=self.reference, po_number=self.po_number,

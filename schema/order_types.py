@@ -147,6 +147,9 @@ class Order(Node):
         description="How it is paid (for end customers: the company's setting).")
     created_at: datetime = strawberry.field(description="When the cart was started (UTC).")
     submitted_at: datetime | None = strawberry.field(description="When it was submitted (UTC).")
+    updated_at: datetime = strawberry.field(description=(
+        "When it last changed (UTC): a cart edit, or any entry of its timeline (submission, approval, rejection, "
+        "cancellation, fulfilment, a return). To follow changes without missing any, use `orderChanges`."))
     timeline: list[OrderEvent] = strawberry.field(
         description="Every change, oldest first (who, what, when, from, to, comment).")
     cost_centre: OrderCostCentre | None = strawberry.field(
@@ -215,6 +218,7 @@ def order_from_view(v: OrderView, flow: FlowView | None = None) -> Order:
         lines=[order_line_from_view(line, c) for line in v.lines], totals=totals, reference=v.reference,
         po_number=v.po_number,
         delivery=_delivery(v), payment_method=PaymentMethod(v.payment_method) if v.payment_method else None,
-        created_at=v.created_at, submitted_at=v.submitted_at, timeline=[_event(e) for e in v.events or []],
+        created_at=v.created_at, submitted_at=v.submitted_at, updated_at=v.updated_at,
+        timeline=[_event(e) for e in v.events or []],
         cost_centre=cost_centre, warnings=v.warnings, approval_flow=flow_from_view(flow) if flow else None,
     )

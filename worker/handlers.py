@@ -20,9 +20,10 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
-from resolvers import jobs
+from models.base import utcnow
+from resolvers import changes, jobs, mail
 from resolvers.context import Services
-from resolvers.jobs import ClaimedJob
+from resolvers.jobs import ClaimedJob, Retry
 
 Handler = Callable[[Services, ClaimedJob], Coroutine[Any, Any, None]]
 
@@ -38,7 +39,16 @@ async def prune_jobs(services: Services, job: ClaimedJob) -> None:
     await jobs.prune(services.db, before=slot, retention=retention_by_kind())
 
 
+async def send_mail(services: Services, job: ClaimedJob) -> None:
+    """One more try of a message the delivery after commit could not send (resolvers/mail.py)."""
+    error, tries = await services.mailer.retry(int(job.key))
+    if error is not None:
+        raise Retry(error, utcnow() + mail.retry_delay(services.settings, tries))
+
+
 HANDLERS: dict[str, Handler] = {
     PRUNE_JOBS: prune_jobs,
+    changes.PRUNE_CHANGES_JOB: changes.prune_changes_job,  # the change feed's retention (daily)
+    mail.SEND_KIND: send_mail,
     # Add kinds here, one line each: "webhook.deliver": webhook_jobs.deliver, ...
 }

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Protocol
 
 from models.db import Database
+from resolvers.changes import PRUNE_CHANGES_JOB
 from resolvers.jobs import enqueue
 from worker.handlers import PRUNE_JOBS
 
@@ -97,6 +98,7 @@ class Entry:
 
 ENTRIES: tuple[Entry, ...] = (
     Entry(PRUNE_JOBS, DailyAt(3, 0), max_attempts=3),
+    Entry(PRUNE_CHANGES_JOB, DailyAt(3, 30), max_attempts=3),  # the change feed's retention
     # Add entries here, one line each, e.g.
     # Entry("invoice.run", MonthlyOn(1, 2, 0), max_attempts=5),
     # Entry("webhook.dispatch", Every(1), keep=timedelta(days=1)),

@@ -26,6 +26,7 @@ from sqlalchemy import String, Text, bindparam, cast, func, literal, or_, select
 
 import models
 from models import (
+    ApiScope,
     AuthSession,
     Company,
     Group,
@@ -33,6 +34,7 @@ from models import (
     LinkToken,
     Membership,
     MembershipStatus,
+    OrderChange,
     OrderLine,
     PermissionRestriction,
     Role,
@@ -40,7 +42,18 @@ from models import (
 )
 from models.base import utcnow
 from policies.actor import Actor
-from resolvers import approval_rule, cart, catalogue, cost_centre, credit, location, order, order_submit, saved_cart
+from resolvers import (
+    api_client,
+    approval_rule,
+    cart,
+    catalogue,
+    cost_centre,
+    credit,
+    location,
+    order,
+    order_submit,
+    saved_cart,
+)
 from resolvers import budget as budget_use_cases
 from resolvers.context import UseCaseContext
 from resolvers.security import token_digest
@@ -49,6 +62,13 @@ from schema.relay import to_global_id
 from tests.factories import PASSWORD, VALID_NO_ORG_NUMBERS, Member
 
 MEMBER_CALLERS = ("admin", "manager", "customer", "order_approver")
+# API clients of the "own" company, one per scope and one with every scope: their token is the client's secret.
+CLIENT_SCOPES = {
+    "client_orders": (ApiScope.ORDERS_READ,), "client_invoices": (ApiScope.INVOICES_READ,),
+    "client_catalogue": (ApiScope.CATALOGUE_READ,), "client_webhooks": (ApiScope.WEBHOOKS_MANAGE,),
+    "client_all": tuple(ApiScope),
+}
+CLIENT_CALLERS = tuple(CLIENT_SCOPES)
 MISSING_PK = 10**9
 _sequence = itertools.count(1)
 
@@ -94,7 +114,8 @@ class Side:
             "CostCentre": lambda: self.values["cost_centre"], "Budget": lambda: self.values["budget"],
             "ApprovalRule": lambda: self.values["rule"], "InvoiceApplication": lambda: self.values["application"],
             "OrderLine": lambda: self.values["fulfilled_line"], "AuditEntry": lambda: self.values["audit_entry"],
-            "Person": lambda: self.target.user_id,
+            "Person": lambda: self.target.user_id, "OrderChange": lambda: self.values["order_change"],
+            "ApiClient": lambda: self.values["api_client"],
         }
         return keys[type_name]()
 
@@ -209,7 +230,14 @@ async def build_world(api, catalogue_: Catalogue, caller: str, password_hash: st
         own = await _company(session, ctx, "own", password_hash)
         other = await _company(session, ctx, "other", password_hash)
         world = World(api, catalogue_, own, other, caller)
-        if caller != "anonymous":
+        if caller in CLIENT_SCOPES:
+            admin = own.members["admin"]
+            actor = Actor(admin.user_id, 0, admin.membership_id, own.company_id, admin.role, frozenset(), False)
+            issued = await api_client.create_client(
+                UseCaseContext(services=services, session=session, actor=actor), name=caller,
+                scopes=list(CLIENT_SCOPES[caller]))
+            world.token = issued.secret  # what createApiClient gives (it has its own rows in the matrix)
+        elif caller != "anonymous":
             member = world.caller_member
             membership_id = member.membership_id if caller != "operator" else None
             auth_session = AuthSession(user_id=member.user_id, membership_id=membership_id)
@@ -267,6 +295,9 @@ async def _orders(w: World) -> None:
     approval rule that sends every later order to administrators and order approvers)."""
     for side in (w.own, w.other):
         side.values["order_approved"] = await _submit(w, side.target)
+        (change,) = await w.fetch(select(OrderChange.id).where(OrderChange.order_id == side.values["order_approved"])
+                                  .order_by(OrderChange.id).limit(1))
+        side.values["order_change"] = change[0]  # its submission, in the change feed
         fulfilled = await _submit(w, side.target)
         await run_as(w, None, partial(order.fulfil_order, order_id=fulfilled, comment=""))
         side.values["order_fulfilled"] = fulfilled
@@ -366,6 +397,14 @@ async def setup_restricted(w: World) -> None:
                                               permission="order:create"))
 
 
+async def _api_client(w: World) -> None:
+    """An API client of each company (besides a client caller's own), made by its administrator."""
+    for side in (w.own, w.other):
+        issued = await run_as(w, side.members["admin"], partial(
+            api_client.create_client, name=f"Integration {side.label}", scopes=[ApiScope.ORDERS_READ]))
+        side.values["api_client"] = issued.view.client.id
+
+
 async def _own_product(w: World) -> None:
     """A product of the operator's own (the catalogue is global: changing the shared ones would leak between cases)."""
     fields = catalogue.ProductFields(
@@ -379,7 +418,7 @@ FEATURES: dict[str, Callable[[World], Awaitable[None]]] = {  # built in this ord
     "saved_carts": _saved_carts, "caller_cart": _caller_cart, "caller_saved_cart": _caller_saved_cart,
     "invoice_application": _invoice_application, "refresh": setup_refresh, "reset_link": setup_reset,
     "invitation": setup_invitations, "deactivated": setup_deactivated, "restricted": setup_restricted,
-    "own_product": _own_product,
+    "own_product": _own_product, "api_client": _api_client,
 }
 FEATURE_NEEDS = {"caller_saved_cart": {"caller_cart"}}
 
@@ -397,7 +436,9 @@ async def ensure(world: World, needs: tuple[str, ...]) -> None:
 # --- the state, read back from the database in one statement --------------------------------------------------
 
 # Delivered after commit, in the background.
-VOLATILE = {"mail_outbox": {"sent_at", "transport", "attempts", "last_error"}}
+VOLATILE = {"mail_outbox": {"sent_at", "transport", "attempts", "last_error"},
+            # An API client's use is bookkeeping: a refused call draws on its rate-limit bucket and counts as use.
+            "api_clients": {"last_used_at", "bucket_milli", "bucket_at_ms"}}
 NOT_STATE = {"login_throttles"}  # failed sign-ins are counted on purpose, even by a refused login
 
 

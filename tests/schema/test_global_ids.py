@@ -93,6 +93,9 @@ OWN_QUERIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "Budget": ("{{ budgets {{ {sel} }} }}", ("budgets",)),
     "ApprovalRule": ("{{ approvalRules {{ {sel} }} }}", ("approvalRules",)),
     "AuditEntry": ("{{ auditLog(first: 100) {{ edges {{ node {{ {sel} }} }} }} }}", ("auditLog", "edges", "node")),
+    "OrderChange": (
+        "{{ orderChanges(first: 100) {{ edges {{ node {{ {sel} }} }} }} }}", ("orderChanges", "edges", "node"),
+    ),
     "InvoiceApplication": (
         "{{ companyCredit {{ latestApplication {{ {sel} }} }} }}",
         ("companyCredit", "latestApplication"),

@@ -306,7 +306,7 @@ SUGGESTIONS = [
      "Unknown argument 'frist' on field 'Query.orders'.", " Did you mean 'first'?"),
     ("{ orders(orderBy: SUBMITED_AT_DESC) { edges { cursor } } }", None,
      "Value 'SUBMITED_AT_DESC' does not exist in 'OrderSort' enum.",
-     " Did you mean the enum value 'SUBMITTED_AT_DESC' or 'SUBMITTED_AT_ASC'?"),
+     " Did you mean the enum value 'SUBMITTED_AT_DESC', 'SUBMITTED_AT_ASC', 'UPDATED_AT_DESC', or 'UPDATED_AT_ASC'?"),
     ("query($f: OrderFiltr) { orders(filter: $f) { edges { cursor } } }", None,
      "Unknown type 'OrderFiltr'.",
      " Did you mean 'OrderFilter', 'OrderBuyer', 'OrderLine', 'OrderSort', or 'UserFilter'?"),
