@@ -14,22 +14,27 @@ from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+import exports
 import pages
 from models.db import Database
 from policies.authorizer import Authorizer
+from resolvers.change_broker import ChangeBroker
 from resolvers.context import Services
+from resolvers.jobs import worker_health
 from resolvers.mail import Mailer
 from resolvers.security import AccessTokens, Passwords
 from schema import build_schema
 from schema.context import Context
 from schema.input_policy import decode_request_json
+from schema.websocket import SocketContext, SocketHandler
 from settings import Settings
 
 GRAPHIQL_ASSETS = files("graphene_django_graphiql_static") / "static" / "graphene_django_graphiql_static"
@@ -102,19 +107,23 @@ def build_services(settings: Settings) -> Services:
         tokens=AccessTokens(secret=settings.jwt_secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
                             ttl=timedelta(minutes=settings.access_token_minutes)),
         mailer=Mailer(db, smtp_url=settings.smtp_url, sender=settings.mail_from),
+        broker=ChangeBroker(db, settings.database_url, poll_seconds=settings.subscription_poll_seconds),
     )
 
 
 class ProcuraGraphQL(GraphQL[Context, None]):
+    # graphql-transport-ws with authentication in connection_init (schema/websocket.py).
+    graphql_transport_ws_handler_class = SocketHandler
+
     def __init__(self, services: Services, **kwargs) -> None:
         super().__init__(**kwargs)
         self.services = services
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
-        # /graphql is mounted as an HTTP-only Route, so no WebSocket reaches this view.
         if not isinstance(request, Request):
-            raise TypeError("GraphQL is served over HTTP only")
-        return Context.for_request(self.services, request)
+            # A WebSocket: who calls is learnt from its connection_init, which replaces this context.
+            return SocketContext.for_bearer(self.services, None, request.client.host if request.client else "unknown")
+        return Context.for_request(self.services, request, response if isinstance(response, Response) else None)
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(GRAPHIQL_PAGE)
@@ -131,6 +140,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     graphql = ProcuraGraphQL(
         services, schema=build_schema(settings), graphql_ide=None if settings.is_production else "graphiql",
         allow_queries_via_get=True,
+        # The current protocol only (the legacy graphql-ws is off), which also keeps HTTP streaming
+        # (multipart and SSE subscriptions) off: subscriptions run over the WebSocket only.
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,), max_subscriptions_per_connection=20,
     )
 
     async def healthz(_: Request) -> JSONResponse:
@@ -142,11 +154,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await connection.execute(text("SELECT 1"))
         except Exception as exc:  # any failure to reach the database means not ready
             return JSONResponse({"status": "unavailable", "database": type(exc).__name__}, status_code=503)
-        return JSONResponse({"status": "ok", "database": services.db.dialect})
+        # The worker's heartbeat is reported, not required: without a worker the API still answers (mail waits,
+        # webhooks queue up), and taking every API process out of a load balancer would not bring it back.
+        try:
+            worker = await worker_health(services.db, stale_after=timedelta(seconds=settings.worker_stale_seconds))
+        except Exception as exc:
+            worker = {"status": "unknown", "error": type(exc).__name__}
+        return JSONResponse({"status": "ok", "database": services.db.dialect, "worker": worker})
 
     @asynccontextmanager
     async def lifespan(_app: Starlette):
+        await services.broker.start()
         yield
+        await services.broker.stop()
         await services.mailer.drain()
         await services.db.dispose()
 
@@ -155,8 +175,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes = [
         Route("/healthz", healthz), Route("/readyz", readyz), Route("/favicon.ico", no_favicon),
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/graphql", graphql, methods=["GET", "POST"]), WebSocketRoute("/graphql", graphql),
         *pages.routes(),  # the pages emailed links open (in production too)
+        *exports.routes(),  # GET /export/orders.ndjson and .csv (README "Bulk export")
     ]
     if not settings.is_production:
         routes.append(Mount("/graphiql-assets", StaticFiles(directory=str(GRAPHIQL_ASSETS)), name="graphiql-assets"))

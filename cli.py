@@ -163,6 +163,55 @@ def worker_command(
     run_with_services(run_worker)
 
 
+@app.command("export-orders")
+def export_orders(
+    company: Annotated[str, typer.Option(help="The company's organisation number, e.g. 923609016.")],
+    country: Annotated[str, typer.Option(help="The company's country.")] = "NO",
+    format: Annotated[str, typer.Option(help="ndjson (an order a line, lines nested) or csv (a row per line).")]
+    = "ndjson",
+    output: Annotated[Path | None, typer.Option(help="File to write (default: standard output).")] = None,
+    status: Annotated[list[str] | None, typer.Option(help="Only these statuses (repeat it), e.g. APPROVED.")] = None,
+    submitted_from: Annotated[str | None, typer.Option(help="Submitted at or after (ISO 8601 with offset).")] = None,
+    submitted_to: Annotated[str | None, typer.Option(help="Submitted before.")] = None,
+    updated_from: Annotated[str | None, typer.Option(help="Last changed at or after.")] = None,
+    updated_to: Annotated[str | None, typer.Option(help="Last changed before.")] = None,
+    reference: Annotated[str | None, typer.Option(help="Reference contains this.")] = None,
+    po_number: Annotated[str | None, typer.Option(help="Purchase-order number equals this.")] = None,
+    search: Annotated[str | None, typer.Option(help="Text in the order number or reference.")] = None,
+    min_total: Annotated[str | None, typer.Option(help="Gross total at least (decimal).")] = None,
+    max_total: Annotated[str | None, typer.Option(help="Gross total at most (decimal).")] = None,
+    after: Annotated[str | None, typer.Option(help="Only orders changed after this change-feed cursor.")] = None,
+) -> None:
+    """Export a company's orders with their lines, as GET /export/orders.ndjson or .csv does (README "Bulk
+    export"); the change-feed cursor to continue from is printed on standard error."""
+    import sys
+
+    from starlette.datastructures import QueryParams
+
+    from exports.orders import FORMATS, ExportRefused, export_company_orders
+    from resolvers.changes import encode_cursor
+
+    if format not in FORMATS:
+        typer.echo(f"--format is one of {', '.join(FORMATS)}", err=True)
+        raise typer.Exit(2)
+    given = {"submittedFrom": submitted_from, "submittedTo": submitted_to, "updatedFrom": updated_from,
+             "updatedTo": updated_to, "reference": reference, "poNumber": po_number, "search": search,
+             "minTotal": min_total, "maxTotal": max_total, "after": after}
+    params = QueryParams([("statuses", value) for value in status or []]
+                         + [(name, value) for name, value in given.items() if value is not None])
+    target = output.open("wb") if output else sys.stdout.buffer
+    try:
+        cursor = run_with_services(lambda services: export_company_orders(
+            services, org_number=company, country=country, format=format, params=params, write=target.write))
+    except ExportRefused as refused:
+        typer.echo(f"procura export-orders: {refused}", err=True)
+        raise typer.Exit(1) from refused
+    finally:
+        if output:
+            target.close()
+    typer.echo(f"Feed cursor: {encode_cursor(cursor)}", err=True)
+
+
 @app.command("serve")
 def serve(
     host: str = typer.Option(None, help="Interface (default: HOST or 127.0.0.1)."),
@@ -170,6 +219,8 @@ def serve(
     migrate: bool = typer.Option(True, help="Apply migrations first."),
     demo: bool = typer.Option(False, help="Load the demo data first (once)."),
     workers: int = typer.Option(1, help="Worker processes."),
+    with_worker: bool = typer.Option(False, help="Also run `procura worker` (background jobs) as a child process, "
+                                                 "stopped with the server."),
 ) -> None:
     """Serve the API (and GraphiQL outside production)."""
     import os
@@ -193,8 +244,42 @@ def serve(
         demo_data()
     # proxy_headers=False: uvicorn's own handling trusts X-Forwarded-For from 127.0.0.1; the app
     # honours it from TRUSTED_PROXIES only.
-    uvicorn.run("app:create_app", factory=True, host=host, port=port, workers=workers, proxy_headers=False,
-                log_level="info")
+    background = _start_worker() if with_worker else None
+    try:
+        uvicorn.run("app:create_app", factory=True, host=host, port=port, workers=workers, proxy_headers=False,
+                    log_level="info")
+    finally:
+        if background is not None:
+            _stop_worker(background, wait=settings.worker_grace_seconds + 10)
+
+
+def _start_worker():
+    """`procura worker` as a child process: a slow job never holds up a request, and uvicorn's --workers N do
+    not start one each. uvicorn re-raises the signal that stopped it once it is done; exiting cleanly on it
+    lets `_stop_worker` run (SIGTERM's default action would end this process and orphan the child)."""
+    import signal
+    import subprocess
+    import sys
+
+    def exit_cleanly(_signum, _frame):
+        raise SystemExit(0)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, exit_cleanly)
+    return subprocess.Popen([sys.executable, "-m", "cli", "worker"])
+
+
+def _stop_worker(process, *, wait: float) -> None:
+    """SIGTERM (graceful; after the Ctrl-C the terminal also sent it, still graceful), then wait for it."""
+    import subprocess
+
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=wait)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from sqlalchemy import (
     select,
     true,
     tuple_,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -115,17 +116,21 @@ PRUNED = "pruned"  # the FeedPosition of retention: every change at or before it
 
 @lru_cache(maxsize=4)
 def _head_statement(dialect: str) -> Select:
-    statement = (
-        select(OrderChange.txid, OrderChange.id).where(settled(dialect))
-        .order_by(OrderChange.txid.desc(), OrderChange.id.desc()).limit(1)
+    last = (
+        select(OrderChange.txid.label("txid"), OrderChange.id.label("change_id")).where(settled(dialect))
+        .order_by(OrderChange.txid.desc(), OrderChange.id.desc()).limit(1).subquery()
     )
+    pruned = select(FeedPosition.txid, FeedPosition.change_id).where(FeedPosition.name == PRUNED)
+    both = union_all(select(last.c.txid, last.c.change_id), pruned).subquery()
+    statement = select(both.c.txid, both.c.change_id).order_by(both.c.txid.desc(), both.c.change_id.desc()).limit(1)
     return cross_company(statement, "the feed's last settled position (a position, no company's data)")
 
 
 async def feed_head(session: AsyncSession) -> Position | None:
-    """The last settled position of the whole feed, or None when nothing is settled. Every change at or
-    before it has committed and can be read; none can appear there any more. Read it BEFORE the changes
-    or orders it vouches for: whatever a later statement reads includes everything up to it."""
+    """The last settled position of the whole feed (or the pruned position, when retention has deleted
+    every change up to it), or None before the first change. Every change at or before it has committed
+    and can be read (or was pruned); none can appear there any more. Read it BEFORE the changes or orders
+    it vouches for: whatever a later statement reads includes everything up to it."""
     rows = await plain_rows(session, _head_statement(session.get_bind().dialect.name))
     return Position(*rows[0]) if rows else None
 

@@ -1,0 +1,14 @@
+"""Bulk exports over plain HTTP (not GraphQL): streamed files for integrators, authenticated and scoped
+exactly like the API (schema/context.py, policies/scopes.py). A package of its own because these are
+responses of another shape than GraphQL's, served next to /graphql; the rows come from resolvers/."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Route
+
+from exports.orders import export_orders
+
+
+def routes() -> list[BaseRoute]:
+    """GET /export/orders.ndjson and GET /export/orders.csv (exports/orders.py)."""
+    return [Route("/export/orders.{format:str}", export_orders, methods=["GET"])]
