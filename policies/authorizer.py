@@ -3,6 +3,8 @@
 The model (model.conf) and the role -> permission rules (policy.csv) are versioned files.
 Role rules hold in every company, so a role's decision for a permission does not depend
 on which company asks: it is computed once by Casbin and cached by (role, permission).
+An API client is a subject whose roles are its scopes ("scope:orders_read"); its decision is
+the same cached lookup for each of its scopes.
 A member's own restrictions are deny rules under the same model's effect
 (allow && !deny); they come with the actor, who is loaded from the database on every
 request, so a change made in one server process holds at once in all of them. A check
@@ -56,6 +58,8 @@ class Authorizer:
     def allows(self, actor: Actor | None, permission: Permission) -> bool:
         if actor is None:
             return False
+        if actor.api_client_id is not None:  # an API client: its scopes are its roles (at most four lookups)
+            return any(self.role_allows(scope, permission) for scope in actor.scopes)
         if actor.is_operator and self.role_allows(OPERATOR_ROLE, permission):
             return True
         if actor.role is None:

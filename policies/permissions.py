@@ -34,6 +34,10 @@ class Permission(StrEnum):
     CATALOGUE_MANAGE = "catalogue:manage"
     CREDIT_MANAGE = "credit:manage"
     ORDER_FULFIL = "order:fulfil"
+    CATALOGUE_READ = "catalogue:read"
+    INVOICE_READ = "invoice:read"
+    API_CLIENT_MANAGE = "api_client:manage"
+    WEBHOOK_MANAGE = "webhook:manage"
 
     @property
     def obj(self) -> str:
@@ -73,5 +77,10 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.CATALOGUE_MANAGE: "Platform operators: create, change and deactivate products",
     Permission.CREDIT_MANAGE: "Platform operators: set credit limits, decide invoice applications, register payments",
     Permission.ORDER_FULFIL: "Platform operators: mark orders fulfilled and record returns",
+    Permission.CATALOGUE_READ: "See the supplier's products and categories",
+    # Held by administrators, managers and the INVOICES_READ scope; invoicing itself comes later.
+    Permission.INVOICE_READ: "See the company's invoices (nothing uses it until invoicing arrives)",
+    Permission.API_CLIENT_MANAGE: "Create, list, rotate and revoke the company's API clients",
+    Permission.WEBHOOK_MANAGE: "Create, change and delete the company's webhook endpoints",
 }
 OPERATOR_ROLE = "operator"  # the platform's own staff; a Casbin role outside every company

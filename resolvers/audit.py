@@ -11,8 +11,8 @@ from resolvers.pagination import Page, keyset_page
 # The kinds of thing the log records (AuditEntry.entity). audit() refuses any other kind, so that a new
 # one cannot reach the log before the API knows which object it names (schema/audit.py ENTITY_TYPES).
 ENTITIES = frozenset({
-    "approval_rule", "budget", "company", "cost_centre", "credit", "invoice_application", "order", "purchase_limit",
-    "user",
+    "api_client", "approval_rule", "budget", "company", "cost_centre", "credit", "invoice_application", "order",
+    "purchase_limit", "user", "webhook_endpoint",
 })
 
 
@@ -21,13 +21,15 @@ async def audit(
     after: dict | None = None, company_id: int | None = None, actor_user_id: int | None = None,
 ) -> None:
     """One entry in the log of `company_id` (default: the caller's company), by the caller unless
-    `actor_user_id` names the person (such as a registrant, who acts before signing in)."""
+    `actor_user_id` names the person (such as a registrant, who acts before signing in). A change made
+    by an API client is attributed to the client (`actor_api_client_id`; it has no person)."""
     if entity not in ENTITIES:
         raise ValueError(f"audit entity {entity} is not one of resolvers.audit.ENTITIES")
     actor = ctx.actor
     ctx.session.add(AuditEntry(
         company_id=company_id if company_id is not None else (actor.company_id if actor else None),
         actor_user_id=actor_user_id if actor_user_id is not None else (actor.user_id if actor else None),
+        actor_api_client_id=actor.api_client_id if actor and actor_user_id is None else None,
         entity=entity, entity_id=entity_id, action=action,
         before=before, after=after,
     ))

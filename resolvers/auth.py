@@ -74,8 +74,10 @@ async def _issue(ctx: UseCaseContext, auth_session: AuthSession) -> IssuedTokens
 async def refresh_tokens(ctx: UseCaseContext, *, refresh_token: str) -> IssuedTokens:
     """Rotate: the presented token is spent, a new pair is issued in the same family.
 
-    Presenting a spent token means it was copied: the whole family is revoked.
+    Presenting a spent token means it was copied: the whole family is revoked. An API client has
+    no session to refresh, and is refused.
     """
+    ctx.refuse_api_client()
     now = utcnow()
     stored = await ctx.session.scalar(
         select(RefreshToken).where(RefreshToken.token_hash == token_digest(refresh_token)).with_for_update()
@@ -118,7 +120,7 @@ async def _revoke(ctx: UseCaseContext, auth_session: AuthSession, reason: str) -
 
 async def logout(ctx: UseCaseContext) -> None:
     actor = ctx.require_signed_in()
-    await _revoke(ctx, await ctx.session.get_one(AuthSession, actor.session_id), "logout")
+    await _revoke(ctx, await ctx.session.get_one(AuthSession, actor.auth_session_id), "logout")
 
 
 async def revoke_all_sessions(ctx: UseCaseContext, user_id: int, reason: str) -> None:
@@ -132,12 +134,12 @@ async def revoke_all_sessions(ctx: UseCaseContext, user_id: int, reason: str) ->
 async def switch_company(ctx: UseCaseContext, *, company_id: int) -> IssuedTokens:
     actor = ctx.require_signed_in()
     membership_id = await ctx.session.scalar(
-        person_membership_in(actor.user_id, company_id, Membership.id).where(
+        person_membership_in(actor.person_id, company_id, Membership.id).where(
             Membership.status == MembershipStatus.ACTIVE.value)
     )
     if membership_id is None:
         raise DomainError(ErrorCode.NOT_FOUND, "You are not an active member of that company", "companyId")
-    auth_session = await ctx.session.get_one(AuthSession, actor.session_id, with_for_update=True)
+    auth_session = await ctx.session.get_one(AuthSession, actor.auth_session_id, with_for_update=True)
     auth_session.membership_id = membership_id
     # The old family's refresh tokens would still act for the previous company: spend them.
     await ctx.session.execute(

@@ -9,6 +9,8 @@ from sqlalchemy import select
 from models import Product
 from models.errors import DomainError, ErrorCode
 from models.money import check_vat_rate
+from policies.actor import Actor
+from policies.errors import Forbidden
 from policies.permissions import Permission
 from resolvers.context import UseCaseContext
 from resolvers.pagination import Page, keyset_page
@@ -29,11 +31,19 @@ class ProductFields:
     active: bool | None = None
 
 
+def require_catalogue_read(ctx: UseCaseContext) -> Actor:
+    """The catalogue is the platform's, not a company's: operators read it outside any company too."""
+    actor = ctx.require_signed_in()
+    if not ctx.allows(Permission.CATALOGUE_READ):
+        raise Forbidden(f"You do not have permission to do this (requires {Permission.CATALOGUE_READ.value})")
+    return actor
+
+
 async def search_products(
     ctx: UseCaseContext, *, text: str | None, category: str | None, include_inactive: bool, first: int,
     after: int | None,
 ) -> Page[Product]:
-    actor = ctx.require_signed_in()
+    actor = require_catalogue_read(ctx)
     query = select(Product)
     if not (include_inactive and ctx.services.authorizer.allows(actor, Permission.CATALOGUE_MANAGE)):
         query = query.where(Product.active.is_(True))
@@ -46,12 +56,12 @@ async def search_products(
 
 
 async def get_product(ctx: UseCaseContext, product_id: int) -> Product | None:
-    ctx.require_signed_in()
+    require_catalogue_read(ctx)
     return await ctx.session.get(Product, product_id)
 
 
 async def categories(ctx: UseCaseContext) -> list[str]:
-    ctx.require_signed_in()
+    require_catalogue_read(ctx)
     rows = await ctx.session.scalars(
         select(Product.category).where(Product.active.is_(True)).distinct().order_by(Product.category))
     return list(rows)

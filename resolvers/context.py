@@ -10,12 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.db import Database
 from policies.actor import Actor
 from policies.authorizer import Authorizer
-from policies.errors import NotAuthenticated
+from policies.errors import NotAPerson, NotAuthenticated
 from policies.permissions import Permission
 from resolvers.security import AccessTokens, Passwords
 from settings import Settings
 
 if TYPE_CHECKING:  # resolvers.mail imports this module
+    from resolvers.change_broker import ChangeBroker
     from resolvers.mail import Mailer
 
 
@@ -29,6 +30,7 @@ class Services:
     passwords: Passwords
     tokens: AccessTokens
     mailer: Mailer
+    broker: ChangeBroker  # live subscriptions' reader of the change feed, started by the lifespan
 
 
 @dataclass
@@ -53,3 +55,8 @@ class UseCaseContext:
         if self.actor is None:
             raise NotAuthenticated()
         return self.actor
+
+    def refuse_api_client(self) -> None:
+        """Refuse (FORBIDDEN) an API client what only a person does, such as refreshing a session."""
+        if self.actor is not None and self.actor.is_api_client:
+            raise NotAPerson()

@@ -38,6 +38,7 @@ async def limit_status(ctx: UseCaseContext, member: Membership) -> PurchaseLimit
 
 async def my_limit(ctx: UseCaseContext) -> PurchaseLimitStatus:
     actor = ctx.require_signed_in()
+    ctx.refuse_api_client()  # a limit is a buyer's: an API client buys nothing
     if actor.membership_id is None:
         raise DomainError(ErrorCode.NOT_A_MEMBER, "Operators have no purchase limit", None)
     return await limit_status(ctx, await company_row(ctx.session, Membership, actor.membership_id, actor))

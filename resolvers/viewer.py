@@ -35,9 +35,10 @@ async def get_person(ctx: UseCaseContext, user_id: int) -> User | None:
 
 async def me(ctx: UseCaseContext) -> Viewer:
     actor = ctx.require_signed_in()
-    user = await ctx.session.get_one(User, actor.user_id)
+    person_id = actor.person_id  # an API client is no person: refused
+    user = await ctx.session.get_one(User, person_id)
     membership = await find_member(ctx.session, actor, actor.membership_id) if actor.membership_id else None
-    rows = await ctx.session.execute(person_companies(actor.user_id).order_by(Company.id))
+    rows = await ctx.session.execute(person_companies(person_id).order_by(Company.id))
     companies = [(company, role) for company, role in rows]
     current = next((c for c, _ in companies if c.id == actor.company_id), None)
     return Viewer(user, membership, current, companies, ctx.services.authorizer.effective_permissions(actor),

@@ -72,7 +72,8 @@ ProductResult = Annotated[
 @strawberry.type
 class CatalogueQuery:
     @strawberry.field(
-        description="Search the catalogue by words and category. Requires sign-in (any role or operator).")
+        description="Search the catalogue by words and category. Requires `catalogue:read` (every role, operators, "
+                    "API clients with CATALOGUE_READ).")
     async def products(
         self, info: strawberry.Info,
         search: Annotated[str | None, strawberry.argument(
@@ -89,7 +90,7 @@ class CatalogueQuery:
                                                    after=from_cursor(after))
         return connection(page, Product.from_model)
 
-    @strawberry.field(description="One product, or null. Requires sign-in.")
+    @strawberry.field(description="One product, or null. Requires `catalogue:read`.")
     async def product(
         self, info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="Global id.")],
     ) -> Product | None:
@@ -97,7 +98,7 @@ class CatalogueQuery:
             product = await use_cases.get_product(ctx, decode_id(id, "Product") or 0)
         return Product.from_model(product) if product else None
 
-    @strawberry.field(description="The categories of products on sale. Requires sign-in.")
+    @strawberry.field(description="The categories of products on sale. Requires `catalogue:read`.")
     async def product_categories(self, info: strawberry.Info) -> list[str]:
         async with info.context.reading() as ctx:
             return await use_cases.categories(ctx)

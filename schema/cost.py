@@ -63,10 +63,12 @@ LIST_SIZES: dict[str, int] = {
     "OrderTotals.vatBreakdown": 5,  # one per VAT rate: 25, 15, 12, 6, 0 %
     "BulkDecisionPayload.results": 100,  # approveOrders / rejectOrders decide at most 100 orders
     # Typical lengths of lists without a bound.
+    "ApiClient.secrets": 2,  # the newest, and the one it replaced while their overlap lasts
     "Order.lines": 10,
     "Order.timeline": 5,
     "ApprovalFlow.rules": 2,
     "QueuedOrder.budgetImpact": 3,  # the buyer's, the group's and the cost centre's budgets
+    "ApprovalQueueChange.budgetImpact": 3,  # as QueuedOrder's
     "SavedCart.lines": 10,
     "DeliveryLocation.slots": 10,
     "Viewer.companies": 5,
@@ -78,6 +80,7 @@ LIST_SIZES: dict[str, int] = {
     "Query.budgets": 20,
     "Query.pendingInvoiceApplications": 20,
     "Query.approvalRules": 20,
+    "WebhookDelivery.attempts": 10,  # 8 scheduled attempts, and a redelivery or two
 }
 
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})

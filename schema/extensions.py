@@ -20,6 +20,8 @@ from strawberry.extensions import (
 )
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+from strawberry.types import ExecutionContext, StreamExecutionResult
+from strawberry.types.graphql import OperationType
 
 from models.errors import DomainError
 from policies.errors import AccessError
@@ -27,10 +29,26 @@ from schema.cost import CostLimit, CostModel
 from schema.document_cache import DocumentCache
 from schema.execution import PlainTreeExecutor
 from schema.input_policy import InputPolicy
+from schema.rate_limit import RateLimit
+from schema.websocket import SocketContext
 from settings import Settings
 
 log = structlog.get_logger("procura.graphql")
 UNEXPECTED = "Unexpected error."
+TRANSPORT_CODE = "WRONG_TRANSPORT"
+SUBSCRIPTIONS_OVER_SOCKET = ("Subscriptions are served over a WebSocket on /graphql (the graphql-transport-ws "
+                             "protocol), not over HTTP.")
+ONLY_SUBSCRIPTIONS_OVER_SOCKET = ("Only subscriptions are served over the WebSocket; send queries and mutations "
+                                  "over HTTP (POST /graphql).")
+
+
+def is_subscription(context: ExecutionContext) -> bool:
+    """Whether the operation that runs is a subscription (False while there is none: a syntax error, or
+    several operations and no name)."""
+    try:
+        return context.graphql_document is not None and context.operation_type is OperationType.SUBSCRIPTION
+    except RuntimeError:
+        return False
 
 
 class ErrorPolicy(SchemaExtension):
@@ -43,6 +61,13 @@ class ErrorPolicy(SchemaExtension):
         result = self.execution_context.result
         if result and result.errors:
             result.errors = [self._present(error) for error in result.errors]
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        """Each result of a subscription, before it is sent (on_operation sees only the stream's end)."""
+        errors = getattr(result, "errors", None)  # incremental-delivery frames have none
+        if errors:
+            result.errors = [self._present(error) for error in errors]  # type: ignore[union-attr]
+        yield
 
     def _present(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error
@@ -94,14 +119,59 @@ class Checks(SchemaExtension):
         assert document is not None  # validation follows a successful parse
         context.pre_execution_errors = self.results.get(document, (id(schema), rules), lambda: validate(
             schema, document, (*rules, *self.rules, *STRAWBERRY_RULES), hide_suggestions=self.hide_suggestions))
+        if not context.pre_execution_errors:
+            refusal = self._transport_refusal() or self._subscription_cost_refusal()
+            if refusal is not None:
+                context.pre_execution_errors = [refusal]  # a new list: the cached one is shared
         yield
 
+    def _transport_refusal(self) -> GraphQLError | None:
+        """Subscriptions run over the WebSocket only, and the WebSocket runs nothing else: its context is
+        shared by the connection's operations, whereas queries and mutations get one per request."""
+        over_socket = isinstance(self.execution_context.context, SocketContext)
+        subscription = is_subscription(self.execution_context)
+        if subscription and not over_socket:
+            return GraphQLError(SUBSCRIPTIONS_OVER_SOCKET, extensions={"code": TRANSPORT_CODE})
+        if over_socket and not subscription:
+            return GraphQLError(ONLY_SUBSCRIPTIONS_OVER_SOCKET, extensions={"code": TRANSPORT_CODE})
+        return None
+
+    def _subscription_cost_refusal(self) -> GraphQLError | None:
+        """A subscription is priced per event, here: graphql-core's subscribe() would not look at a result
+        that on_execute sets (strawberry skips execution for that only for queries and mutations), and a
+        refusal before execution is the protocol's `error` message."""
+        context = self.execution_context
+        if not is_subscription(context):
+            return None
+        self.cost = self.cost_limit.check(context)
+        if context.result is None:
+            return None
+        refusal, context.result = (context.result.errors or [GraphQLError(UNEXPECTED)])[0], None
+        return refusal
+
     def on_execute(self) -> Iterator[None]:
-        self.cost = self.cost_limit.check(self.execution_context)
+        if not is_subscription(self.execution_context):
+            self.cost = self.cost_limit.check(self.execution_context)
         yield
 
     def get_results(self) -> dict[str, Any]:
+        if is_subscription(self.execution_context):
+            return {}  # events are priced when subscribing; their results carry no cost
         return self.cost_limit.report(self.cost, self.execution_context.result)
+
+
+class SubscriptionRefusals(SchemaExtension):
+    """A refusal that an on_execute hook sets as the result (unstorable input, an API client's rate limit)
+    is honoured by strawberry for queries and mutations only: graphql-core's subscribe() runs regardless.
+    Raised here instead, it ends the subscription with the refusal, before anything runs. Placed last, so
+    that every other hook has run."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        if is_subscription(context) and context.result is not None:
+            errors = context.result.errors or [GraphQLError(UNEXPECTED)]
+            raise errors[0]
+        yield
 
 
 class SuggestionFreeExecutor(PlainTreeExecutor):
@@ -133,6 +203,8 @@ def extensions_for(settings: Settings) -> list:
         ReleaseSessions,
         lambda: ParserCache(maxsize=512),
         lambda: Checks(validation_results, rules, hide_suggestions=settings.is_production, cost_limit=cost_limit),
+        lambda: RateLimit(cost_limit.model),  # after Checks: an operation refused there is not charged
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         InputPolicy,
+        SubscriptionRefusals,  # last: after every hook that may refuse an operation in on_execute
     ]

@@ -50,6 +50,10 @@ class Permission(Enum):
     CATALOGUE_MANAGE = _permission(DomainPermission.CATALOGUE_MANAGE)
     CREDIT_MANAGE = _permission(DomainPermission.CREDIT_MANAGE)
     ORDER_FULFIL = _permission(DomainPermission.ORDER_FULFIL)
+    CATALOGUE_READ = _permission(DomainPermission.CATALOGUE_READ)
+    INVOICE_READ = _permission(DomainPermission.INVOICE_READ)
+    API_CLIENT_MANAGE = _permission(DomainPermission.API_CLIENT_MANAGE)
+    WEBHOOK_MANAGE = _permission(DomainPermission.WEBHOOK_MANAGE)
 
 
 assert [(p.name, p.value) for p in Permission] == [(p.name, p.value) for p in DomainPermission]

@@ -8,6 +8,7 @@ and prove that both give the same answer for every member and permission.
 
 from __future__ import annotations
 
+import itertools
 import random
 import shutil
 from types import SimpleNamespace
@@ -15,17 +16,24 @@ from types import SimpleNamespace
 import casbin
 import pytest
 
-from models import Role
+from models import ApiScope, Role
 from policies.actor import Actor
 from policies.authorizer import MODEL_PATH, POLICY_PATH, Authorizer
 from policies.errors import Forbidden, NotAuthenticated
 from policies.permissions import OPERATOR_ROLE, Permission
-from tests.policies.roles import ADMIN_ONLY, COMPANY_PERMISSIONS, EXPECTED_ROLE_PERMISSIONS, OPERATOR_ONLY
+from tests.policies.roles import (
+    ADMIN_ONLY,
+    COMPANY_PERMISSIONS,
+    EXPECTED_ROLE_PERMISSIONS,
+    OPERATOR_ONLY,
+    SCOPE_ROLES,
+)
 
 P = Permission
 COMPANIES = 20
 ROLES = list(Role)
-ROLE_NAMES = [r.value for r in Role] + [OPERATOR_ROLE]
+ROLE_NAMES = [r.value for r in Role] + [OPERATOR_ROLE, *SCOPE_ROLES]
+OPERATOR_PERMISSIONS = EXPECTED_ROLE_PERMISSIONS[OPERATOR_ROLE]  # its own, and reading the catalogue
 USER_PERMISSIONS = frozenset(p for p in Permission if p.obj == "user")
 
 
@@ -118,6 +126,46 @@ def test_cached_decisions_equal_casbin_for_every_member_and_permission():
     )
 
 
+def api_client(scopes, *, company_id: int = 1, client_id: int = 1) -> Actor:
+    """As policies.actor.client_actor builds the actor of an API client."""
+    return Actor(user_id=None, session_id=None, membership_id=None, company_id=company_id, role=None,
+                 restricted=frozenset(), is_operator=False, api_client_id=client_id,
+                 scopes=frozenset(scope.policy_role for scope in scopes))
+
+
+def test_an_api_client_is_decided_by_its_scopes_as_casbin_decides_them():
+    """Every combination of scopes, as Casbin sees a client subject holding its scopes as roles in its company."""
+    enforcer = casbin.Enforcer(str(MODEL_PATH), str(POLICY_PATH))
+    authorizer = Authorizer()
+    combinations = [combo for size in range(len(ApiScope) + 1) for combo in itertools.combinations(ApiScope, size)]
+    allowed = 0
+    for client_id, scopes in enumerate(combinations, start=1):
+        client = api_client(scopes, company_id=client_id % 3 + 1, client_id=client_id)
+        for scope in scopes:
+            assert enforcer.add_grouping_policy(f"api_client:{client_id}", scope.policy_role, client.domain)
+        for permission in Permission:
+            expected = enforcer.enforce(f"api_client:{client_id}", client.domain, permission.obj, permission.act)
+            assert authorizer.allows(client, permission) is expected, (scopes, permission)
+            allowed += expected
+        assert set(authorizer.effective_permissions(client)) == set().union(
+            *(EXPECTED_ROLE_PERMISSIONS[scope.policy_role] for scope in scopes))
+    assert allowed > 0
+    assert authorizer.effective_permissions(api_client(())) == []  # no scope, no right
+
+
+def test_an_api_client_never_gets_a_right_of_a_role_or_of_the_operator():
+    authorizer = Authorizer()
+    everything = api_client(ApiScope)
+    # A client's role, restrictions and operator flag are not consulted: only its scopes.
+    assert not authorizer.allows(everything, P.ORDER_CREATE)
+    assert not authorizer.allows(everything, P.API_CLIENT_MANAGE)
+    assert authorizer.require(everything, P.ORDER_READ_ALL) is everything
+    with pytest.raises(Forbidden):
+        authorizer.require(everything, P.AUDIT_READ)
+    with pytest.raises(Forbidden):
+        authorizer.require_operator(everything, P.CATALOGUE_MANAGE)
+
+
 def test_a_restriction_denies_only_that_member_and_only_that_permission():
     enforcer, members = populated_enforcer()
     authorizer = Authorizer()
@@ -164,11 +212,11 @@ def test_effective_permissions_are_the_role_minus_restrictions(role):
 
 def test_an_operator_gets_operator_permissions_only():
     authorizer = Authorizer()
-    assert set(authorizer.effective_permissions(operator_outside_companies())) == OPERATOR_ONLY
+    assert set(authorizer.effective_permissions(operator_outside_companies())) == OPERATOR_PERMISSIONS
     # an operator who is also a member has both, and restrictions never touch operator rights
     member = actor(Role.CUSTOMER, operator=True, restricted={P.ORDER_FULFIL, P.ORDER_CREATE})
     assert set(authorizer.effective_permissions(member)) == (
-        (EXPECTED_ROLE_PERMISSIONS["customer"] - {P.ORDER_CREATE}) | OPERATOR_ONLY
+        (EXPECTED_ROLE_PERMISSIONS["customer"] - {P.ORDER_CREATE}) | OPERATOR_PERMISSIONS
     )
     # and no company role carries an operator permission
     for role in ROLES:
@@ -181,7 +229,7 @@ def test_an_operator_gets_operator_permissions_only():
 def test_deny_by_default(permission):
     authorizer = Authorizer()
     assert authorizer.allows(None, permission) is False
-    assert authorizer.allows(operator_outside_companies(), permission) is (permission in OPERATOR_ONLY)
+    assert authorizer.allows(operator_outside_companies(), permission) is (permission in OPERATOR_PERMISSIONS)
     assert authorizer.allows(actor(role=None), permission) is False
     unknown = actor(role=SimpleNamespace(value="superuser"))  # a role name that policy.csv does not know
     assert authorizer.allows(unknown, permission) is False
@@ -365,4 +413,7 @@ def test_roles_table_named_rules():
     admin_only = {P.COMPANY_UPDATE, P.USER_ASSIGN_ROLE, P.USER_DEACTIVATE, P.USER_RESTRICT, P.BUDGET_MANAGE}
     assert not allowed["manager"] & admin_only
     assert all(P.COMPANY_READ in allowed[r.value] for r in ROLES), "every role sees its own company"
-    assert allowed[OPERATOR_ROLE] == set(OPERATOR_ONLY)
+    assert allowed[OPERATOR_ROLE] == set(OPERATOR_PERMISSIONS)
+    for scope in SCOPE_ROLES:  # API clients: read their company, never manage clients or anything of people
+        assert P.COMPANY_READ in allowed[scope] and P.API_CLIENT_MANAGE not in allowed[scope]
+        assert not allowed[scope] & (USER_PERMISSIONS | OPERATOR_ONLY | {P.ORDER_CREATE, P.AUDIT_READ})

@@ -130,6 +130,7 @@ NO_CLIENT = each_client(F)  # no scope gives it, or a person's own (a session, `
 COMPANY_READERS = MEMBERS | each_client(A)  # company:read: every role and every scope
 CATALOGUE_READERS = SIGNED_IN | clients(F, F, A, F, A)  # catalogue:read: every person, CATALOGUE_READ clients
 ORDER_READERS = clients(A, N, N, N, A)  # an order of the client's company: ORDERS_READ sees it, others find nothing
+WEBHOOK_MANAGERS = row(U, A, F, F, F, F, clients=clients(F, F, F, A, A))  # webhook:manage: admins, WEBHOOKS_MANAGE
 
 
 # --- entries -----------------------------------------------------------------------------------------------------
@@ -775,6 +776,37 @@ async def verify_rule_deleted(w: World, t: str, r: dict) -> None:
     assert r["deletedId"] == to_global_id("ApprovalRule", w.own.values["rule"])
 
 
+async def verify_webhook_endpoints(w: World, t: str, r: dict) -> None:
+    [endpoint] = [edge["node"] for edge in r["edges"]]
+    assert endpoint["id"] == w.gid("own", "WebhookEndpoint")
+    assert [edge["node"]["id"] for edge in endpoint["deliveries"]["edges"]] == [w.gid("own", "WebhookDelivery")]
+
+
+async def verify_webhook_created(w: World, t: str, r: dict) -> None:
+    assert r["secret"].startswith("whsec_") and r["webhookEndpoint"]["url"] == "https://erp.example.com/new"
+    (company_id,) = (await w.fetch(select(models.WebhookEndpoint.company_id).where(
+        models.WebhookEndpoint.id == int(_pk(r["webhookEndpoint"]["id"])))))[0]
+    assert company_id == w.own.company_id
+
+
+def verify_webhook_endpoint(check: Callable[[dict], bool]):
+    async def verify(w: World, t: str, r: dict) -> None:
+        assert r["webhookEndpoint"]["id"] == w.gid(t, "WebhookEndpoint") and check(r), r
+    return verify
+
+
+async def verify_webhook_deleted(w: World, t: str, r: dict) -> None:
+    assert r["deletedId"] == w.gid(t, "WebhookEndpoint")
+    assert await w.fetch(select(models.WebhookEndpoint.id).where(
+        models.WebhookEndpoint.id == w.own.values["webhook_endpoint"])) == []
+
+
+async def verify_redelivery(w: World, t: str, r: dict) -> None:
+    assert (r["delivery"]["id"], r["delivery"]["status"]) == (w.gid(t, "WebhookDelivery"), "PENDING")
+    jobs = await w.fetch(select(models.Job.payload).where(models.Job.kind == "webhook.deliver"))
+    assert {"delivery_id": w.own.values["webhook_delivery"], "attempt": 2} in [payload for (payload,) in jobs]
+
+
 async def verify_api_client_created(w: World, t: str, r: dict) -> None:
     assert r["secret"].startswith("prc_") and r["apiClient"]["name"] == "Books"
     assert (await w.api.query("{ company { id } }", token=r["secret"]))["company"]["id"] == w.own.gid
@@ -891,13 +923,18 @@ ENTRIES: dict[str, Spec] = {
             "missing:OrderChange": row(U, N, N, N, N, N, clients=N),
             "own:ApiClient": ADMIN_ONLY, "other:ApiClient": where_allowed(ADMIN_ONLY, N),
             "missing:ApiClient": where_allowed(ADMIN_ONLY, N),
+            "own:WebhookEndpoint": WEBHOOK_MANAGERS, "other:WebhookEndpoint": where_allowed(WEBHOOK_MANAGERS, N),
+            "missing:WebhookEndpoint": where_allowed(WEBHOOK_MANAGERS, N),
+            "own:WebhookDelivery": WEBHOOK_MANAGERS, "other:WebhookDelivery": where_allowed(WEBHOOK_MANAGERS, N),
+            "missing:WebhookDelivery": where_allowed(WEBHOOK_MANAGERS, N),
             "garbage": where_allowed(SIGNED_IN, N) | each_client(N),
         },
-        verify_node, needs=("location", "orders", "cost_centre", "saved_carts", "budget", "invoice_application"),
+        verify_node, needs=("location", "orders", "cost_centre", "saved_carts", "budget", "invoice_application",
+                            "api_client", "webhooks"),
         same_answer=tuple((f"other:{t}", f"missing:{t}") for t in (
             "Company", "User", "Group", "Order", "DeliveryLocation", "EndCustomer", "DeliverySlot", "OrderLine",
             "SavedCart", "CostCentre", "Budget", "ApprovalRule", "AuditEntry", "InvoiceApplication", "Person",
-            "OrderChange", "ApiClient")),
+            "OrderChange", "ApiClient", "WebhookEndpoint", "WebhookDelivery")),
         same_answer_except=("operator",),
     ),
     # ------------------------------------------------------------------ queries: ordering
@@ -941,7 +978,8 @@ ENTRIES: dict[str, Spec] = {
     ),
     "orderChanges": Spec(
         "query", "{ orderChanges(first: 100) { edges { node { id kind order { id status } } } } }", no_variables,
-        {"own": SIGNED_IN | each_client(A)}, verify_order_changes, needs=("orders",), prepare=all_changes_settled,
+        {"own": SIGNED_IN | clients(A, F, F, F, A)}, verify_order_changes, needs=("orders",),
+        prepare=all_changes_settled,
     ),
     "savedCarts": Spec(
         "query", "{ savedCarts { id ownedByMe } }", no_variables, {"own": BUYERS}, verify_saved_carts,
@@ -1369,6 +1407,58 @@ ENTRIES: dict[str, Spec] = {
         input_of(id=lambda w, t: w.gid(t, "ApiClient"), overlapHours=1),
         {"own": ADMIN_ONLY, "other": NOT_FOUND_FOR_ADMINS, "missing": NOT_FOUND_FOR_ADMINS},
         verify_api_client(revoked=False), needs=("api_client",), same_answer=(("other", "missing"),),
+    ),
+    # ------------------------------------------------------------------ webhooks
+    "webhookEndpoints": Spec(
+        "query",
+        "{ webhookEndpoints(first: 100) { edges { node { id deliveries(first: 10) { edges { node { id } } } } } } }",
+        no_variables, {"own": WEBHOOK_MANAGERS}, verify_webhook_endpoints, needs=("webhooks",),
+    ),
+    "createWebhookEndpoint": Spec(
+        "mutation",
+        mutation("createWebhookEndpoint", "CreateWebhookEndpointInput",
+                 "... on WebhookSecretPayload { secret webhookEndpoint { id url } }"),
+        lambda w, t: {"input": {"url": "https://erp.example.com/new", "events": ["ORDER_APPROVED"]}},
+        {"own": WEBHOOK_MANAGERS}, verify_webhook_created,
+    ),
+    "updateWebhookEndpoint": Spec(
+        "mutation",
+        mutation("updateWebhookEndpoint", "UpdateWebhookEndpointInput",
+                 "... on WebhookEndpointPayload { webhookEndpoint { id description enabled } }"),
+        input_of(id=lambda w, t: w.gid(t, "WebhookEndpoint"), description="Renamed", enabled=False),
+        {"own": WEBHOOK_MANAGERS, "other": where_allowed(WEBHOOK_MANAGERS, NF),
+         "missing": where_allowed(WEBHOOK_MANAGERS, NF)},
+        verify_webhook_endpoint(lambda r: r["webhookEndpoint"]["description"] == "Renamed"),
+        needs=("webhooks",), same_answer=(("other", "missing"),),
+    ),
+    "deleteWebhookEndpoint": Spec(
+        "mutation",
+        mutation("deleteWebhookEndpoint", "DeleteWebhookEndpointInput",
+                 "... on DeleteWebhookEndpointPayload { deletedId }"),
+        input_of(id=lambda w, t: w.gid(t, "WebhookEndpoint")),
+        {"own": WEBHOOK_MANAGERS, "other": where_allowed(WEBHOOK_MANAGERS, NF),
+         "missing": where_allowed(WEBHOOK_MANAGERS, NF)},
+        verify_webhook_deleted, needs=("webhooks",), same_answer=(("other", "missing"),),
+    ),
+    "rotateWebhookSecret": Spec(
+        "mutation",
+        mutation("rotateWebhookSecret", "RotateWebhookSecretInput",
+                 "... on WebhookSecretPayload { secret webhookEndpoint { id previousSecretExpiresAt } }"),
+        input_of(id=lambda w, t: w.gid(t, "WebhookEndpoint")),
+        {"own": WEBHOOK_MANAGERS, "other": where_allowed(WEBHOOK_MANAGERS, NF),
+         "missing": where_allowed(WEBHOOK_MANAGERS, NF)},
+        verify_webhook_endpoint(lambda r: r["secret"].startswith("whsec_")
+                                and r["webhookEndpoint"]["previousSecretExpiresAt"] is not None),
+        needs=("webhooks",), same_answer=(("other", "missing"),),
+    ),
+    "redeliverWebhook": Spec(
+        "mutation",
+        mutation("redeliverWebhook", "RedeliverWebhookInput",
+                 "... on WebhookDeliveryPayload { delivery { id status } }"),
+        input_of(deliveryId=lambda w, t: w.gid(t, "WebhookDelivery")),
+        {"own": WEBHOOK_MANAGERS, "other": where_allowed(WEBHOOK_MANAGERS, NF),
+         "missing": where_allowed(WEBHOOK_MANAGERS, NF)},
+        verify_redelivery, needs=("webhooks",), same_answer=(("other", "missing"),),
     ),
 }
 

@@ -39,8 +39,10 @@ from models import (
     PermissionRestriction,
     Role,
     User,
+    WebhookDelivery,
 )
 from models.base import utcnow
+from models.webhook import WebhookEvent
 from policies.actor import Actor
 from resolvers import (
     api_client,
@@ -53,6 +55,7 @@ from resolvers import (
     order,
     order_submit,
     saved_cart,
+    webhook,
 )
 from resolvers import budget as budget_use_cases
 from resolvers.context import UseCaseContext
@@ -116,6 +119,8 @@ class Side:
             "OrderLine": lambda: self.values["fulfilled_line"], "AuditEntry": lambda: self.values["audit_entry"],
             "Person": lambda: self.target.user_id, "OrderChange": lambda: self.values["order_change"],
             "ApiClient": lambda: self.values["api_client"],
+            "WebhookEndpoint": lambda: self.values["webhook_endpoint"],
+            "WebhookDelivery": lambda: self.values["webhook_delivery"],
         }
         return keys[type_name]()
 
@@ -405,6 +410,22 @@ async def _api_client(w: World) -> None:
         side.values["api_client"] = issued.view.client.id
 
 
+async def _webhooks(w: World) -> None:
+    """A webhook endpoint of each company, made by its administrator, with one delivery in its log."""
+    for side in (w.own, w.other):
+        endpoint, _ = await run_as(w, side.members["admin"], partial(
+            webhook.create_endpoint, url=f"https://erp.{side.label}.example.com/hooks",
+            events=[WebhookEvent.ORDER_APPROVED], description="ERP"))
+        async with w.services.db.transaction() as session:
+            delivery = WebhookDelivery(
+                company_id=side.company_id, endpoint_id=endpoint.id, message_id=f"msg_world_{endpoint.id}",
+                event_type=WebhookEvent.ORDER_APPROVED.value, payload={"type": "order.approved"}, status="succeeded",
+                attempts=1)
+            session.add(delivery)
+            await session.flush()
+        side.values.update(webhook_endpoint=endpoint.id, webhook_delivery=delivery.id)
+
+
 async def _own_product(w: World) -> None:
     """A product of the operator's own (the catalogue is global: changing the shared ones would leak between cases)."""
     fields = catalogue.ProductFields(
@@ -418,7 +439,7 @@ FEATURES: dict[str, Callable[[World], Awaitable[None]]] = {  # built in this ord
     "saved_carts": _saved_carts, "caller_cart": _caller_cart, "caller_saved_cart": _caller_saved_cart,
     "invoice_application": _invoice_application, "refresh": setup_refresh, "reset_link": setup_reset,
     "invitation": setup_invitations, "deactivated": setup_deactivated, "restricted": setup_restricted,
-    "own_product": _own_product, "api_client": _api_client,
+    "own_product": _own_product, "api_client": _api_client, "webhooks": _webhooks,
 }
 FEATURE_NEEDS = {"caller_saved_cart": {"caller_cart"}}
 

@@ -29,7 +29,8 @@ from schema.node import NODE_FETCHERS
 from schema.relay import parse_global_id
 from tests.policies.world import create_matrix_state, world_for
 
-ALL_FEATURES = ("location", "cost_centre", "budget", "orders", "saved_carts", "invoice_application")
+ALL_FEATURES = ("location", "cost_centre", "budget", "orders", "saved_carts", "invoice_application", "api_client",
+                "webhooks")
 
 
 async def served_schema(api) -> GraphQLSchema:
@@ -99,6 +100,15 @@ OWN_QUERIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "InvoiceApplication": (
         "{{ companyCredit {{ latestApplication {{ {sel} }} }} }}",
         ("companyCredit", "latestApplication"),
+    ),
+    "ApiClient": ("{{ apiClients(first: 100) {{ edges {{ node {{ {sel} }} }} }} }}", ("apiClients", "edges", "node")),
+    "WebhookEndpoint": (
+        "{{ webhookEndpoints(first: 100) {{ edges {{ node {{ {sel} }} }} }} }}", ("webhookEndpoints", "edges", "node"),
+    ),
+    "WebhookDelivery": (
+        "{{ webhookEndpoints(first: 10) {{ edges {{ node {{ deliveries(first: 10) {{ edges {{ node {{ {sel} }} }} }} "
+        "}} }} }} }}",
+        ("webhookEndpoints", "edges", "node", "deliveries", "edges", "node"),
     ),
 }
 

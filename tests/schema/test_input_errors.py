@@ -686,7 +686,47 @@ BAD_INPUTS: dict[str, list[Bad]] = {
     "rejectOrders": [
         bad("order_approver", lambda s: _pending_ids(s, comment=""), expect=(("INVALID_INPUT", "comment"),) * 2),
     ],
+    # --- API clients
+    "createApiClient": [
+        bad("admin", {"name": " ", "scopes": ["ORDERS_READ"]}, "INVALID_INPUT", "name"),
+        bad("admin", {"name": "ERP", "scopes": []}, "INVALID_INPUT", "scopes"),
+    ],
+    "revokeApiClient": [bad("admin", {"id": gid("ApiClient", MISSING)}, "NOT_FOUND", "id")],
+    "rotateApiClientSecret": [
+        bad("admin", lambda s: _client_input(s, overlapHours=169), "INVALID_INPUT", "overlapHours"),
+        bad("admin", {"id": gid("ApiClient", MISSING)}, "NOT_FOUND", "id"),
+        bad("admin", lambda s: _client_input(s, revoked=True), "INVALID_STATE", "id"),
+    ],
+    # --- webhooks
+    "createWebhookEndpoint": [
+        bad("admin", {"url": "ftp://erp.example.com/hooks", "events": ["ORDER_APPROVED"]}, "URL_NOT_ALLOWED", "url"),
+        bad("admin", {"url": "https://erp.example.com/hooks", "events": []}, "INVALID_INPUT", "events"),
+        bad("admin", {"url": "https://erp.example.com/hooks", "events": ["ORDER_APPROVED"], "description": "x" * 201},
+            "INVALID_INPUT", "description"),
+    ],
+    "updateWebhookEndpoint": [
+        bad("admin", {"id": gid("WebhookEndpoint", MISSING), "enabled": False}, "NOT_FOUND", "id"),
+        bad("admin", lambda s: _endpoint_input(s, url="https://user:pw@erp.example.com/"), "URL_NOT_ALLOWED", "url"),
+        bad("admin", lambda s: _endpoint_input(s, events=[]), "INVALID_INPUT", "events"),
+    ],
+    "deleteWebhookEndpoint": [bad("admin", {"id": gid("WebhookEndpoint", MISSING)}, "NOT_FOUND", "id")],
+    "rotateWebhookSecret": [bad("admin", {"id": gid("WebhookEndpoint", MISSING)}, "NOT_FOUND", "id")],
+    "redeliverWebhook": [bad("admin", {"deliveryId": gid("WebhookDelivery", MISSING)}, "NOT_FOUND", "deliveryId")],
 }
+
+
+async def _endpoint_input(s: Shop, **changes) -> dict:
+    created = await s.call("createWebhookEndpoint",
+                           {"url": "https://erp.example.com/hooks", "events": ["ORDER_APPROVED"]})
+    return {"id": created["webhookEndpoint"]["id"]} | changes
+
+
+async def _client_input(s: Shop, *, revoked: bool = False, **changes) -> dict:
+    created = await s.call("createApiClient", {"name": "ERP", "scopes": ["ORDERS_READ"]})
+    client_id = created["apiClient"]["id"]
+    if revoked:
+        assert (await s.call("revokeApiClient", {"id": client_id}))["__typename"] == "ApiClientPayload"
+    return {"id": client_id} | changes
 
 
 async def _async(value: dict) -> dict:
