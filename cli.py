@@ -89,9 +89,31 @@ def demo_data() -> None:
         typer.echo("procura demo-data: refusing to load demo accounts (their passwords are public) with "
                    "PROCURA_ENV=production; set PROCURA_ENV=development to run the demo", err=True)
         raise typer.Exit(1)
-    created, people = run_with_services(load_demo_data)
+    from demo.api_client import ensure_demo_api_client
+    from demo.load import DEMO_ORG_NUMBER, DEMO_USERS
+
+    async def load(services):
+        loaded = await load_demo_data(services)
+        return loaded, await ensure_demo_api_client(services, DEMO_ORG_NUMBER, DEMO_USERS[0][0])
+
+    (created, people), client = run_with_services(load)
     typer.echo("Demo data loaded." if created else "Demo data already present.")
     _print_sign_ins(people, settings.public_url.rstrip("/"))
+    if client is not None:
+        _print_demo_api_client(client, settings.public_url.rstrip("/"))
+
+
+def _print_demo_api_client(client, url: str) -> None:
+    scopes = ", ".join(scope.upper() for scope in client.scopes)
+    typer.echo(f"API client {client.name!r} of the demo company ({scopes}), development only:")
+    typer.echo(f"  secret: {client.secret}")
+    if client.usable:
+        typer.echo(f"  curl -H 'Authorization: Bearer {client.secret}' -H 'Content-Type: application/json' "
+                   f"-d '{{\"query\": \"{{ orders(first: 5) {{ edges {{ node {{ number status }} }} }} }}\"}}' "
+                   f"{url}/graphql")
+    else:
+        typer.echo("  (revoked or rotated in this database: create another one with createApiClient)")
+    typer.echo("")
 
 
 @app.command("create-operator")
@@ -246,8 +268,9 @@ def serve(
     # honours it from TRUSTED_PROXIES only.
     background = _start_worker() if with_worker else None
     try:
+        # ws_max_size: a WebSocket message (a subscribe) is bounded like a request body (MAX_REQUEST_BYTES).
         uvicorn.run("app:create_app", factory=True, host=host, port=port, workers=workers, proxy_headers=False,
-                    log_level="info")
+                    log_level="info", ws_max_size=settings.max_request_bytes)
     finally:
         if background is not None:
             _stop_worker(background, wait=settings.worker_grace_seconds + 10)

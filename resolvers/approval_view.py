@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, select
+from sqlalchemy import ColumnElement, and_, select
 
 from models import Budget, BudgetUsage, Membership, Order, OrderApprovalStep, OrderCharge, User
 from models.order_state import OrderStatus
@@ -112,14 +112,18 @@ async def _member_names(ctx: UseCaseContext, views: list[OrderView], ids: set[in
     return {mid: f"{first} {last}".strip() or email for mid, first, last, email in rows}
 
 
+def awaiting_decision(actor: Actor) -> ColumnElement[bool]:
+    """Orders of the actor's approval queue: pending, not their own, with a current step they may decide
+    (with company_scope(Order, actor); the queue and its live subscription share it)."""
+    return and_(Order.status == OrderStatus.PENDING_APPROVAL.value, Order.buyer_id != actor.membership_id,
+                Order.id.in_(select(OrderApprovalStep.order_id).where(eligible_step(actor))))
+
+
 async def approval_queue(ctx: UseCaseContext, *, first: int, after: int | None) -> tuple[list[OrderView], bool]:
     """Orders waiting for the caller's decision, oldest first."""
     actor = ctx.require(Permission.ORDER_APPROVE)
     check_page_size(first, ctx.settings.max_page_size)
-    query = company_scope(Order, actor).apply(order_rows()).where(
-        Order.status == OrderStatus.PENDING_APPROVAL.value, Order.buyer_id != actor.membership_id,
-        Order.id.in_(select(OrderApprovalStep.order_id).where(eligible_step(actor))),
-    )
+    query = company_scope(Order, actor).apply(order_rows()).where(awaiting_decision(actor))
     if after is not None:
         query = query.where(Order.id > after)
     rows = (await ctx.session.execute(query.order_by(Order.id).limit(first + 1))).all()
