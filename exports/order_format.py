@@ -5,47 +5,60 @@ writes them: global ids, enum names, money as decimal strings in the order's cur
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import orjson
 
 from models.location import WEEKDAYS
-from models.money import format_amount
+from models.money import MINOR_PER_MAJOR
 from resolvers.changes import Position, encode_cursor
 from resolvers.order_view import LineView, OrderView
 from schema.relay import to_global_id
 
+# Money as a decimal string, exactly as models.money.format_amount writes it, without a Decimal per amount
+# (an export writes tens of them per order; tests compare the two).
+assert MINOR_PER_MAJOR == 100
 
-def _time(value) -> str | None:
-    return value.isoformat() if value is not None else None
+
+def amount(minor: int) -> str:
+    sign, minor = ("-", -minor) if minor < 0 else ("", minor)
+    return f"{sign}{minor // 100}.{minor % 100:02d}"
+
+
+def unique_id(type_name: str, pk: int) -> str:
+    """schema.relay.to_global_id without its cache, for ids an export meets once (orders, lines): a cache
+    of a million entries would only churn."""
+    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
 
 
 def _line(line: LineView) -> dict[str, Any]:
     return {
-        "id": to_global_id("OrderLine", line.id), "productId": to_global_id("Product", line.product_id),
+        "id": unique_id("OrderLine", line.id), "productId": to_global_id("Product", line.product_id),
         "sku": line.sku, "name": line.name, "unit": line.unit, "quantity": line.quantity,
-        "unitPrice": format_amount(line.unit_price_minor), "vatRate": line.vat_rate,
-        "net": format_amount(line.net_minor), "vat": format_amount(line.vat_minor),
-        "gross": format_amount(line.net_minor + line.vat_minor), "substitutionAllowed": line.substitution_allowed,
+        "unitPrice": amount(line.unit_price_minor), "vatRate": line.vat_rate,
+        "net": amount(line.net_minor), "vat": amount(line.vat_minor),
+        "gross": amount(line.net_minor + line.vat_minor), "substitutionAllowed": line.substitution_allowed,
         "returnedQuantity": line.returned_quantity,
     }
 
 
 def order_document(v: OrderView) -> dict[str, Any]:
-    """The NDJSON object of an order: the fields of the API's Order, money flattened to decimal strings."""
+    """The NDJSON object of an order: the fields of the API's Order, money flattened to decimal strings.
+    Times, dates and times of day stay objects: orjson writes them as ISO 8601 (as isoformat() does)."""
     totals = v.totals
     assert totals is not None  # fetch_orders sets them
     slot = None
     if v.slot_id is not None:
         slot = {"slotId": to_global_id("DeliverySlot", v.slot_id), "weekday": WEEKDAYS[v.slot_weekday or 0],
-                "startsAt": _time(v.slot_starts_at), "endsAt": _time(v.slot_ends_at)}
+                "startsAt": v.slot_starts_at, "endsAt": v.slot_ends_at}
     return {
-        "__typename": "Order", "id": to_global_id("Order", v.id), "number": v.number, "status": v.status.name,
-        "currency": v.currency, "createdAt": _time(v.created_at), "submittedAt": _time(v.submitted_at),
-        "updatedAt": _time(v.updated_at),
+        "__typename": "Order", "id": unique_id("Order", v.id), "number": v.number, "status": v.status.name,
+        "currency": v.currency, "createdAt": v.created_at, "submittedAt": v.submitted_at, "updatedAt": v.updated_at,
         "buyer": {"userId": to_global_id("User", v.buyer_id), "name": v.buyer_name, "email": v.buyer_email},
         "group": {"groupId": to_global_id("Group", v.group_id), "name": v.group_name},
         "endCustomer": None if v.end_customer_id is None else {
@@ -61,12 +74,12 @@ def order_document(v: OrderView) -> dict[str, Any]:
             "locationName": v.location_name,
             "address": {"street": v.delivery_street, "postalCode": v.delivery_postal_code,
                         "city": v.delivery_city} if v.delivery_street else None,
-            "slot": slot, "date": v.delivery_date.isoformat() if v.delivery_date else None,
+            "slot": slot, "date": v.delivery_date,
         },
         "totals": {
-            "net": format_amount(totals.net), "vat": format_amount(totals.vat), "gross": format_amount(totals.gross),
-            "credited": format_amount(v.credited_minor),
-            "vatBreakdown": [{"rate": rate, "net": format_amount(net), "vat": format_amount(vat)}
+            "net": amount(totals.net), "vat": amount(totals.vat), "gross": amount(totals.gross),
+            "credited": amount(v.credited_minor),
+            "vatBreakdown": [{"rate": rate, "net": amount(net), "vat": amount(vat)}
                              for rate, (net, vat) in totals.vat_by_rate.items()],
         },
         "warnings": v.warnings,
@@ -79,7 +92,7 @@ async def ndjson(batches: AsyncIterator[list[OrderView]], cursor: Position) -> A
     "feedCursor": <cursor>}. A stream without the end line was cut off."""
     count = 0
     async for views in batches:
-        yield b"".join(orjson.dumps(order_document(view)) + b"\n" for view in views)
+        yield b"".join([orjson.dumps(order_document(view), option=orjson.OPT_APPEND_NEWLINE) for view in views])
         count += len(views)
     yield orjson.dumps({"__typename": "ExportEnd", "orders": count, "feedCursor": encode_cursor(cursor)}) + b"\n"
 
@@ -103,11 +116,15 @@ def _text(value: str | None) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
+def _time(value: datetime | None) -> str:
+    return value.isoformat() if value is not None else ""
+
+
 def _order_cells(v: OrderView) -> list[Any]:
     totals = v.totals
     assert totals is not None
     return [
-        to_global_id("Order", v.id), v.number, v.status.name, v.currency, _time(v.created_at),
+        unique_id("Order", v.id), v.number, v.status.name, v.currency, _time(v.created_at),
         _time(v.submitted_at), _time(v.updated_at), to_global_id("User", v.buyer_id), _text(v.buyer_name),
         _text(v.buyer_email), to_global_id("Group", v.group_id), _text(v.group_name),
         to_global_id("EndCustomer", v.end_customer_id) if v.end_customer_id else "", _text(v.end_customer_name),
@@ -116,16 +133,16 @@ def _order_cells(v: OrderView) -> list[Any]:
         v.payment_method.upper() if v.payment_method else "",
         to_global_id("DeliveryLocation", v.location_id) if v.location_id else "", _text(v.location_name),
         _text(v.delivery_street), _text(v.delivery_postal_code), _text(v.delivery_city),
-        v.delivery_date.isoformat() if v.delivery_date else "", format_amount(totals.net),
-        format_amount(totals.vat), format_amount(totals.gross), format_amount(v.credited_minor),
+        v.delivery_date.isoformat() if v.delivery_date else "", amount(totals.net), amount(totals.vat),
+        amount(totals.gross), amount(v.credited_minor),
     ]
 
 
 def _line_cells(line: LineView) -> list[Any]:
     return [
-        to_global_id("OrderLine", line.id), to_global_id("Product", line.product_id), _text(line.sku),
-        _text(line.name), _text(line.unit), line.quantity, format_amount(line.unit_price_minor), line.vat_rate,
-        format_amount(line.net_minor), format_amount(line.vat_minor), format_amount(line.net_minor + line.vat_minor),
+        unique_id("OrderLine", line.id), to_global_id("Product", line.product_id), _text(line.sku),
+        _text(line.name), _text(line.unit), line.quantity, amount(line.unit_price_minor), line.vat_rate,
+        amount(line.net_minor), amount(line.vat_minor), amount(line.net_minor + line.vat_minor),
         "true" if line.substitution_allowed else "false", line.returned_quantity,
     ]
 

@@ -27,6 +27,8 @@ class Order(Base):
         # The history by update time (filter and sort by updatedAt), per company and per buyer.
         Index("ix_orders_company_updated", "company_id", "updated_at", "id"),
         Index("ix_orders_buyer_updated", "buyer_id", "updated_at", "id"),
+        # Every company's orders by submission (the platform operator's history and export).
+        Index("ix_orders_submitted", "submitted_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

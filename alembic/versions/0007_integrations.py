@@ -236,6 +236,8 @@ def upgrade() -> None:
     # Order.updatedAt: the history filtered and sorted by update time, per company and per buyer.
     op.create_index("ix_orders_company_updated", "orders", ["company_id", "updated_at", "id"], unique=False)
     op.create_index("ix_orders_buyer_updated", "orders", ["buyer_id", "updated_at", "id"], unique=False)
+    # Every company's orders by submission: the platform operator's history and export.
+    op.create_index("ix_orders_submitted", "orders", ["submitted_at", "id"], unique=False)
 
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.add_column(sa.Column("actor_api_client_id", sa.Integer(), nullable=True))
@@ -263,6 +265,7 @@ def downgrade() -> None:
         batch_op.drop_constraint(batch_op.f("fk_audit_log_actor_api_client_id_api_clients"), type_="foreignkey")
         batch_op.drop_column("actor_api_client_id")
 
+    op.drop_index("ix_orders_submitted", table_name="orders")
     op.drop_index("ix_orders_buyer_updated", table_name="orders")
     op.drop_index("ix_orders_company_updated", table_name="orders")
     with op.batch_alter_table("order_changes", schema=None) as batch_op:

@@ -402,3 +402,15 @@ async def test_the_command_line_exports_a_company(api, services, database_url, t
         result = await asyncio.to_thread(procura, "export-orders", *args, cwd=tmp_path, **environment)
         assert result.returncode == 1 and message in result.stderr, result.stderr
 
+
+
+def test_the_export_writes_amounts_and_ids_exactly_as_the_api_does():
+    from exports.order_format import amount, unique_id
+    from models.money import format_amount
+    from schema.relay import to_global_id
+
+    for minor in [*range(-250, 250), 10**15 - 1, -(10**15) + 1, 123_456_789]:
+        assert amount(minor) == format_amount(minor), minor
+    for pk in [1, 9, 10, 99, 100, 12_345, 2**31 - 1]:
+        for type_name in ("Order", "OrderLine"):
+            assert unique_id(type_name, pk) == to_global_id(type_name, pk)
