@@ -3,6 +3,7 @@ configured through the environment, against a temporary SQLite database."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
@@ -13,7 +14,7 @@ import httpx
 from sqlalchemy import func, select
 
 from app import create_app
-from models import Company, Group, Membership, User
+from models import ApiClientSecret, Company, Group, Membership, User
 from schema import build_schema
 from settings import Settings
 from tests.conftest import test_settings as make_test_settings
@@ -104,6 +105,40 @@ async def test_demo_data_is_loaded_once_and_its_sign_ins_work(tmp_path):
                     assert me["user"]["role"] == role.upper() and me["company"]["name"]
     finally:
         await application.state.services.db.dispose()
+
+
+DEMO_SECRET = re.compile(r"^\s+secret: (prc_\S+)\s*$", re.MULTILINE)
+
+
+async def test_demo_data_prints_a_working_api_client_secret_every_time(tmp_path):
+    url = migrated(tmp_path)
+    first = procura("demo-data", cwd=tmp_path, database_url=url, PROCURA_ENV="development")
+    assert first.returncode == 0, first.stderr
+    (secret,) = DEMO_SECRET.findall(first.stdout)
+    second = procura("demo-data", cwd=tmp_path, database_url=url, PROCURA_ENV="development")
+    assert DEMO_SECRET.findall(second.stdout) == [secret] and "curl -H 'Authorization: Bearer" in second.stdout
+
+    application = create_app(make_test_settings(url))
+    try:
+        async with application.state.services.db.read_sessions() as session:
+            stored = list(await session.scalars(select(ApiClientSecret.secret_hash)))
+        assert stored == [hashlib.sha256(secret.encode()).hexdigest()]  # one client, its secret hashed
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://demo") as http:
+            api = Api(http, application.state.services)
+            orders = (await api.query("{ orders(first: 50) { edges { node { number } } } }", token=secret))["orders"]
+            assert len(orders["edges"]) >= 5  # the whole demo company's orders
+            # Revoked in the demo: the next run says so instead of printing a secret that opens nothing.
+            admin = await api.login("admin@demo.procura.test", "demo-password-1")
+            (client_id,) = [edge["node"]["id"] for edge in (await api.query(
+                "{ apiClients { edges { node { id } } } }", token=admin["accessToken"]))["apiClients"]["edges"]]
+            revoke = await api.mutate("revokeApiClient", "ApiClientIdInput", "__typename", {"id": client_id},
+                                      admin["accessToken"])
+            assert revoke["data"]["revokeApiClient"]["__typename"] == "ApiClientPayload"
+    finally:
+        await application.state.services.db.dispose()
+    third = procura("demo-data", cwd=tmp_path, database_url=url, PROCURA_ENV="development")
+    assert "revoked or rotated in this database" in third.stdout and "curl" not in third.stdout
 
 
 async def test_create_operator(tmp_path):

@@ -28,6 +28,7 @@ from tests.conftest import test_settings as make_test_settings
 from tests.factories import Api, Tenant, error_code
 from tests.helpers import snapshot
 from tests.ordering_helpers import create_product, place_order, shop
+from tests.websocket_helpers import graphql_socket, serving
 
 CLIENT_FIELDS = ("id name scopes createdBy { id email } createdAt lastUsedAt revokedAt "
                  "secrets { hint createdAt expiresAt }")
@@ -436,3 +437,26 @@ async def test_the_bucket_is_one_for_two_servers_and_exact_under_concurrency(api
 def test_the_bucket_must_hold_the_costliest_query(database_url):
     with pytest.raises(ValueError, match="API_RATE_LIMIT_CAPACITY"):
         make_test_settings(database_url, api_rate_limit_capacity=100, max_query_cost=101)
+
+
+async def test_starting_a_subscription_draws_on_the_bucket(api, database_url):
+    """A subscription is priced when it starts, like a query (its events are not): an empty bucket refuses it."""
+    tenant = await api.tenant([Role.ADMIN])
+    _, secret = await new_client(api, tenant[Role.ADMIN].token, ApiScope.ORDERS_READ)
+    application = create_app(make_test_settings(database_url, **LIMITS))
+    try:
+        async with serving(application) as address, httpx.AsyncClient(base_url=f"http://{address}") as http:
+            await drain(http, secret)
+            async with graphql_socket(address, secret) as socket:
+                await socket.subscribe("1", "subscription { orderEvents { order { id } } }")
+                refused = await socket.receive()
+                # Refused before it runs: the protocol's `error`, or a result without data that completes it.
+                if refused["type"] == "error":
+                    errors = refused["payload"]
+                else:
+                    assert refused["type"] == "next" and refused["payload"]["data"] is None, refused
+                    errors = refused["payload"]["errors"]
+                    assert await socket.receive() == {"id": "1", "type": "complete"}
+            assert refused["id"] == "1" and [e["extensions"]["code"] for e in errors] == ["RATE_LIMITED"], refused
+    finally:
+        await application.state.services.db.dispose()
