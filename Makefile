@@ -20,13 +20,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## Set up, migrate the embedded SQLite database, load demo data once, serve on HOST:PORT.
+## Set up, migrate the embedded SQLite database, load demo data once, serve on HOST:PORT with the background worker.
 # Development mode for every command of the recipe (the settings default to production).
 run: export PROCURA_ENV = development
 run: $(STAMP)
 	$(BIN)/procura db upgrade
 	PUBLIC_URL='$(PUBLIC_URL)' $(BIN)/procura demo-data
-	HOST=$(HOST) PORT=$(PORT) PUBLIC_URL='$(PUBLIC_URL)' $(BIN)/procura serve --host $(HOST) --port $(PORT) --no-migrate
+	HOST=$(HOST) PORT=$(PORT) PUBLIC_URL='$(PUBLIC_URL)' $(BIN)/procura serve --host $(HOST) --port $(PORT) --no-migrate --with-worker
 
 ## Set up and run the whole suite on SQLite; on PostgreSQL too when TEST_DATABASE_URL is set.
 test: $(STAMP)

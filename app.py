@@ -106,7 +106,8 @@ def build_services(settings: Settings) -> Services:
                             parallelism=settings.argon2_parallelism),
         tokens=AccessTokens(secret=settings.jwt_secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
                             ttl=timedelta(minutes=settings.access_token_minutes)),
-        mailer=Mailer(db, smtp_url=settings.smtp_url, sender=settings.mail_from),
+        mailer=Mailer(db, smtp_url=settings.smtp_url, sender=settings.mail_from,
+                      retry_seconds=settings.mail_retry_seconds),
         broker=ChangeBroker(db, settings.database_url, poll_seconds=settings.subscription_poll_seconds),
     )
 

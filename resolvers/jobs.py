@@ -56,6 +56,23 @@ async def enqueue(
     await session.execute(statement)
 
 
+async def complete(session: AsyncSession, kind: str, key: str) -> None:
+    """Mark a queued job done in the session's transaction, when what it would do was done another way (a mail
+    sent right after commit). A job a worker is running is left to that worker."""
+    await session.execute(
+        update(Job).where(Job.kind == kind, Job.key == key, Job.status == JobStatus.PENDING.value,
+                          or_(Job.locked_until.is_(None), Job.locked_until < utcnow()))
+        .values(status=JobStatus.DONE.value, finished_at=utcnow(), locked_by=None, locked_until=None))
+
+
+async def reschedule(session: AsyncSession, kind: str, key: str, run_at: datetime) -> None:
+    """Move a queued job that no worker is running to `run_at`, in the session's transaction."""
+    await session.execute(
+        update(Job).where(Job.kind == kind, Job.key == key, Job.status == JobStatus.PENDING.value,
+                          or_(Job.locked_until.is_(None), Job.locked_until < utcnow()))
+        .values(run_at=run_at))
+
+
 async def claim(db: Database, worker_id: str, *, lease: timedelta, kinds: list[str] | None = None) -> ClaimedJob | None:
     """The next due job, leased to `worker_id` until now + `lease`; None when nothing is due.
 

@@ -3,12 +3,17 @@
 With `SMTP_URL` set (smtp://user:pass@host:port, smtps:// for implicit TLS, or
 `?starttls=1`), messages go out through aiosmtplib; without it they go to the log, so
 the demo works offline. A message whose delivery failed keeps `sent_at` empty and its
-error, and is retried by the next delivery run.
+error. Each message is queued with a job (`mail.send`, its id as key) in the same transaction,
+due MAIL_RETRY_SECONDS later: when the delivery right after commit succeeds it marks the job
+done; when it failed (or never ran: the process died), the worker tries again, doubling the
+wait after each failure, until MAIL_MAX_ATTEMPTS tries in all; then the job is failed and the
+message keeps its last error.
 """
 
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -19,9 +24,19 @@ from sqlalchemy import select
 from models import OutboxMessage
 from models.base import utcnow
 from models.db import Database
+from resolvers import jobs
 from resolvers.context import UseCaseContext
 
 log = structlog.get_logger("procura.mail")
+
+
+SEND_KIND = "mail.send"
+RETRY_CAP = timedelta(hours=1)
+
+
+def retry_delay(retry_seconds: float, attempts: int) -> timedelta:
+    """How long after its `attempts`-th failed try a message is tried again: MAIL_RETRY_SECONDS, doubling."""
+    return min(timedelta(seconds=retry_seconds) * 2 ** max(attempts - 1, 0), RETRY_CAP)
 
 
 async def queue_mail(ctx: UseCaseContext, *, to: str, subject: str, body: str) -> None:
@@ -29,11 +44,16 @@ async def queue_mail(ctx: UseCaseContext, *, to: str, subject: str, body: str) -
     ctx.session.add(message)
     await ctx.session.flush()
     ctx.queued_mail.append(message.id)
+    # The worker's retry, committed with the message: it sends the message if the delivery after commit
+    # fails or never happens. The first of MAIL_MAX_ATTEMPTS tries is that delivery's.
+    await jobs.enqueue(ctx.session, SEND_KIND, str(message.id), {"message": message.id},
+                       run_at=message.created_at + retry_delay(ctx.settings.mail_retry_seconds, 1),
+                       max_attempts=max(ctx.settings.mail_max_attempts - 1, 1))
 
 
 class Mailer:
-    def __init__(self, db: Database, *, smtp_url: str | None, sender: str) -> None:
-        self._db, self._smtp_url, self._sender = db, smtp_url, sender
+    def __init__(self, db: Database, *, smtp_url: str | None, sender: str, retry_seconds: float = 60) -> None:
+        self._db, self._smtp_url, self._sender, self._retry_seconds = db, smtp_url, sender, retry_seconds
         self._tasks: set[asyncio.Task] = set()
 
     def deliver_soon(self, message_ids: list[int]) -> None:
@@ -57,17 +77,35 @@ class Mailer:
             messages = (await session.scalars(query.order_by(OutboxMessage.id))).all()
         sent = 0
         for message in messages:
-            error = await self._send(message)
-            async with self._db.transaction() as session:
-                stored = await session.get_one(OutboxMessage, message.id)  # outbox rows are never deleted
-                stored.attempts += 1
-                if error is None:
-                    stored.sent_at, stored.last_error = utcnow(), None
-                    stored.transport = "smtp" if self._smtp_url else "log"
-                    sent += 1
-                else:
-                    stored.last_error = error[:500]
+            error, _ = await self._attempt(message)
+            sent += error is None
         return sent
+
+    async def retry(self, message_id: int) -> tuple[str | None, int]:
+        """The worker's try of one message: (None, tries so far) when it went out now or before, else
+        (the error, tries so far)."""
+        async with self._db.read_sessions() as session:
+            message = await session.get_one(OutboxMessage, message_id)
+        if message.sent_at is not None:
+            return None, message.attempts
+        return await self._attempt(message)
+
+    async def _attempt(self, message: OutboxMessage) -> tuple[str | None, int]:
+        error = await self._send(message)
+        async with self._db.transaction() as session:
+            stored = await session.get_one(OutboxMessage, message.id)  # outbox rows are never deleted
+            stored.attempts += 1
+            if error is None:
+                stored.sent_at, stored.last_error = utcnow(), None
+                stored.transport = "smtp" if self._smtp_url else "log"
+                # Sent: the worker's retry has nothing left to do (unless it is running it right now).
+                await jobs.complete(session, SEND_KIND, str(message.id))
+            else:
+                stored.last_error = error[:500]
+                # The retry waits its back-off from this failure (a running worker schedules its own retry).
+                await jobs.reschedule(session, SEND_KIND, str(message.id),
+                                      utcnow() + retry_delay(self._retry_seconds, stored.attempts))
+            return error, stored.attempts
 
     async def _send(self, message: OutboxMessage) -> str | None:
         if not self._smtp_url:

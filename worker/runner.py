@@ -135,16 +135,18 @@ class Worker:
         self.running: set[asyncio.Task] = set()
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
-        self._signals = 0
+        self._signals = 0  # SIGINTs received
 
     def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
 
-    def on_signal(self) -> None:
-        """First signal: graceful stop; a second one: stop the running jobs now (they are given back)."""
-        self._signals += 1
-        if self._signals == 1:
+    def on_signal(self, signum: int = signal.SIGTERM) -> None:
+        """SIGTERM or a first SIGINT: graceful stop. A second SIGINT (Ctrl-C again): stop the running jobs now;
+        they are given back. Only SIGINT escalates, so that a SIGTERM from `procura serve --with-worker` after
+        the Ctrl-C the terminal sent to both keeps the stop graceful."""
+        self._signals += signum == signal.SIGINT
+        if not self._stopping.is_set() or self._signals < 2:
             log.info("worker_stopping", worker_id=self.worker_id, running=len(self.running), grace=self.grace)
             self.stop()
         else:
@@ -234,7 +236,7 @@ async def run_worker(services: Services) -> None:
     worker = Worker(services)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, worker.on_signal)
+        loop.add_signal_handler(signum, worker.on_signal, signum)
     try:
         await worker.run()
     finally:

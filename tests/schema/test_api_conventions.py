@@ -199,7 +199,9 @@ async def test_health_and_readiness(client, services):
     health = await client.get("/healthz")
     assert (health.status_code, health.json()) == (200, {"status": "ok"})
     ready = await client.get("/readyz")
-    assert (ready.status_code, ready.json()) == (200, {"status": "ok", "database": services.db.dialect})
+    no_worker = {"status": "absent", "running": 0, "lastBeatSecondsAgo": None}  # tests/worker/test_readyz.py
+    assert (ready.status_code, ready.json()) == (200, {"status": "ok", "database": services.db.dialect,
+                                                       "worker": no_worker})
 
 
 async def test_not_ready_when_the_database_is_unreachable():
