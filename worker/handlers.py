@@ -43,7 +43,7 @@ async def send_mail(services: Services, job: ClaimedJob) -> None:
     """One more try of a message the delivery after commit could not send (resolvers/mail.py)."""
     error, tries = await services.mailer.retry(int(job.key))
     if error is not None:
-        raise Retry(error, utcnow() + mail.retry_delay(services.settings, tries))
+        raise Retry(error, utcnow() + mail.retry_delay(services.settings.mail_retry_seconds, tries))
 
 
 HANDLERS: dict[str, Handler] = {
