@@ -8,7 +8,7 @@ digest); a rotated-out secret keeps signing alongside the new one until `previou
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
@@ -16,12 +16,61 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
 from models.change import BigKey
+from models.order_state import OrderEventKind
+
+
+class WebhookEvent(StrEnum):
+    """The events an endpoint may subscribe to, by their wire name (the payload's `type`). Each family
+    of events has a source that turns its feed into deliveries: orders today (the order change feed);
+    invoice events join as new members ("invoice.issued", ...) with a source of their own."""
+
+    ORDER_SUBMITTED = "order.submitted"
+    ORDER_APPROVAL_REQUESTED = "order.approval_requested"
+    ORDER_APPROVED = "order.approved"
+    ORDER_REJECTED = "order.rejected"
+    ORDER_CANCELLED = "order.cancelled"
+    ORDER_FULFILLED = "order.fulfilled"
+    ORDER_RETURNED = "order.returned"
+
+
+# The timeline entries of an order that are webhook events. An approval tier decided while later tiers
+# still wait (approve_step) and a warning recorded at submission are not: the order's state for the
+# outside world changes only at the steps below.
+ORDER_EVENTS: dict[OrderEventKind, WebhookEvent] = {
+    OrderEventKind.SUBMIT: WebhookEvent.ORDER_SUBMITTED,
+    OrderEventKind.REQUIRE_APPROVAL: WebhookEvent.ORDER_APPROVAL_REQUESTED,
+    OrderEventKind.APPROVE: WebhookEvent.ORDER_APPROVED,
+    OrderEventKind.REJECT: WebhookEvent.ORDER_REJECTED,
+    OrderEventKind.CANCEL: WebhookEvent.ORDER_CANCELLED,
+    OrderEventKind.FULFIL: WebhookEvent.ORDER_FULFILLED,
+    OrderEventKind.RETURN: WebhookEvent.ORDER_RETURNED,
+}
+
+# Waits after each failed attempt: 8 attempts spread over 27 h 35 min, so that a receiver that is down
+# for a day still gets every event (the first retry comes quickly, for a blip; the last ones are far apart).
+RETRY_DELAYS: tuple[timedelta, ...] = (
+    timedelta(seconds=5), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=5),
+    timedelta(hours=10), timedelta(hours=10),
+)
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+
+
+def retry_delay(attempts_made: int) -> timedelta | None:
+    """How long to wait after the `attempts_made`-th attempt failed; None when that was the last one."""
+    return RETRY_DELAYS[attempts_made - 1] if 1 <= attempts_made <= len(RETRY_DELAYS) else None
+
+
+def should_disable(consecutive_failures: int, delivery_failed_for_good: bool) -> bool:
+    """An endpoint is disabled when a delivery has failed its whole schedule and no attempt to the endpoint
+    succeeded meanwhile (every attempt for more than a day failed): not after a short outage, however many
+    events it failed."""
+    return delivery_failed_for_good and consecutive_failures >= MAX_ATTEMPTS
 
 
 class DeliveryStatus(StrEnum):
-    PENDING = "pending"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
+    PENDING = "pending"  # an attempt is due or scheduled
+    SUCCEEDED = "succeeded"  # a 2xx answer
+    FAILED = "failed"  # every scheduled attempt failed (or the endpoint was disabled meanwhile)
 
 
 class WebhookEndpoint(Base):

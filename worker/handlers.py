@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from models.base import utcnow
-from resolvers import changes, jobs, mail
+from resolvers import changes, jobs, mail, webhook_delivery, webhook_dispatch
 from resolvers.context import Services
 from resolvers.jobs import ClaimedJob, Retry
 
@@ -50,5 +50,7 @@ HANDLERS: dict[str, Handler] = {
     PRUNE_JOBS: prune_jobs,
     changes.PRUNE_CHANGES_JOB: changes.prune_changes_job,  # the change feed's retention (daily)
     mail.SEND_KIND: send_mail,
+    webhook_dispatch.DISPATCH_KIND: webhook_dispatch.dispatch_job,  # the change feed into deliveries (every second)
+    webhook_dispatch.DELIVER_KIND: webhook_delivery.deliver_job,  # one attempt of one delivery
     # Add kinds here, one line each: "webhook.deliver": webhook_jobs.deliver, ...
 }

@@ -17,6 +17,7 @@ from typing import Protocol
 from models.db import Database
 from resolvers.changes import PRUNE_CHANGES_JOB
 from resolvers.jobs import enqueue
+from resolvers.webhook_dispatch import DISPATCH_KIND as WEBHOOK_DISPATCH
 from worker.handlers import PRUNE_JOBS
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -99,6 +100,7 @@ class Entry:
 ENTRIES: tuple[Entry, ...] = (
     Entry(PRUNE_JOBS, DailyAt(3, 0), max_attempts=3),
     Entry(PRUNE_CHANGES_JOB, DailyAt(3, 30), max_attempts=3),  # the change feed's retention
+    Entry(WEBHOOK_DISPATCH, Every(1), keep=timedelta(days=1)),  # new changes into webhook deliveries
     # Add entries here, one line each, e.g.
     # Entry("invoice.run", MonthlyOn(1, 2, 0), max_attempts=5),
     # Entry("webhook.dispatch", Every(1), keep=timedelta(days=1)),
