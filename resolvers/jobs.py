@@ -74,30 +74,41 @@ async def reschedule(session: AsyncSession, kind: str, key: str, run_at: datetim
 
 
 async def claim(db: Database, worker_id: str, *, lease: timedelta, kinds: list[str] | None = None) -> ClaimedJob | None:
-    """The next due job, leased to `worker_id` until now + `lease`; None when nothing is due.
+    """The next due job, leased to `worker_id` until now + `lease`; None when nothing is due."""
+    claimed = await claim_many(db, worker_id, lease=lease, kinds=kinds, limit=1)
+    return claimed[0] if claimed else None
+
+
+async def claim_many(db: Database, worker_id: str, *, lease: timedelta, kinds: list[str] | None = None,
+                     limit: int) -> list[ClaimedJob]:
+    """Up to `limit` due jobs, oldest due first, leased to `worker_id` until now + `lease`, in one transaction.
 
     On PostgreSQL, FOR UPDATE SKIP LOCKED lets several workers claim side by side without waiting on
     each other; on SQLite the write transaction (BEGIN IMMEDIATE) serializes them.
     """
     now = utcnow()
     query = (
-        select(Job)
+        select(Job.id)
         .where(Job.status == JobStatus.PENDING.value, Job.run_at <= now,
                or_(Job.locked_until.is_(None), Job.locked_until < now))
-        .order_by(Job.run_at, Job.id).limit(1)
+        .order_by(Job.run_at, Job.id).limit(limit)
     )
     if kinds is not None:
         query = query.where(Job.kind.in_(kinds))
+    if db.dialect == "postgresql":
+        query = query.with_for_update(skip_locked=True)
     async with db.transaction() as session:
-        if db.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        job = await session.scalar(query)
-        if job is None:
-            return None
-        job.attempts += 1
-        job.locked_by, job.locked_until = worker_id, now + lease
-        return ClaimedJob(job.id, job.kind, job.key, dict(job.payload), job.attempts, job.max_attempts,
-                          job.locked_until)
+        ids = list((await session.scalars(query)).all())
+        if not ids:
+            return []
+        rows = (await session.execute(
+            update(Job).where(Job.id.in_(ids))
+            .values(attempts=Job.attempts + 1, locked_by=worker_id, locked_until=now + lease)
+            .returning(Job.id, Job.kind, Job.key, Job.payload, Job.attempts, Job.max_attempts, Job.locked_until)
+        )).all()
+    claimed = {row.id: ClaimedJob(row.id, row.kind, row.key, dict(row.payload), row.attempts, row.max_attempts,
+                                  row.locked_until) for row in rows}
+    return [claimed[job_id] for job_id in ids]
 
 
 async def extend_lease(db: Database, job: ClaimedJob, worker_id: str, *, lease: timedelta) -> bool:

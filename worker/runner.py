@@ -179,19 +179,21 @@ class Worker:
             if len(self.running) >= self.concurrency:
                 await self._sleep(SCHEDULE_TICK_SECONDS)  # a finishing job wakes it
                 continue
-            job = await self._guarded("claim_failed", self._claim())
-            if job is None:
+            claimed = await self._guarded("claim_failed", self._claim(self.concurrency - len(self.running)))
+            if not claimed:
                 await self._sleep(self.poll)
                 continue
-            task = asyncio.create_task(execute(self.services, job, self.worker_id, lease=self.lease))
-            self.running.add(task)
-            task.add_done_callback(self._job_done)
+            for job in claimed:
+                task = asyncio.create_task(execute(self.services, job, self.worker_id, lease=self.lease))
+                self.running.add(task)
+                task.add_done_callback(self._job_done)
 
-    async def _claim(self) -> ClaimedJob | None:
+    async def _claim(self, free_slots: int) -> list[ClaimedJob]:
         db = self.services.db
-        if not await jobs.has_due(db, self.kinds):
-            return None
-        return await jobs.claim(db, self.worker_id, lease=self.lease, kinds=self.kinds)
+        # On SQLite a claim takes the write lock: look first with a plain read, so that an idle worker takes none.
+        if db.dialect == "sqlite" and not await jobs.has_due(db, self.kinds):
+            return []
+        return await jobs.claim_many(db, self.worker_id, lease=self.lease, kinds=self.kinds, limit=free_slots)
 
     def _job_done(self, task: asyncio.Task) -> None:
         self.running.discard(task)
