@@ -82,7 +82,8 @@ async def _extend(services: Services, job: ClaimedJob, worker_id: str, lease: ti
 
 
 async def _record(services: Services, job: ClaimedJob, worker_id: str, run: asyncio.Task) -> None:
-    error = run.exception()
+    # A handler cancelled from within (an unguarded timeout) failed like any other error.
+    error = RuntimeError("the handler was cancelled") if run.cancelled() else run.exception()
     if error is None:
         await jobs.finish(services.db, job, worker_id)
         log.info("job_done", job_id=job.id, kind=job.kind, key=job.key, attempt=job.attempts)

@@ -126,6 +126,20 @@ async def test_an_unexpected_error_backs_off_exponentially_then_fails_with_the_e
     assert [retry_delay(n).total_seconds() for n in (1, 2, 3, 9, 30)] == [10, 20, 40, 2560, 3600]
 
 
+async def test_a_handler_cancelled_from_within_counts_as_a_failed_attempt(services, kinds):
+    async def handler(_services, job):
+        raise asyncio.CancelledError  # e.g. an unguarded timeout inside the handler
+
+    kinds("test.cancelled", handler)
+    await queue(services, "test.cancelled", "x")
+
+    assert await run_due_jobs(services, kinds=["test.cancelled"]) == 1
+
+    job = (await job_rows(services, "test.cancelled"))["x"]
+    assert (job.status, job.attempts, job.locked_by) == ("pending", 1, None)
+    assert job.last_error == "RuntimeError: the handler was cancelled"
+
+
 async def test_a_kind_without_a_handler_is_left_for_a_worker_that_has_one(services):
     await queue(services, "test.unknown", "x")
 
