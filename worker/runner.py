@@ -86,7 +86,8 @@ async def _record(services: Services, job: ClaimedJob, worker_id: str, run: asyn
     error = RuntimeError("the handler was cancelled") if run.cancelled() else run.exception()
     if error is None:
         await jobs.finish(services.db, job, worker_id)
-        log.info("job_done", job_id=job.id, kind=job.kind, key=job.key, attempt=job.attempts)
+        # Debug, not info: the webhook dispatcher alone finishes a job every second.
+        log.debug("job_done", job_id=job.id, kind=job.kind, key=job.key, attempt=job.attempts)
         return
     retry_at = error.at if isinstance(error, Retry) else utcnow() + retry_delay(job.attempts)
     await jobs.finish(services.db, job, worker_id, error=f"{type(error).__name__}: {error}", retry_at=retry_at)
