@@ -20,10 +20,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, bindparam, case, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import ApiClient
 from models.db import plain_rows
@@ -75,19 +79,25 @@ def _bucket_expressions():
     return refilled, case((now > at, now), else_=at)
 
 
-def _statements():
+def _statements(dialect: str):
     refilled, at_after = _bucket_expressions()
     cost = bindparam("cost_milli", type_=BigInteger)
     client = usable_secret(bindparam("digest"), bindparam("now", type_=ApiClient.last_used_at.type))
     now = bindparam("now", type_=ApiClient.last_used_at.type)
     stale = bindparam("stale_before", type_=ApiClient.last_used_at.type)
+    returning: list[Any] = [ApiClient.id, ApiClient.company_id, ApiClient.scopes, ApiClient.bucket_milli]
+    if dialect == "postgresql":
+        # The bucket is bookkeeping: its commit need not wait for the disk (measured here: 0.1 ms instead of
+        # 0.9 ms for the statement). set_config(..., true) holds for this statement's own transaction only,
+        # the autocommit one; losing the last fraction of a second of charges in a crash is acceptable.
+        returning.append(func.set_config("synchronous_commit", "off", True).label("asynchronous_commit"))
     charge = cross_company(
         update(ApiClient)
         .where(ApiClient.id == client, ApiClient.revoked_at.is_(None), refilled >= cost)
         .values(bucket_milli=refilled - cost, bucket_at_ms=at_after,
                 last_used_at=case((or_(ApiClient.last_used_at.is_(None), ApiClient.last_used_at <= stale), now),
                                   else_=ApiClient.last_used_at))
-        .returning(ApiClient.id, ApiClient.company_id, ApiClient.scopes, ApiClient.bucket_milli),
+        .returning(*returning),
         "an API client charged for its own request, found by its secret")
     level = cross_company(
         select(ApiClient.id, refilled.label("level"))
@@ -96,10 +106,27 @@ def _statements():
     return charge, level
 
 
-CHARGE, LEVEL = _statements()
+STATEMENTS = {dialect: _statements(dialect) for dialect in ("postgresql", "sqlite")}
 
 
-async def charge(services: Services, digest: str, cost: int | None, budget: Budget) -> Charge:
+@asynccontextmanager
+async def _charging(services: Services, read_session: AsyncSession | None) -> AsyncIterator[AsyncSession]:
+    """Where the charge runs: on PostgreSQL the request's read session, which is in autocommit, so that the
+    UPDATE is one round trip on a connection the request uses anyway and commits by itself; on SQLite a
+    write transaction of its own (BEGIN IMMEDIATE), as every write there."""
+    if services.db.dialect == "postgresql":
+        if read_session is not None:
+            yield read_session
+            return
+        async with services.db.read_sessions() as session:
+            yield session
+        return
+    async with services.db.transaction() as session:
+        yield session
+
+
+async def charge(services: Services, digest: str, cost: int | None, budget: Budget,
+                 read_session: AsyncSession | None = None) -> Charge:
     """Authenticate the client whose secret has this digest and take the request's cost from its bucket."""
     points = max(cost or 0, 1)  # every request counts, a free `{ __typename }` too
     now_ms = time.time_ns() // 1_000_000
@@ -107,13 +134,14 @@ async def charge(services: Services, digest: str, cost: int | None, budget: Budg
     params = {"digest": digest, "now_ms": now_ms, "now": now, "stale_before": now - LAST_USE_PRECISION,
               "capacity_milli": budget.capacity * MILLI, "refill_per_second": budget.refill_per_second,
               "cost_milli": points * MILLI}
-    async with services.db.transaction() as session:
-        rows = await plain_rows(session, CHARGE, params)
+    charging, level = STATEMENTS[services.db.dialect]
+    async with _charging(services, read_session) as session:
+        rows = await plain_rows(session, charging, params)
         if rows:
             client = rows[0]
             actor = client_actor(client.id, client.company_id, client.scopes)
             return Charge(actor, False, points, client.bucket_milli // MILLI)
-        levels = await plain_rows(session, LEVEL, params)
+        levels = await plain_rows(session, level, params)
     if not levels:
         return Charge(None, False, points, 0)
     level = levels[0].level

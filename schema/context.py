@@ -99,6 +99,15 @@ class Context:
         )
 
     @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """Exclusive use of the request's read session alone (the rate limit's charge runs on it on PostgreSQL,
+        where it is in autocommit: one connection and one round trip for the request's first statement)."""
+        async with self._lock:
+            if self._read_session is None:
+                self._read_session = self.services.db.read_sessions()
+            yield self._read_session
+
+    @asynccontextmanager
     async def reading(self) -> AsyncIterator[UseCaseContext]:
         """Exclusive use of the request's read session, with the actor loaded once."""
         async with self._lock:

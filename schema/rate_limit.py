@@ -55,8 +55,9 @@ class RateLimit(SchemaExtension):
             cost = self.model.price(execution.schema._schema, execution.graphql_document, execution.operation_name,
                                     execution.variables or {})
             self.budget = budget = rate_limit.budget_of(context.services)
-            self.charge = charge = await rate_limit.charge(context.services, context.client_secret_digest, cost,
-                                                           budget)
+            async with context.read_session() as session:
+                self.charge = charge = await rate_limit.charge(context.services, context.client_secret_digest, cost,
+                                                               budget, session)
             if charge.limited:
                 execution.result = ExecutionResult(data=None, errors=[rate_limited(charge, budget)])
                 if context.response is not None:

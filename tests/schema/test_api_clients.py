@@ -14,12 +14,13 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from app import create_app
 from models import ApiClient, ApiClientSecret, ApiScope, AuditEntry, Role
 from models.base import utcnow
 from policies.actor import client_actor
+from resolvers import rate_limit
 from resolvers.audit import audit
 from resolvers.context import UseCaseContext
 from schema.relay import decode_id, to_global_id
@@ -460,3 +461,16 @@ async def test_starting_a_subscription_draws_on_the_bucket(api, database_url):
             assert refused["id"] == "1" and [e["extensions"]["code"] for e in errors] == ["RATE_LIMITED"], refused
     finally:
         await application.state.services.db.dispose()
+
+
+async def test_on_postgresql_the_charge_commits_asynchronously_for_itself_only(api, services, backend):
+    if backend != "postgresql":
+        pytest.skip("synchronous_commit is PostgreSQL's")
+    tenant = await api.tenant([Role.ADMIN])
+    _, secret = await new_client(api, tenant[Role.ADMIN].token, ApiScope.ORDERS_READ)
+    budget = rate_limit.budget_of(services)
+    async with services.db.read_sessions() as session:
+        charged = await rate_limit.charge(services, hashlib.sha256(secret.encode()).hexdigest(), 5, budget, session)
+        assert charged.actor is not None and charged.remaining == budget.capacity - 5
+        # The setting held for the charge's own (autocommit) transaction, not for the connection.
+        assert (await session.execute(text("SHOW synchronous_commit"))).scalar() == "on"
