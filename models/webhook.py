@@ -98,6 +98,7 @@ class WebhookDelivery(Base):
     __table_args__ = (
         UniqueConstraint("endpoint_id", "change_id", name="uq_webhook_deliveries_endpoint_change"),
         Index("ix_webhook_deliveries_endpoint", "endpoint_id", "id"),
+        Index("ix_webhook_deliveries_created_at", "created_at"),  # the log's retention (resolvers/webhook_delivery.py)
     )
 
     id: Mapped[int] = mapped_column(BigKey, primary_key=True)

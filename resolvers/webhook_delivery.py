@@ -18,17 +18,18 @@ import ssl
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from secrets import token_hex
 
 import httpx
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from standardwebhooks.webhooks import Webhook
 
 from models import Membership, MembershipStatus, Role, User, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from models.base import utcnow
+from models.db import Database
 from models.errors import DomainError, ErrorCode
 from models.webhook import DeliveryStatus, retry_delay, should_disable
 from policies.permissions import Permission
@@ -48,6 +49,7 @@ CONNECT_TIMEOUT = 5.0
 TOTAL_TIMEOUT = 15.0  # resolving, connecting, sending and the answer's status line
 USER_AGENT = "Procura-Webhooks/1.0"
 QUEUED = "a queued delivery, by the id its job names (the worker acts for no company)"
+LOG_RETENTION = "retention: every company's deliveries older than the log is kept"
 
 
 # --- the delivery log ------------------------------------------------------------------------------------
@@ -280,3 +282,34 @@ async def _disable(ctx: UseCaseContext, endpoint: WebhookEndpoint, outcome: Outc
                   "again, enable the endpoint (updateWebhookEndpoint with enabled: true) and redeliver what it "
                   f"missed from its delivery log (redeliverWebhook).\n\nSign in: {ctx.settings.public_url}\n"))
 
+
+
+# --- retention of the log --------------------------------------------------------------------------------
+
+PRUNE_KIND = "webhook.prune"
+LOG_DAYS = 90  # deliveries (and their attempts) are kept this long, unless still pending
+PRUNE_BATCH = 5000
+
+
+async def prune_log(db: Database, before: datetime, *, days: int = LOG_DAYS) -> int:
+    """Delete the deliveries created more than `days` before `before` that are no longer pending (their
+    attempts go with them), in batches, each in its own transaction; returns how many were deleted."""
+    cutoff = before - timedelta(days=days)
+    deleted = 0
+    while True:
+        async with db.transaction() as session:
+            ids = (await session.scalars(cross_company(
+                select(WebhookDelivery.id).where(WebhookDelivery.created_at < cutoff,
+                                                 WebhookDelivery.status != DeliveryStatus.PENDING.value)
+                .limit(PRUNE_BATCH), LOG_RETENTION))).all()
+            if ids:
+                await session.execute(cross_company(delete(WebhookDelivery).where(WebhookDelivery.id.in_(ids)),
+                                                    LOG_RETENTION))
+        deleted += len(ids)
+        if len(ids) < PRUNE_BATCH:
+            return deleted
+
+
+async def prune_job(services: Services, job: ClaimedJob) -> None:
+    """The worker's daily run: as of the run's slot, so that a rerun of the slot deletes nothing more."""
+    await prune_log(services.db, datetime.fromisoformat(job.payload["slot"]))

@@ -52,5 +52,6 @@ HANDLERS: dict[str, Handler] = {
     mail.SEND_KIND: send_mail,
     webhook_dispatch.DISPATCH_KIND: webhook_dispatch.dispatch_job,  # the change feed into deliveries (every second)
     webhook_dispatch.DELIVER_KIND: webhook_delivery.deliver_job,  # one attempt of one delivery
+    webhook_delivery.PRUNE_KIND: webhook_delivery.prune_job,  # the delivery log's retention (daily)
     # Add kinds here, one line each: "webhook.deliver": webhook_jobs.deliver, ...
 }

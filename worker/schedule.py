@@ -17,6 +17,7 @@ from typing import Protocol
 from models.db import Database
 from resolvers.changes import PRUNE_CHANGES_JOB
 from resolvers.jobs import enqueue
+from resolvers.webhook_delivery import PRUNE_KIND as WEBHOOK_PRUNE
 from resolvers.webhook_dispatch import DISPATCH_KIND as WEBHOOK_DISPATCH
 from worker.handlers import PRUNE_JOBS
 
@@ -101,6 +102,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry(PRUNE_JOBS, DailyAt(3, 0), max_attempts=3),
     Entry(PRUNE_CHANGES_JOB, DailyAt(3, 30), max_attempts=3),  # the change feed's retention
     Entry(WEBHOOK_DISPATCH, Every(1), keep=timedelta(days=1)),  # new changes into webhook deliveries
+    Entry(WEBHOOK_PRUNE, DailyAt(4, 0), max_attempts=3),  # the webhook delivery log's retention
     # Add entries here, one line each, e.g.
     # Entry("invoice.run", MonthlyOn(1, 2, 0), max_attempts=5),
     # Entry("webhook.dispatch", Every(1), keep=timedelta(days=1)),

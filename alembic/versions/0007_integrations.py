@@ -185,6 +185,7 @@ def upgrade() -> None:
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_webhook_deliveries_company_id"), ["company_id"], unique=False)
         batch_op.create_index("ix_webhook_deliveries_endpoint", ["endpoint_id", "id"], unique=False)
+        batch_op.create_index("ix_webhook_deliveries_created_at", ["created_at"], unique=False)
 
     op.create_table(
         "webhook_attempts",
@@ -280,6 +281,7 @@ def downgrade() -> None:
 
     op.drop_table("webhook_attempts")
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.drop_index("ix_webhook_deliveries_created_at")
         batch_op.drop_index("ix_webhook_deliveries_endpoint")
         batch_op.drop_index(batch_op.f("ix_webhook_deliveries_company_id"))
 

@@ -352,3 +352,25 @@ async def test_each_selection_of_the_log_gets_its_own_arguments(api, services):
     data = await api.query(query, {"n": 3, "after": cursor}, admin.token)
     [node] = [edge["node"] for edge in data["webhookEndpoints"]["edges"]]
     assert [e["node"]["id"] for e in node["some"]["edges"]] == ids[1:4]
+
+
+async def test_the_log_keeps_ninety_days_and_what_is_still_pending(api, services):
+    from models import WebhookAttempt
+    from resolvers.webhook_delivery import prune_log
+    tenant = await api.tenant([Role.ADMIN])
+    endpoint = (await create_endpoint(api, tenant[Role.ADMIN], URL))["webhookEndpoint"]["id"]
+    old, pending, recent = await _deliveries(services, tenant.company_id, endpoint, 3)
+    now = utcnow()
+    async with services.db.transaction() as session:
+        await session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_([old, pending])).values(
+            created_at=now - timedelta(days=91)))
+        await session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_([old, recent])).values(
+            status="succeeded"))
+        session.add_all(WebhookAttempt(delivery_id=pk, response_code=204) for pk in (old, recent))
+
+    assert await prune_log(services.db, now) == 1
+    assert await prune_log(services.db, now) == 0
+
+    async with services.db.read_sessions() as session:
+        assert set((await session.scalars(select(WebhookDelivery.id))).all()) == {pending, recent}
+        assert (await session.scalars(select(WebhookAttempt.delivery_id))).all() == [recent]
