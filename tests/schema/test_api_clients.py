@@ -19,10 +19,7 @@ from sqlalchemy import select, text, update
 from app import create_app
 from models import ApiClient, ApiClientSecret, ApiScope, AuditEntry, Role
 from models.base import utcnow
-from policies.actor import client_actor
 from resolvers import rate_limit
-from resolvers.audit import audit
-from resolvers.context import UseCaseContext
 from schema.relay import decode_id, to_global_id
 from tests import helpers
 from tests.conftest import test_settings as make_test_settings
@@ -241,6 +238,29 @@ async def test_a_wrong_or_malformed_secret_is_unauthenticated(api):
         assert "rateLimit" not in body.get("extensions", {})
 
 
+async def test_last_use_is_written_at_most_once_a_minute(api, services):
+    tenant = await api.tenant([Role.ADMIN])
+    client, secret = await new_client(api, tenant[Role.ADMIN].token, ApiScope.ORDERS_READ)
+    await api.query(COMPANY, token=secret)
+    first = (await client_row(services, client["id"])).last_used_at
+    assert first is not None
+    await api.query(COMPANY, token=secret)
+    assert (await client_row(services, client["id"])).last_used_at == first  # within the minute: kept
+    # A minute later it moves, through GraphQL (the rate limit's charge) and through the export alike.
+    pk = decode_id(client["id"], "ApiClient")
+    for call in ("graphql", "export"):
+        async with services.db.transaction() as session:
+            await session.execute(update(ApiClient).where(ApiClient.id == pk)
+                                  .values(last_used_at=utcnow() - timedelta(seconds=61)))
+        stale = (await client_row(services, client["id"])).last_used_at
+        if call == "graphql":
+            await api.query(COMPANY, token=secret)
+        else:
+            response = await api.client.get("/export/orders.ndjson", headers={"authorization": f"Bearer {secret}"})
+            assert response.status_code == 200, response.text
+        assert (await client_row(services, client["id"])).last_used_at > stale + timedelta(seconds=60), call
+
+
 # --- revocation, rotation and expiry --------------------------------------------------------------------------------
 
 async def test_a_revoked_client_is_refused_at_once_by_a_second_server(api, services, database_url):
@@ -323,16 +343,22 @@ async def test_client_management_and_a_clients_own_changes_are_in_the_audit_log(
     assert [(e["entity"], e["entityId"], e["action"], e["actorId"], e["apiClientId"]) for e in entries] == [
         ("api_client", client["id"], action, person, None) for action in ("revoke", "rotate_secret", "create")]
 
-    # A change made by a client (through the use cases' audit, as its own mutations write it) names the client.
-    pk = decode_id(client["id"], "ApiClient")
-    actor = client_actor(pk, tenant.company_id, [ApiScope.WEBHOOKS_MANAGE.value])
-    async with services.db.transaction() as session:
-        await audit(UseCaseContext(services=services, session=session, actor=actor), "api_client", pk, "update")
+    # A change a client makes with its secret (WEBHOOKS_MANAGE: a webhook endpoint) names the client, no person.
+    _, secret = await new_client(api, admin.token, ApiScope.WEBHOOKS_MANAGE, name="Hooks")
+    listed = (await api.query(CLIENTS, token=admin.token))["apiClients"]["edges"]
+    hooks = next(edge["node"]["id"] for edge in listed if edge["node"]["name"] == "Hooks")
+    created = await api.mutate(
+        "createWebhookEndpoint", "CreateWebhookEndpointInput",
+        "__typename ... on WebhookSecretPayload { webhookEndpoint { id } } ... on MutationError { code message }",
+        {"url": "http://127.0.0.1:9/hooks", "events": ["ORDER_APPROVED"]}, secret)
+    endpoint = created["data"]["createWebhookEndpoint"]["webhookEndpoint"]["id"]
     newest = (await api.query(AUDIT, token=admin.token))["auditLog"]["edges"][0]["node"]
-    assert (newest["actorId"], newest["apiClientId"]) == (None, client["id"])
+    assert (newest["entity"], newest["entityId"], newest["action"]) == ("webhook_endpoint", endpoint, "create")
+    assert (newest["actorId"], newest["apiClientId"]) == (None, hooks)
     async with services.db.read_sessions() as session:
         row = await session.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1))
-    assert (row.actor_user_id, row.actor_api_client_id, row.company_id) == (None, pk, tenant.company_id)
+    assert (row.actor_user_id, row.actor_api_client_id, row.company_id) == (
+        None, decode_id(hooks, "ApiClient"), tenant.company_id)
 
 
 # --- rate limits ----------------------------------------------------------------------------------------------------
