@@ -15,6 +15,7 @@ from sqlalchemy import or_, select
 
 from models import ApiClient, ApiClientSecret, ApiScope, Company, User
 from models.base import utcnow
+from policies.scopes import company_rows
 from resolvers.api_client import secret_row
 from resolvers.context import Services
 from resolvers.security import token_digest
@@ -38,14 +39,13 @@ async def ensure_demo_api_client(services: Services, org_number: str, admin_emai
     when there is no demo company."""
     now = utcnow()
     async with services.db.transaction() as session:
-        company_id = await session.scalar(select(Company.id).where(Company.org_number == org_number))
-        if company_id is None:
+        company = await session.scalar(select(Company).where(Company.org_number == org_number))
+        if company is None:
             return None
-        client = await session.scalar(
-            select(ApiClient).where(ApiClient.company_id == company_id, ApiClient.name == DEMO_API_CLIENT))
+        client = await session.scalar(company_rows(ApiClient, company).where(ApiClient.name == DEMO_API_CLIENT))
         if client is None:
             admin = await session.scalar(select(User.id).where(User.email == admin_email))
-            client = ApiClient(company_id=company_id, name=DEMO_API_CLIENT, scopes=[s.value for s in DEMO_SCOPES],
+            client = ApiClient(company_id=company.id, name=DEMO_API_CLIENT, scopes=[s.value for s in DEMO_SCOPES],
                                created_by_id=admin, created_at=now)
             session.add(client)
             await session.flush()
