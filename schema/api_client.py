@@ -30,7 +30,8 @@ class ApiScope(Enum):
     CATALOGUE_READ = strawberry.enum_value(DomainScope.CATALOGUE_READ.value, description=(
         "Read the supplier's catalogue (`products`, `product`, `productCategories`): `catalogue:read`."))
     WEBHOOKS_MANAGE = strawberry.enum_value(DomainScope.WEBHOOKS_MANAGE.value, description=(
-        "Manage the company's webhook endpoints: `webhook:manage`."))
+        "Manage the company's webhook endpoints: `webhook:manage`. Together with ORDERS_READ only: the events "
+        "and the delivery log carry whole orders."))
 
 
 assert [(s.name, s.value) for s in ApiScope] == [(s.name, s.value) for s in DomainScope]

@@ -343,8 +343,9 @@ async def test_client_management_and_a_clients_own_changes_are_in_the_audit_log(
     assert [(e["entity"], e["entityId"], e["action"], e["actorId"], e["apiClientId"]) for e in entries] == [
         ("api_client", client["id"], action, person, None) for action in ("revoke", "rotate_secret", "create")]
 
-    # A change a client makes with its secret (WEBHOOKS_MANAGE: a webhook endpoint) names the client, no person.
-    _, secret = await new_client(api, admin.token, ApiScope.WEBHOOKS_MANAGE, name="Hooks")
+    # A change a client makes with its secret (a webhook endpoint: WEBHOOKS_MANAGE, and ORDERS_READ since the
+    # payloads carry whole orders) names the client, no person.
+    _, secret = await new_client(api, admin.token, ApiScope.WEBHOOKS_MANAGE, ApiScope.ORDERS_READ, name="Hooks")
     listed = (await api.query(CLIENTS, token=admin.token))["apiClients"]["edges"]
     hooks = next(edge["node"]["id"] for edge in listed if edge["node"]["name"] == "Hooks")
     created = await api.mutate(
