@@ -38,8 +38,12 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
 
 
-def _manager(ctx: UseCaseContext) -> Actor:
-    return ctx.require(Permission.WEBHOOK_MANAGE)
+def webhook_manager(ctx: UseCaseContext) -> Actor:
+    actor = ctx.require(Permission.WEBHOOK_MANAGE)
+    # Every event carries a whole order, and the delivery log keeps what was sent: whoever manages the
+    # company's webhooks must be allowed to read all its orders too (an API client: ORDERS_READ as well).
+    ctx.require(Permission.ORDER_READ_ALL)
+    return actor
 
 
 def _events(events: Sequence[WebhookEvent]) -> list[str]:
@@ -66,7 +70,7 @@ def audited(endpoint: WebhookEndpoint) -> dict:
 
 async def find_endpoint(ctx: UseCaseContext, endpoint_id: int, *, for_update: bool = False) -> WebhookEndpoint:
     """One of the caller's company's endpoints, or NOT_FOUND (another company's is not found either)."""
-    actor = _manager(ctx)
+    actor = webhook_manager(ctx)
     query = company_rows(WebhookEndpoint, actor).where(WebhookEndpoint.id == endpoint_id)
     endpoint = await ctx.session.scalar(query.with_for_update() if for_update else query)
     if endpoint is None:
@@ -75,12 +79,12 @@ async def find_endpoint(ctx: UseCaseContext, endpoint_id: int, *, for_update: bo
 
 
 async def get_endpoint(ctx: UseCaseContext, endpoint_id: int) -> WebhookEndpoint | None:
-    actor = _manager(ctx)
+    actor = webhook_manager(ctx)
     return await ctx.session.scalar(company_rows(WebhookEndpoint, actor).where(WebhookEndpoint.id == endpoint_id))
 
 
 async def list_endpoints(ctx: UseCaseContext, *, first: int, after: int | None) -> Page[WebhookEndpoint]:
-    actor = _manager(ctx)
+    actor = webhook_manager(ctx)
     return await keyset_page(ctx.session, company_rows(WebhookEndpoint, actor), WebhookEndpoint.id, first=first,
                              after=after, maximum=ctx.settings.max_page_size)
 
@@ -89,7 +93,7 @@ async def create_endpoint(
     ctx: UseCaseContext, *, url: str, events: Sequence[WebhookEvent], description: str | None,
 ) -> tuple[WebhookEndpoint, str]:
     """A new enabled endpoint and its secret (returned this once)."""
-    actor = _manager(ctx)
+    actor = webhook_manager(ctx)
     checked_url = await _checked(ctx, url)  # before any lock: it may resolve the host name
     chosen, text = _events(events), _description(description)
     # Serialize creations per company (PostgreSQL; SQLite's write transaction already does), so that
@@ -114,7 +118,7 @@ async def update_endpoint(
     description: str | None, enabled: bool | None,
 ) -> WebhookEndpoint:
     """Change what is given; enabling a disabled endpoint starts its failure count afresh."""
-    _manager(ctx)
+    webhook_manager(ctx)
     checked_url = None if url is None else await _checked(ctx, url)  # before any lock: it may resolve the host
     endpoint = await find_endpoint(ctx, endpoint_id, for_update=True)
     before = audited(endpoint)

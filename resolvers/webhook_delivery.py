@@ -32,14 +32,13 @@ from models.base import utcnow
 from models.db import Database
 from models.errors import DomainError, ErrorCode
 from models.webhook import DeliveryStatus, retry_delay, should_disable
-from policies.permissions import Permission
 from policies.scopes import company_rows, cross_company
 from resolvers.audit import audit
 from resolvers.context import Services, UseCaseContext
 from resolvers.jobs import ClaimedJob, enqueue
 from resolvers.mail import queue_mail
 from resolvers.pagination import Page, check_page_size
-from resolvers.webhook import audited, signing_secrets
+from resolvers.webhook import audited, signing_secrets, webhook_manager
 from resolvers.webhook_address import AddressRefused, target
 from resolvers.webhook_dispatch import DELIVER_JOB_ATTEMPTS, DELIVER_KIND, deliver_job_key
 
@@ -54,16 +53,12 @@ LOG_RETENTION = "retention: every company's deliveries older than the log is kep
 
 # --- the delivery log ------------------------------------------------------------------------------------
 
-def _manager(ctx: UseCaseContext):
-    return ctx.require(Permission.WEBHOOK_MANAGE)
-
-
 async def delivery_pages(
     ctx: UseCaseContext, endpoint_ids: list[int], *, first: int, after: int | None,
 ) -> dict[int, Page[WebhookDelivery]]:
     """The newest `first` deliveries (after the cursor) of each endpoint, in one statement whatever the
     number of endpoints."""
-    actor = _manager(ctx)
+    actor = webhook_manager(ctx)
     check_page_size(first, ctx.settings.max_page_size)
     pages: dict[int, Page[WebhookDelivery]] = {pk: Page([], False, after is not None) for pk in endpoint_ids}
     if not endpoint_ids:
@@ -98,14 +93,14 @@ async def attempts_of(ctx: UseCaseContext, deliveries: list[WebhookDelivery]) ->
 
 
 async def get_delivery(ctx: UseCaseContext, delivery_id: int) -> WebhookDelivery | None:
-    actor = _manager(ctx)
+    actor = webhook_manager(ctx)
     return await ctx.session.scalar(company_rows(WebhookDelivery, actor).where(WebhookDelivery.id == delivery_id))
 
 
 async def redeliver(ctx: UseCaseContext, *, delivery_id: int) -> WebhookDelivery:
     """One more attempt now, with the same `webhook-id` (whatever became of the earlier ones); if it fails,
     the back-off schedule goes on from the attempts made."""
-    actor = _manager(ctx)
+    actor = webhook_manager(ctx)
     delivery = await ctx.session.scalar(
         company_rows(WebhookDelivery, actor).where(WebhookDelivery.id == delivery_id).with_for_update())
     if delivery is None:

@@ -130,7 +130,8 @@ NO_CLIENT = each_client(F)  # no scope gives it, or a person's own (a session, `
 COMPANY_READERS = MEMBERS | each_client(A)  # company:read: every role and every scope
 CATALOGUE_READERS = SIGNED_IN | clients(F, F, A, F, A)  # catalogue:read: every person, CATALOGUE_READ clients
 ORDER_READERS = clients(A, N, N, N, A)  # an order of the client's company: ORDERS_READ sees it, others find nothing
-WEBHOOK_MANAGERS = row(U, A, F, F, F, F, clients=clients(F, F, F, A, A))  # webhook:manage: admins, WEBHOOKS_MANAGE
+# webhook:manage and order:read_all (payloads carry whole orders): admins, clients with WEBHOOKS_MANAGE and ORDERS_READ
+WEBHOOK_MANAGERS = row(U, A, F, F, F, F, clients=clients(F, F, F, F, A))
 
 
 # --- entries -----------------------------------------------------------------------------------------------------
