@@ -458,6 +458,9 @@ async def ensure(world: World, needs: tuple[str, ...]) -> None:
 
 # Delivered after commit, in the background.
 VOLATILE = {"mail_outbox": {"sent_at", "transport", "attempts", "last_error"},
+            # A queued job's progress is the background delivery's (a mail sent after commit marks its retry done);
+            # which jobs exist, with what payload, is still compared.
+            "jobs": {"status", "run_at", "attempts", "locked_by", "locked_until", "last_error", "finished_at"},
             # An API client's use is bookkeeping: a refused call draws on its rate-limit bucket and counts as use.
             "api_clients": {"last_used_at", "bucket_milli", "bucket_at_ms"}}
 NOT_STATE = {"login_throttles"}  # failed sign-ins are counted on purpose, even by a refused login
