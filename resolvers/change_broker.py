@@ -10,8 +10,9 @@ company (platform operators subscribe to every company). It reads only settled c
   connection is lost, a database restart included, and the broker then catches up from its position;
 - on SQLite, which has no NOTIFY, `committed()` is called after each mutation of this process commits;
 - on both, a short periodic poll (SUBSCRIPTION_POLL_SECONDS): changes written by another process on
-  SQLite (the worker, a second server), and on PostgreSQL a change that was not yet settled when its
-  NOTIFY arrived (an older transaction was still running) or that was written while not listening.
+  SQLite (the worker, a second server), and on PostgreSQL changes written while nobody listened.
+On PostgreSQL a committed change that is not settled yet (an older transaction still runs) is looked for
+again soon (backing off to once a second) until it is, rather than at the next poll.
 
 The broker knows companies, not callers: what each subscriber may see is decided by the subscriber,
 with SQL, per batch (resolvers/subscription.py).
@@ -32,7 +33,7 @@ from models import OrderChange
 from models.change import CHANGE_CHANNEL
 from models.db import Database, plain_rows
 from policies.scopes import cross_company
-from resolvers.changes import START, Position, settled, settled_changes
+from resolvers.changes import START, Position, after, settled, settled_changes
 
 log = structlog.get_logger("procura.changes")
 
@@ -40,6 +41,7 @@ BATCH_SIZE = 500
 # A subscriber further behind than this many changes is ended (it resubscribes and catches up with
 # the change feed): memory stays bounded whatever a slow client does.
 MAX_PENDING_CHANGES = 10_000
+SETTLE_RETRY_SECONDS = (0.01, 1.0)  # first and longest wait for a committed change to settle
 LISTEN_CHECK_SECONDS = 5.0  # how often an idle LISTEN connection is checked (a dead peer shows only when used)
 RECONNECT_SECONDS = (0.5, 10.0)  # first and longest wait before connecting LISTEN again
 LISTENER_NAME = "procura-change-listener"  # the LISTEN connection's application_name (pg_stat_activity)
@@ -55,6 +57,11 @@ class Change:
     order_id: int
     kind: str
     occurred_at: datetime
+    txid: int = 0  # with `id`, the change's position in the feed (resolvers/changes.py)
+
+    @property
+    def position(self) -> Position:
+        return Position(self.txid, self.id)
 
 
 class FellBehind(Exception):
@@ -118,6 +125,7 @@ class ChangeBroker:
         self.poll_seconds, self.batch_size = poll_seconds, batch_size
         self.position: Position | None = None  # None until started
         self.listening = False  # PostgreSQL: whether the LISTEN connection is up
+        self.settling = False  # PostgreSQL: a committed change waits for an older transaction to end
         self._wake = asyncio.Event()
         # Weak: a subscription dropped before it ever ran (its client left at once) never closes its
         # subscriber, which then goes with it.
@@ -215,7 +223,8 @@ class ChangeBroker:
             async with self.db.read_sessions() as session:
                 rows = (await session.scalars(
                     settled_changes(self.db.dialect, self.position, self.batch_size, reason=READ_REASON))).all()
-                changes = [Change(row.id, row.company_id, row.order_id, row.kind, row.created_at) for row in rows]
+                changes = [Change(row.id, row.company_id, row.order_id, row.kind, row.created_at, row.txid)
+                           for row in rows]
                 if rows:
                     self.position = Position(rows[-1].txid, rows[-1].id)
             self.hand_out(changes)
@@ -226,20 +235,29 @@ class ChangeBroker:
     async def _read_forever(self) -> None:
         retry: float | None = None
         while True:
-            woken = False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), retry or self.poll_seconds)
-                woken = True
             self._wake.clear()
             try:
                 found = await self.read_once()
+                unsettled = not found and await self._unsettled()
             except Exception:  # the database is unreachable (restarting?): try again at the next poll
                 log.warning("change_feed_read_failed", exc_info=True)
                 retry = None
                 continue
-            # Woken but nothing settled yet (on PostgreSQL an older transaction still runs): look again
-            # soon, backing off towards the poll interval, rather than only at the next poll.
-            retry = None if found or not (woken or retry) else min((retry or 0.01) * 2, self.poll_seconds)
+            # A committed change that is not settled yet (on PostgreSQL an older transaction still runs) is
+            # looked for again soon, backing off to once a second, rather than at the next poll.
+            self.settling = unsettled
+            retry = min((retry or SETTLE_RETRY_SECONDS[0]) * 2, SETTLE_RETRY_SECONDS[1]) if unsettled else None
+
+    async def _unsettled(self) -> bool:
+        """Whether a committed change after the position waits for an older transaction to end."""
+        if self.db.dialect != "postgresql" or self.position is None:
+            return False
+        statement = cross_company(
+            select(OrderChange.id).where(after(self.position), ~settled(self.db.dialect)).limit(1), READ_REASON)
+        async with self.db.read_sessions() as session:
+            return bool(await plain_rows(session, statement))
 
     # --- PostgreSQL: LISTEN ---------------------------------------------------------------------------------------
 

@@ -83,10 +83,21 @@ class ErrorPolicy(SchemaExtension):
 
 
 class ReleaseSessions(SchemaExtension):
-    """Closes the request's read session once the operation is done."""
+    """Closes the request's read session once the operation is done; a subscription's once it has
+    started, as its events are read in sessions of their own (held for its whole life, the session would
+    hold a database connection; and a subscription ended by its connection's close never reaches the end
+    of on_operation)."""
+
+    async def on_execute(self):
+        yield
+        if is_subscription(self.execution_context):
+            await self._close()
 
     async def on_operation(self):
         yield
+        await self._close()
+
+    async def _close(self) -> None:
         context = self.execution_context.context
         if hasattr(context, "close"):
             await context.close()

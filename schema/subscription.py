@@ -12,6 +12,7 @@ from graphql import GraphQLError
 
 from resolvers import subscription as live
 from resolvers.change_broker import FellBehind
+from resolvers.changes import encode_cursor
 from schema.approval_types import BudgetImpactType, impact_from_view
 from schema.order_types import Order, OrderEventKind, order_from_view
 from schema.relay import to_global_id
@@ -25,6 +26,11 @@ R = TypeVar("R")
 
 @strawberry.type(description="A change of an order you may see: an entry added to its timeline.")
 class OrderUpdate:
+    change_id: strawberry.ID = strawberry.field(description=(
+        "The change: the id of the OrderChange that `orderChanges` serves for it (dedupe by it)."))
+    cursor: str = strawberry.field(description=(
+        "The change's position in the change feed: after a reconnect, `orderChanges(after:)` with the last cursor "
+        "received gives every change missed since."))
     kind: OrderEventKind = strawberry.field(description="What happened (the kind of the new timeline entry).")
     occurred_at: datetime = strawberry.field(description="When it happened (UTC).")
     order: Order = strawberry.field(description=(
@@ -49,7 +55,9 @@ class ApprovalQueueChange:
 
 
 def _present_update(update: live.OrderUpdate) -> OrderUpdate:
-    return OrderUpdate(kind=OrderEventKind(update.change.kind), occurred_at=update.change.occurred_at,
+    change = update.change
+    return OrderUpdate(change_id=to_global_id("OrderChange", change.id), cursor=encode_cursor(change.position),
+                       kind=OrderEventKind(change.kind), occurred_at=change.occurred_at,
                        order=order_from_view(update.order, update.flow))
 
 

@@ -77,6 +77,10 @@ def authorization(payload: dict) -> str | None:
 class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws with authentication at connection_init."""
 
+    async def shutdown(self) -> None:
+        await super().shutdown()
+        await self.context.close()  # whatever the connection's operations left open (cancelled ones included)
+
     async def _send_result_stream(self, operation: Operation[Context, None], result_source: StreamResult) -> None:
         try:
             await super()._send_result_stream(operation, result_source)

@@ -25,7 +25,7 @@ from settings import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PROTOCOL = "graphql-transport-ws"
-DEADLINE = 15.0  # seconds any awaited event may take before the test fails
+DEADLINE = 30.0  # seconds any awaited event may take before the test fails (the machine may be busy)
 
 
 async def until(condition: Callable[[], bool], what: str, deadline: float = DEADLINE) -> None:

@@ -3,6 +3,8 @@ broker hands changes out, and a subscriber that falls behind."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -17,6 +19,7 @@ from resolvers.changes import START, settled_changes
 from resolvers.subscription import Watch, open_order_updates, open_queue_changes
 from tests.factories import Member
 from tests.ordering_helpers import approval_rule, create_product, place_order, shop
+from tests.websocket_helpers import DEADLINE
 
 
 def watch_of(services, member: Member) -> Watch:
@@ -25,11 +28,23 @@ def watch_of(services, member: Member) -> Watch:
         session, user_id=claims.user_id, session_id=claims.session_id, membership_id=claims.membership_id))
 
 
-async def feed(services) -> list[Change]:
-    """Every change of the feed, as the broker reads them."""
-    async with services.db.read_sessions() as session:
-        rows = (await session.scalars(settled_changes(services.db.dialect, START, 1000, reason="test"))).all()
-    return [Change(row.id, row.company_id, row.order_id, row.kind, row.created_at) for row in rows]
+async def feed(services, count: int) -> list[Change]:
+    """The `count` changes of the feed, as the broker reads them, once settled (on PostgreSQL a change waits
+    for every older transaction of the server to end, other tests' included)."""
+    changes: list[Change] = []
+
+    async def read() -> None:
+        async with services.db.read_sessions() as session:
+            rows = (await session.scalars(settled_changes(services.db.dialect, START, 1000, reason="test"))).all()
+        changes[:] = [Change(row.id, row.company_id, row.order_id, row.kind, row.created_at, row.txid) for row in rows]
+
+    end = time.monotonic() + DEADLINE
+    await read()
+    while len(changes) < count and time.monotonic() < end:
+        await asyncio.sleep(0.01)
+        await read()
+    assert len(changes) == count, changes
+    return changes
 
 
 @contextmanager
@@ -66,13 +81,12 @@ async def test_a_batch_costs_the_same_statements_whatever_its_size(api, services
 
     small_queue = await open_queue_changes(approver, with_flow=True)
     await place_order(api, tenant[Role.CUSTOMER], [(product, 1)])
-    one = await feed(services)
+    one = await feed(services, 2)
     queue_costs = [await _cost_of(services, small_queue, one, 1)]  # one order entered
     large_queue = await open_queue_changes(approver, with_flow=True)
     for _ in range(5):
         await place_order(api, tenant[Role.CUSTOMER], [(product, 1)])
-    changes = await feed(services)
-    assert len(changes) == 12
+    changes = await feed(services, 12)
     queue_costs.append(await _cost_of(services, large_queue, changes[2:], 5))  # five entered
 
     event_costs = [
