@@ -132,6 +132,23 @@ async def test_each_caller_sees_the_changes_of_the_orders_they_may_see(api, serv
     assert (await drain(api, tenant[Role.CUSTOMER], after=cursor))[0] == []
 
 
+async def test_an_api_client_reads_the_feed_with_orders_read_only(api, services):
+    w = await order_change_world(api, services)
+    admin = w["tenant"][Role.ADMIN]
+    secrets = {}
+    for scopes in (["ORDERS_READ"], ["CATALOGUE_READ", "WEBHOOKS_MANAGE"]):
+        body = await api.mutate(
+            "createApiClient", "CreateApiClientInput",
+            "__typename ... on ApiClientSecretPayload { secret } ... on MutationError { code message }",
+            {"name": "+".join(scopes), "scopes": scopes}, admin.token)
+        secrets[scopes[0]] = body["data"]["createApiClient"]["secret"]
+    await all_settled(services)
+    client_page = (await api.query(FEED, {"first": 100}, secrets["ORDERS_READ"]))["orderChanges"]
+    assert client_page == await feed(api, admin, first=100)  # the company's changes, as its administrators see
+    body = await api.raw(FEED, {}, secrets["CATALOGUE_READ"])
+    assert error_code(body) == "FORBIDDEN" and body["data"] is None
+
+
 async def test_a_change_is_a_node(api, services):
     w = await order_change_world(api, services)
     admin, customer = w["tenant"][Role.ADMIN], w["other"][Role.CUSTOMER]
@@ -215,6 +232,20 @@ async def test_retention_prunes_the_old_prefix_and_a_cursor_behind_it_expires(ap
     assert error_code(body) == "CHANGES_EXPIRED"  # the other company's last changes came after it
     page = await feed(api, admin, after=caught_up)
     assert page["edges"] == [] and page["pageInfo"]["endCursor"] == caught_up
+
+
+async def test_the_worker_prunes_the_feed_every_night(api, services):
+    from worker.runner import run_due_jobs
+
+    w = await order_change_world(api, services)
+    nodes, _ = await drain(api, w["tenant"][Role.ADMIN])
+    ids = [pk_of(node["id"]) for node in nodes]
+    await age(services, ids[:2], 100)  # older than 90 days before the last 03:30 UTC
+    assert await run_due_jobs(services, kinds=[changes.PRUNE_CHANGES_JOB]) == 1
+    async with services.db.read_sessions() as session:
+        kept = set((await session.scalars(select(OrderChange.id))).all())
+    assert kept >= set(ids[2:]) and not kept & set(ids[:2])
+    assert await run_due_jobs(services, kinds=[changes.PRUNE_CHANGES_JOB]) == 0  # once per night
 
 
 def test_changes_are_kept_at_least_90_days(database_url):
