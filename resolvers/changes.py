@@ -162,7 +162,8 @@ async def prune_changes(db: Database, now: datetime, *, retention_days: int = 90
     `batch_size`, each in its own transaction that also advances FeedPosition "pruned" to the last
     deleted position. Only a prefix of the feed is deleted (settled changes from the pruned position
     on, up to the first one that is still young), so "pruned" stays exact: every change at or before
-    it is gone, every one after it is kept. Returns how many were deleted. Idempotent; run daily by
+    it is gone, every one after it is kept. Changes that an internal reader (a named FeedPosition, such as
+the webhook dispatcher's) has not passed yet are kept too. Returns how many were deleted. Idempotent; run daily by
     the worker."""
     cutoff = now - timedelta(days=retention_days)
     deleted = 0
@@ -170,7 +171,10 @@ async def prune_changes(db: Database, now: datetime, *, retention_days: int = 90
         async with db.transaction() as session:
             pruned = await _lock_pruned(session, db.dialect, now)
             rows = (await session.execute(_oldest_changes(db.dialect, pruned, batch_size))).all()
-            old = list(takewhile(lambda row: row.created_at < cutoff, rows))
+            # Nothing the platform's own readers (the webhook dispatcher) have yet to read is deleted.
+            unread = min(await _internal_readers(session), default=None)
+            old = [row for row in takewhile(lambda row: row.created_at < cutoff, rows)
+                   if unread is None or Position(row.txid, row.id) <= unread]
             if not old:
                 return deleted
             last = Position(old[-1].txid, old[-1].id)
@@ -183,6 +187,12 @@ async def prune_changes(db: Database, now: datetime, *, retention_days: int = 90
             deleted += len(old)
         if len(old) < batch_size:
             return deleted
+
+
+async def _internal_readers(session: AsyncSession) -> list[Position]:
+    """Where each of the platform's own feed readers stands (every named position but "pruned")."""
+    rows = await session.execute(select(FeedPosition.txid, FeedPosition.change_id).where(FeedPosition.name != PRUNED))
+    return [Position(*row) for row in rows]
 
 
 def _oldest_changes(dialect: str, pruned: Position, limit: int) -> Select:
