@@ -11,6 +11,7 @@ from models.change import FeedPosition, OrderChange
 from models.company import Company, Country
 from models.cost_centre import CostCentre, MemberCostCentre
 from models.credit import CreditAccount, InvoiceApplication
+from models.delegation import ApprovalDelegation
 from models.group import Group
 from models.job import Job, JobStatus, WorkerHeartbeat
 from models.location import DeliveryLocation, DeliverySlot, EndCustomer
@@ -33,6 +34,7 @@ __all__ = [
     "ApiClient",
     "ApiClientSecret",
     "ApiScope",
+    "ApprovalDelegation",
     "ApprovalRule",
     "ApprovalTier",
     "AuditEntry",

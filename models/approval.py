@@ -82,6 +82,13 @@ class OrderApprovalStep(Base):
     decision: Mapped[str | None] = mapped_column(String(20))  # approved | rejected
     comment: Mapped[str] = mapped_column(Text, default="")
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set for the member a substitute decided for (the absent approver); decided_by_id is the substitute.
+    on_behalf_of_id: Mapped[int | None] = mapped_column(ForeignKey("memberships.id", ondelete="SET NULL"))
+    # When the step became the one to decide now (is_current): what reminders, escalation and the
+    # queue's "waiting since" count from.
+    waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 def approver_keys(roles: list[str], membership_ids: list[int]) -> str:
