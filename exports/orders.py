@@ -180,6 +180,9 @@ async def export_orders(request: Request) -> Response:
     stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     headers = {CURSOR_HEADER: encode_cursor(cursor), "Cache-Control": "no-store",
                "Content-Disposition": f'attachment; filename="orders-{stamp}.{request.path_params["format"]}"'}
+    if request.method == "HEAD":  # what a GET would answer, without reading a single order
+        await resources.aclose()
+        return Response(media_type=media_type, headers=headers)
     return ExportResponse(encode(order_export.batches(session, plan), cursor), resources.aclose,
                           media_type=media_type, headers=headers)
 

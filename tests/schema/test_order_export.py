@@ -414,3 +414,26 @@ def test_the_export_writes_amounts_and_ids_exactly_as_the_api_does():
     for pk in [1, 9, 10, 99, 100, 12_345, 2**31 - 1]:
         for type_name in ("Order", "OrderLine"):
             assert unique_id(type_name, pk) == to_global_id(type_name, pk)
+
+
+async def test_head_answers_the_headers_of_a_get_without_reading_an_order(api, client, services):
+    from sqlalchemy import event
+
+    w = await order_change_world(api, services)
+    admin = w["tenant"][Role.ADMIN]
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    event.listen(services.db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        head = await client.head("/export/orders.csv", headers={"authorization": f"Bearer {admin.token}"})
+    finally:
+        event.remove(services.db.engine.sync_engine, "before_cursor_execute", record)
+    get = await export(client, "csv", admin.token)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert decode_cursor(head.headers["x-procura-feed-cursor"]) == decode_cursor(get.headers["x-procura-feed-cursor"])
+    assert not [s for s in statements if "order_lines" in s], statements
+    assert (await client.head("/export/orders.csv")).status_code == 401
