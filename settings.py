@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     # doubling per attempt (at most an hour apart), MAIL_MAX_ATTEMPTS tries in all.
     mail_retry_seconds: float = Field(60, gt=0)
     mail_max_attempts: int = Field(10, gt=0)
+    # A current approval step that waited this long reminds its approvers; as long again after the reminder, it is
+    # offered to the company's administrators too (README "Reminders and escalation").
+    approval_reminder_hours: float = Field(48, gt=0)
 
     # The order change feed (README "Change feed"): changes are kept at least 90 days (a setting may keep
     # them longer, never shorter); a cursor behind that is CHANGES_EXPIRED. Export batches: orders per

@@ -18,6 +18,7 @@ from models.money import format_amount
 from models.order_state import OrderEventKind, OrderStatus, Transition
 from policies.permissions import Permission
 from policies.scopes import company_rows, company_scope, eligible_step
+from resolvers.approval_mail import approval_request
 from resolvers.audit import audit
 from resolvers.context import UseCaseContext
 from resolvers.mail import queue_mail
@@ -64,7 +65,7 @@ def _step(
     return OrderApprovalStep(
         order_id=order.id, company_id=order.company_id, rule_id=rule_id, rule_name=rule_name, reason=reason,
         level=level, roles=list(roles), membership_ids=list(ids), approver_keys=approver_keys(roles, ids),
-        is_current=level == 1,
+        is_current=level == 1, waiting_since=utcnow() if level == 1 else None,
     )
 
 
@@ -81,11 +82,9 @@ async def _approvers(ctx: UseCaseContext, order: Order, steps: list[OrderApprova
 
 
 async def _notify_approvers(ctx: UseCaseContext, order: Order, steps: list[OrderApprovalStep]) -> None:
-    reasons = "\n".join(f"- {s.rule_name} (tier {s.level}): {s.reason}" for s in steps)
+    mail = await approval_request(ctx, order, steps)  # the same content for each approver (until links are theirs)
     for _, email in await _approvers(ctx, order, steps):
-        await queue_mail(ctx, to=email, subject=f"Order {order.number} awaits your approval",
-                         body=(f"Order {order.number} ({format_amount(order.gross_minor)} {order.currency}) waits for "
-                               f"your decision:\n{reasons}\n\nSee your approval queue in Procura.\n"))
+        await mail.send(ctx, email)
 
 
 async def _notify_buyer(ctx: UseCaseContext, order: Order, decision: str, comment: str) -> None:
@@ -148,7 +147,7 @@ async def _advance(ctx: UseCaseContext, order: Order, decided: list[OrderApprova
     for rule in {_rule_key(s) for s in remaining}:
         lowest = min((s for s in remaining if _rule_key(s) == rule), key=lambda s: s.level)
         if not lowest.is_current:
-            lowest.is_current = True
+            lowest.is_current, lowest.waiting_since = True, utcnow()
             newly_current.append(lowest)
     if newly_current:
         await _notify_approvers(ctx, order, newly_current)

@@ -39,8 +39,9 @@ def retry_delay(retry_seconds: float, attempts: int) -> timedelta:
     return min(timedelta(seconds=retry_seconds) * 2 ** max(attempts - 1, 0), RETRY_CAP)
 
 
-async def queue_mail(ctx: UseCaseContext, *, to: str, subject: str, body: str) -> None:
-    message = OutboxMessage(recipient=to, subject=subject, body=body)
+async def queue_mail(ctx: UseCaseContext, *, to: str, subject: str, body: str, html_body: str | None = None) -> None:
+    """Write a message to the outbox; `body` is its plain text, `html_body` an HTML alternative of the same."""
+    message = OutboxMessage(recipient=to, subject=subject, body=body, html_body=html_body)
     ctx.session.add(message)
     await ctx.session.flush()
     ctx.queued_mail.append(message.id)
@@ -114,6 +115,8 @@ class Mailer:
         email = EmailMessage()
         email["From"], email["To"], email["Subject"] = self._sender, message.recipient, message.subject
         email.set_content(message.body)
+        if message.html_body:
+            email.add_alternative(message.html_body, subtype="html")  # multipart/alternative: text first
         try:
             await aiosmtplib.send(email, **smtp_options(self._smtp_url))
             return None

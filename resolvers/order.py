@@ -8,10 +8,11 @@ from sqlalchemy import select
 
 from models import LineReturn, Order, OrderLine
 from models.errors import DomainError, ErrorCode
-from models.order_state import OrderEventKind, Transition
+from models.order_state import OrderEventKind, OrderStatus, Transition
 from policies.errors import Forbidden
 from policies.permissions import Permission
 from policies.scopes import visible_orders
+from resolvers.approval_mail import notify_cancelled, waiting_steps
 from resolvers.context import UseCaseContext
 from resolvers.order_events import record_event, transition
 from resolvers.order_view import LineView, OrderView, fetch_order, reread_order
@@ -48,8 +49,11 @@ async def cancel_order(ctx: UseCaseContext, *, order_id: int, reason: str) -> Or
     order = await _order_for_change(ctx, order_id)
     if order.buyer_id != actor.membership_id and not ctx.allows(Permission.ORDER_MANAGE):
         raise Forbidden("Only the buyer, a manager or an administrator may cancel this order")
+    waiting = await waiting_steps(ctx, order) if order.status == OrderStatus.PENDING_APPROVAL.value else None
     await transition(ctx, order, Transition.CANCEL, comment=(reason or "").strip()[:1000])
     await release_spend(ctx, order)
+    if waiting is not None:  # the buyer and the approvers it waited for are told
+        await notify_cancelled(ctx, order, waiting, (reason or "").strip()[:1000])
     return await reread_order(ctx.session, order)
 
 

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from models.base import utcnow
-from resolvers import changes, jobs, mail, webhook_delivery, webhook_dispatch
+from resolvers import approval_reminder, changes, jobs, mail, webhook_delivery, webhook_dispatch
 from resolvers.context import Services
 from resolvers.jobs import ClaimedJob, Retry
 
@@ -53,5 +53,6 @@ HANDLERS: dict[str, Handler] = {
     webhook_dispatch.DISPATCH_KIND: webhook_dispatch.dispatch_job,  # the change feed into deliveries (every second)
     webhook_dispatch.DELIVER_KIND: webhook_delivery.deliver_job,  # one attempt of one delivery
     webhook_delivery.PRUNE_KIND: webhook_delivery.prune_job,  # the delivery log's retention (daily)
+    approval_reminder.REMIND_KIND: approval_reminder.remind_job,  # waiting approval steps (every 5 minutes)
     # Add kinds here, one line each: "webhook.deliver": webhook_jobs.deliver, ...
 }

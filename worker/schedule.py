@@ -15,6 +15,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Protocol
 
 from models.db import Database
+from resolvers.approval_reminder import REMIND_KIND as APPROVAL_REMIND
 from resolvers.changes import PRUNE_CHANGES_JOB
 from resolvers.jobs import enqueue
 from resolvers.webhook_delivery import PRUNE_KIND as WEBHOOK_PRUNE
@@ -103,6 +104,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry(PRUNE_CHANGES_JOB, DailyAt(3, 30), max_attempts=3),  # the change feed's retention
     Entry(WEBHOOK_DISPATCH, Every(1), keep=timedelta(days=1)),  # new changes into webhook deliveries
     Entry(WEBHOOK_PRUNE, DailyAt(4, 0), max_attempts=3),  # the webhook delivery log's retention
+    Entry(APPROVAL_REMIND, Every(300), keep=timedelta(days=2)),  # reminders and escalation of waiting steps
     # Add entries here, one line each, e.g.
     # Entry("invoice.run", MonthlyOn(1, 2, 0), max_attempts=5),
     # Entry("webhook.dispatch", Every(1), keep=timedelta(days=1)),
