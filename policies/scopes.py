@@ -42,12 +42,15 @@ from sqlalchemy import (
     ColumnElement,
     Delete,
     Select,
+    String,
     Update,
     and_,
     bindparam,
+    cast,
     delete,
     exists,
     false,
+    literal,
     or_,
     select,
     update,
@@ -56,7 +59,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, joinedload, selectinload
 from sqlalchemy.orm.util import identity_key
 
-from models import Base, Company, Group, Membership, MembershipStatus, Order, OrderApprovalStep, OrderChange
+from models import (
+    ApprovalDelegation,
+    Base,
+    Company,
+    Group,
+    Membership,
+    MembershipStatus,
+    Order,
+    OrderApprovalStep,
+    OrderChange,
+)
+from models.base import utcnow
 from models.order_state import OrderStatus
 from policies.permissions import Permission
 
@@ -297,7 +311,8 @@ def _order_scope_condition(scope: OrderScope, value: Callable[[str], ColumnEleme
 
 
 def _step_keys(actor: Actor) -> dict:
-    keys = {"scope_membership_id": actor.membership_id, "scope_member_key": f" member:{actor.membership_id} "}
+    keys = {"scope_membership_id": actor.membership_id, "scope_member_key": f" member:{actor.membership_id} ",
+            "scope_now": utcnow()}  # which absences hold now (delegation)
     if actor.role is not None:
         keys["scope_role_key"] = f" role:{actor.role.value} "
     return keys
@@ -312,5 +327,29 @@ def _eligible_step_condition(has_role: bool, value: Callable[[str], ColumnElemen
     decided_earlier_tier = exists().where(
         earlier.order_id == OrderApprovalStep.order_id, earlier.rule_name == OrderApprovalStep.rule_name,
         earlier.decided_by_id == value("scope_membership_id"))
+    keys.append(_delegated_step_condition(value))
     return and_(OrderApprovalStep.is_current.is_(True), OrderApprovalStep.decision.is_(None), or_(*keys),
                 ~decided_earlier_tier)
+
+
+def _delegated_step_condition(value: Callable[[str], ColumnElement]) -> ColumnElement[bool]:
+    """The step is one an absent approver could decide (by name or role) whose substitute the caller is
+    now: a delegation of the step's company holds, the absent approver is active and did not place the
+    order, and did not decide (nor had decided for them) an earlier tier of the rule."""
+    absent = aliased(Membership)
+    earlier = aliased(OrderApprovalStep)
+    by_name = OrderApprovalStep.approver_keys.contains(literal(" member:") + cast(absent.id, String) + literal(" "))
+    by_role = OrderApprovalStep.approver_keys.contains(literal(" role:") + absent.role + literal(" "))
+    # Two levels down, the step is correlated by name (auto-correlation reaches only the enclosing SELECT).
+    own_order = exists().where(Order.id == OrderApprovalStep.order_id, Order.buyer_id == absent.id).correlate(
+        OrderApprovalStep, absent)
+    decided_earlier_tier = exists().where(
+        earlier.order_id == OrderApprovalStep.order_id, earlier.rule_name == OrderApprovalStep.rule_name,
+        or_(earlier.decided_by_id == absent.id, earlier.on_behalf_of_id == absent.id)).correlate(
+        OrderApprovalStep, absent)
+    return select(ApprovalDelegation.id).join(absent, absent.id == ApprovalDelegation.approver_id).where(
+        ApprovalDelegation.company_id == OrderApprovalStep.company_id,
+        ApprovalDelegation.delegate_id == value("scope_membership_id"),
+        ApprovalDelegation.starts_at <= value("scope_now"), ApprovalDelegation.ends_at > value("scope_now"),
+        ApprovalDelegation.cancelled_at.is_(None), absent.status == MembershipStatus.ACTIVE.value,
+        or_(by_name, by_role), ~own_order, ~decided_earlier_tier).exists()

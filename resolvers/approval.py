@@ -18,6 +18,7 @@ from models.money import format_amount
 from models.order_state import OrderEventKind, OrderStatus, Transition
 from policies.permissions import Permission
 from policies.scopes import company_rows, company_scope, eligible_step
+from resolvers import delegation
 from resolvers.approval_mail import approval_request
 from resolvers.audit import audit
 from resolvers.context import UseCaseContext
@@ -83,7 +84,8 @@ async def _approvers(ctx: UseCaseContext, order: Order, steps: list[OrderApprova
 
 async def _notify_approvers(ctx: UseCaseContext, order: Order, steps: list[OrderApprovalStep]) -> None:
     mail = await approval_request(ctx, order, steps)  # the same content for each approver (until links are theirs)
-    for _, email in await _approvers(ctx, order, steps):
+    # While an approver is away, their substitute is asked too.
+    for _, email in await delegation.with_substitutes(ctx, order, await _approvers(ctx, order, steps)):
         await mail.send(ctx, email)
 
 
@@ -120,12 +122,16 @@ async def decide(ctx: UseCaseContext, *, order_id: int, approve: bool, comment: 
         step.decision, step.decided_by_id, step.decided_at, step.comment = (
             "approved" if approve else "rejected", actor.membership_id, now, comment)
         step.is_current = False
+    # A substitute decides in an absent approver's place: the steps, the timeline and the log say whose.
+    absent = await delegation.decide_on_behalf(ctx, actor, steps)
+    timeline = delegation.with_on_behalf(comment, absent)
     await audit(ctx, "order", order.id, "approve" if approve else "reject",
-                after={"steps": [f"{s.rule_name} tier {s.level}" for s in steps], "comment": comment})
+                after={"steps": [f"{s.rule_name} tier {s.level}" for s in steps], "comment": comment}
+                | ({"on_behalf_of": absent} if absent else {}))
     if approve:
-        await _advance(ctx, order, steps, comment)
+        await _advance(ctx, order, steps, timeline)
     else:
-        await transition(ctx, order, Transition.REJECT, comment=comment)
+        await transition(ctx, order, Transition.REJECT, comment=timeline)
         await release_spend(ctx, order)
         await _notify_buyer(ctx, order, "rejected", comment)
     await ctx.session.flush()

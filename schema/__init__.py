@@ -14,6 +14,7 @@ from schema.catalogue import CatalogueMutation, CatalogueQuery, Product
 from schema.company import Company, CompanyMutation, CompanyQuery
 from schema.cost_centre import CostCentre, CostCentreMutation, CostCentreQuery
 from schema.credit import CreditMutation, CreditQuery
+from schema.delegation import DelegationMutation, DelegationQuery
 from schema.extensions import executor_for, extensions_for
 from schema.group import Group, GroupMutation, GroupQuery
 from schema.location import DeliveryLocation, EndCustomer, LocationMutation, LocationQuery
@@ -33,14 +34,14 @@ from settings import Settings
 @strawberry.type(description="Everything that can be read.")
 class Query(ViewerQuery, CompanyQuery, UserQuery, GroupQuery, CatalogueQuery, LocationQuery, OrderQuery,
             SavedCartQuery, CostCentreQuery, BudgetQuery, CreditQuery, ApprovalQuery, AuditQuery, OrderChangeQuery,
-            ApiClientQuery, WebhookQuery, NodeQuery):
+            ApiClientQuery, WebhookQuery, DelegationQuery, NodeQuery):
     pass
 
 
 @strawberry.type(description="Everything that can be changed; each mutation is one transaction.")
 class Mutation(AuthMutation, CompanyMutation, UserMutation, GroupMutation, CatalogueMutation, LocationMutation,
                OrderMutation, SavedCartMutation, CostCentreMutation, BudgetMutation, CreditMutation, ApprovalMutation,
-               ApiClientMutation, WebhookMutation):
+               ApiClientMutation, WebhookMutation, DelegationMutation):
     pass
 
 

@@ -80,6 +80,7 @@ LIST_SIZES: dict[str, int] = {
     "Query.budgets": 20,
     "Query.pendingInvoiceApplications": 20,
     "Query.approvalRules": 20,
+    "Query.approvalDelegations": 10,
     "WebhookDelivery.attempts": 10,  # 8 scheduled attempts, and a redelivery or two
 }
 

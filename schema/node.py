@@ -28,6 +28,7 @@ from schema.catalogue import Product
 from schema.company import Company
 from schema.cost_centre import CostCentre
 from schema.credit import InvoiceApplication
+from schema.delegation import fetch_delegation
 from schema.group import Group
 from schema.location import DeliveryLocation, DeliverySlot, EndCustomer
 from schema.order_changes import fetch_change
@@ -127,6 +128,7 @@ NODE_FETCHERS = {
     "AuditEntry": _audit_entry, "InvoiceApplication": _invoice_application, "Person": _person,
     "OrderChange": fetch_change, "ApiClient": fetch_api_client,
     "WebhookEndpoint": fetch_webhook_endpoint, "WebhookDelivery": fetch_webhook_delivery,
+    "ApprovalDelegation": fetch_delegation,
 }
 
 

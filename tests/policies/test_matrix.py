@@ -818,6 +818,33 @@ async def verify_api_client_created(w: World, t: str, r: dict) -> None:
     assert (await w.api.query("{ company { id } }", token=r["secret"]))["company"]["id"] == w.own.gid
 
 
+async def verify_delegations(w: World, t: str, r: list) -> None:
+    assert [d["id"] for d in r] == [w.gid("own", "ApprovalDelegation")]
+
+
+async def verify_delegate_set(w: World, t: str, r: dict) -> None:
+    caller = w.caller_member
+    assert (r["delegation"]["approverId"], r["delegation"]["active"]) == (caller.gid, True)
+    rows = await w.fetch(select(models.ApprovalDelegation.delegate_id).where(
+        models.ApprovalDelegation.approver_id == caller.membership_id))
+    assert [to_global_id("User", row[0]) for row in rows] == [r["delegation"]["delegateId"]]
+
+
+async def verify_delegation_cancelled(w: World, t: str, r: dict) -> None:
+    assert (r["delegation"]["id"], r["delegation"]["active"]) == (w.gid(t, "ApprovalDelegation"), False)
+    rows = await w.fetch(select(models.ApprovalDelegation.cancelled_at).where(
+        models.ApprovalDelegation.id == w.own.values["delegation"]))
+    assert rows[0][0] is not None
+
+
+def delegate_of(w: World, t: str) -> str:
+    """A substitute who may approve: for the own company the admin or order approver who is not the caller;
+    else the target's user (another company's, or missing)."""
+    if t != "own":
+        return w.gid(t, "User")
+    return w.own.members["admin" if w.caller == "order_approver" else "order_approver"].gid
+
+
 def verify_api_client(revoked: bool):
     async def verify(w: World, t: str, r: dict) -> None:
         assert r["apiClient"]["id"] == w.gid(t, "ApiClient")
@@ -933,14 +960,18 @@ ENTRIES: dict[str, Spec] = {
             "missing:WebhookEndpoint": where_allowed(WEBHOOK_MANAGERS, N),
             "own:WebhookDelivery": WEBHOOK_MANAGERS, "other:WebhookDelivery": where_allowed(WEBHOOK_MANAGERS, N),
             "missing:WebhookDelivery": where_allowed(WEBHOOK_MANAGERS, N),
+            # the company's with approval_rule:manage, else the caller's own absences (the approver's here)
+            "own:ApprovalDelegation": row(U, A, N, N, A, N, clients=N),
+            "other:ApprovalDelegation": row(U, N, N, N, N, N, clients=N),
+            "missing:ApprovalDelegation": row(U, N, N, N, N, N, clients=N),
             "garbage": where_allowed(SIGNED_IN, N) | each_client(N),
         },
         verify_node, needs=("location", "orders", "cost_centre", "saved_carts", "budget", "invoice_application",
-                            "api_client", "webhooks"),
+                            "api_client", "webhooks", "delegations"),
         same_answer=tuple((f"other:{t}", f"missing:{t}") for t in (
             "Company", "User", "Group", "Order", "DeliveryLocation", "EndCustomer", "DeliverySlot", "OrderLine",
             "SavedCart", "CostCentre", "Budget", "ApprovalRule", "AuditEntry", "InvoiceApplication", "Person",
-            "OrderChange", "ApiClient", "WebhookEndpoint", "WebhookDelivery")),
+            "OrderChange", "ApiClient", "WebhookEndpoint", "WebhookDelivery", "ApprovalDelegation")),
         same_answer_except=("operator",),
     ),
     # ------------------------------------------------------------------ queries: ordering
@@ -1465,6 +1496,27 @@ ENTRIES: dict[str, Spec] = {
         {"own": WEBHOOK_MANAGERS, "other": where_allowed(WEBHOOK_MANAGERS, NF),
          "missing": where_allowed(WEBHOOK_MANAGERS, NF)},
         verify_redelivery, needs=("webhooks",), same_answer=(("other", "missing"),),
+    ),
+    # ------------------------------------------------------------------ delegation while away
+    "approvalDelegations": Spec(
+        "query", "{ approvalDelegations { id approverId delegateId } }", no_variables, {"own": APPROVERS},
+        verify_delegations, needs=("delegations",),
+    ),
+    "setApprovalDelegate": Spec(
+        "mutation",
+        mutation("setApprovalDelegate", "SetApprovalDelegateInput",
+                 "... on ApprovalDelegationPayload { delegation { id approverId delegateId active } }"),
+        input_of(delegateId=delegate_of, until="2999-01-01T00:00:00Z"),
+        {"own": APPROVERS, "other": where_allowed(APPROVERS, NF), "missing": where_allowed(APPROVERS, NF)},
+        verify_delegate_set, same_answer=(("other", "missing"),),
+    ),
+    "cancelApprovalDelegation": Spec(
+        "mutation",
+        mutation("cancelApprovalDelegation", "CancelApprovalDelegationInput",
+                 "... on ApprovalDelegationPayload { delegation { id active } }"),
+        input_of(id=lambda w, t: w.gid(t, "ApprovalDelegation")),
+        {"own": APPROVERS, "other": where_allowed(APPROVERS, NF), "missing": where_allowed(APPROVERS, NF)},
+        verify_delegation_cancelled, needs=("delegations",), same_answer=(("other", "missing"),),
     ),
 }
 

@@ -51,6 +51,7 @@ from resolvers import (
     catalogue,
     cost_centre,
     credit,
+    delegation,
     location,
     order,
     order_submit,
@@ -121,6 +122,7 @@ class Side:
             "ApiClient": lambda: self.values["api_client"],
             "WebhookEndpoint": lambda: self.values["webhook_endpoint"],
             "WebhookDelivery": lambda: self.values["webhook_delivery"],
+            "ApprovalDelegation": lambda: self.values["delegation"],
         }
         return keys[type_name]()
 
@@ -410,6 +412,15 @@ async def _api_client(w: World) -> None:
         side.values["api_client"] = issued.view.client.id
 
 
+async def _delegations(w: World) -> None:
+    """In each company, its administrator stands in for the order approver, who is away for a week."""
+    for side in (w.own, w.other):
+        view = await run_as(w, side.members["admin"], partial(
+            delegation.set_delegate, delegate_id=side.members["admin"].membership_id, starts_at=None,
+            ends_at=utcnow() + timedelta(days=7), approver_id=side.members["order_approver"].membership_id))
+        side.values["delegation"] = view.delegation.id
+
+
 async def _webhooks(w: World) -> None:
     """A webhook endpoint of each company, made by its administrator, with one delivery in its log."""
     for side in (w.own, w.other):
@@ -439,7 +450,7 @@ FEATURES: dict[str, Callable[[World], Awaitable[None]]] = {  # built in this ord
     "saved_carts": _saved_carts, "caller_cart": _caller_cart, "caller_saved_cart": _caller_saved_cart,
     "invoice_application": _invoice_application, "refresh": setup_refresh, "reset_link": setup_reset,
     "invitation": setup_invitations, "deactivated": setup_deactivated, "restricted": setup_restricted,
-    "own_product": _own_product, "api_client": _api_client, "webhooks": _webhooks,
+    "own_product": _own_product, "api_client": _api_client, "webhooks": _webhooks, "delegations": _delegations,
 }
 FEATURE_NEEDS = {"caller_saved_cart": {"caller_cart"}}
 

@@ -30,7 +30,7 @@ from schema.relay import parse_global_id
 from tests.policies.world import create_matrix_state, world_for
 
 ALL_FEATURES = ("location", "cost_centre", "budget", "orders", "saved_carts", "invoice_application", "api_client",
-                "webhooks")
+                "webhooks", "delegations")
 
 
 async def served_schema(api) -> GraphQLSchema:
@@ -110,6 +110,7 @@ OWN_QUERIES: dict[str, tuple[str, tuple[str, ...]]] = {
         "}} }} }} }}",
         ("webhookEndpoints", "edges", "node", "deliveries", "edges", "node"),
     ),
+    "ApprovalDelegation": ("{{ approvalDelegations {{ {sel} }} }}", ("approvalDelegations",)),
 }
 
 

@@ -712,7 +712,33 @@ BAD_INPUTS: dict[str, list[Bad]] = {
     "deleteWebhookEndpoint": [bad("admin", {"id": gid("WebhookEndpoint", MISSING)}, "NOT_FOUND", "id")],
     "rotateWebhookSecret": [bad("admin", {"id": gid("WebhookEndpoint", MISSING)}, "NOT_FOUND", "id")],
     "redeliverWebhook": [bad("admin", {"deliveryId": gid("WebhookDelivery", MISSING)}, "NOT_FOUND", "deliveryId")],
+    # --- delegation while away
+    "setApprovalDelegate": [
+        bad("order_approver", {"delegateId": gid("User", MISSING), "until": "2999-01-01T00:00:00Z"},
+            "NOT_FOUND", "delegateId"),
+        bad("order_approver", lambda s: _async({"delegateId": s.member(Role.ORDER_APPROVER).gid,
+                                                "until": "2999-01-01T00:00:00Z"}), "INVALID_INPUT", "delegateId"),
+        bad("order_approver", lambda s: _async({"delegateId": s.member(Role.ADMIN).gid,
+                                                "until": "2020-01-01T00:00:00Z"}), "INVALID_INPUT", "until"),
+        bad("order_approver", lambda s: _async({"delegateId": s.member(Role.ADMIN).gid, "from": "2999-01-02T00:00:00Z",
+                                                "until": "2999-01-01T00:00:00Z"}), "INVALID_INPUT", "from"),
+        bad("admin", lambda s: _async({"delegateId": s.member(Role.ORDER_APPROVER).gid,
+                                       "approverId": gid("User", MISSING), "until": "2999-01-01T00:00:00Z"}),
+            "NOT_FOUND", "approverId"),
+    ],
+    "cancelApprovalDelegation": [
+        bad("admin", {"id": gid("ApprovalDelegation", MISSING)}, "NOT_FOUND", "id"),
+        bad("admin", lambda s: _ended_delegation(s), "INVALID_STATE", "id"),
+    ],
 }
+
+
+async def _ended_delegation(s: Shop) -> dict:
+    input = {"delegateId": s.member(Role.ORDER_APPROVER).gid, "until": "2999-01-01T00:00:00Z"}
+    delegation_id = (await s.call("setApprovalDelegate", input))["delegation"]["id"]
+    cancelled = await s.call("cancelApprovalDelegation", {"id": delegation_id})
+    assert cancelled["__typename"] == "ApprovalDelegationPayload", cancelled
+    return {"id": delegation_id}
 
 
 async def _endpoint_input(s: Shop, **changes) -> dict:
