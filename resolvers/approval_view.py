@@ -1,4 +1,4 @@
-"""What approvers and buyers see of the approval workflow: flows, queue, budget impact."""
+"""What approvers and buyers see of the approval workflow: flows, who awaits a decision, budget impact."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from policies.actor import Actor
 from policies.permissions import Permission
 from policies.scopes import company_rows, company_scope, eligible_step
 from resolvers.context import UseCaseContext
-from resolvers.order_view import OrderView, fetch_orders, order_rows
-from resolvers.pagination import check_page_size
+from resolvers.order_view import OrderView
 
 
 @dataclass
@@ -117,17 +116,6 @@ def awaiting_decision(actor: Actor) -> ColumnElement[bool]:
     (with company_scope(Order, actor); the queue and its live subscription share it)."""
     return and_(Order.status == OrderStatus.PENDING_APPROVAL.value, Order.buyer_id != actor.membership_id,
                 Order.id.in_(select(OrderApprovalStep.order_id).where(eligible_step(actor))))
-
-
-async def approval_queue(ctx: UseCaseContext, *, first: int, after: int | None) -> tuple[list[OrderView], bool]:
-    """Orders waiting for the caller's decision, oldest first."""
-    actor = ctx.require(Permission.ORDER_APPROVE)
-    check_page_size(first, ctx.settings.max_page_size)
-    query = company_scope(Order, actor).apply(order_rows()).where(awaiting_decision(actor))
-    if after is not None:
-        query = query.where(Order.id > after)
-    rows = (await ctx.session.execute(query.order_by(Order.id).limit(first + 1))).all()
-    return await fetch_orders(ctx.session, rows[:first]), len(rows) > first
 
 
 async def budget_impacts(ctx: UseCaseContext, order_ids: list[int]) -> dict[int, list[BudgetImpact]]:

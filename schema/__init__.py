@@ -7,6 +7,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from schema.api_client import ApiClient, ApiClientMutation, ApiClientQuery
 from schema.approval import ApprovalMutation, ApprovalQuery
+from schema.approval_queue import ApprovalQueueQuery
 from schema.audit import AuditQuery
 from schema.auth import AuthMutation
 from schema.budget import BudgetMutation, BudgetQuery
@@ -33,7 +34,8 @@ from settings import Settings
 
 @strawberry.type(description="Everything that can be read.")
 class Query(ViewerQuery, CompanyQuery, UserQuery, GroupQuery, CatalogueQuery, LocationQuery, OrderQuery,
-            SavedCartQuery, CostCentreQuery, BudgetQuery, CreditQuery, ApprovalQuery, AuditQuery, OrderChangeQuery,
+            SavedCartQuery, CostCentreQuery, BudgetQuery, CreditQuery, ApprovalQuery,
+            ApprovalQueueQuery, AuditQuery, OrderChangeQuery,
             ApiClientQuery, WebhookQuery, DelegationQuery, NodeQuery):
     pass
 

@@ -13,23 +13,11 @@ from models.money import format_amount, parse_amount
 from models.user import Role as DomainRole
 from resolvers import approval as decisions
 from resolvers import approval_rule as rules
-from resolvers import approval_view
-from schema.approval_types import BudgetImpactType, impact_from_view
 from schema.errors import INPUT, MutationError, renamed, run_mutation
 from schema.order import OrderPayload, OrderResult, with_flow
 from schema.order_types import Order, order_from_view
 from schema.permissions import Role
-from schema.relay import (
-    Connection,
-    Edge,
-    Node,
-    connection_of,
-    decode_id,
-    from_cursor,
-    optional_id,
-    to_cursor,
-    to_global_id,
-)
+from schema.relay import Node, decode_id, optional_id, to_global_id
 
 
 @strawberry.enum(description="What an approval rule looks at.")
@@ -154,12 +142,6 @@ class BulkDecisionPayload:
     results: list[BulkDecisionItem] = strawberry.field(description="One result per requested order, in order.")
 
 
-@strawberry.type(description="An order awaiting the caller's decision, with what it does to budgets.")
-class QueuedOrder:
-    order: Order = strawberry.field(description="The order, with its approval flow.")
-    budget_impact: list[BudgetImpactType] = strawberry.field(description="Each budget the order commits against.")
-
-
 ApprovalRuleResult = Annotated[
     ApprovalRulePayload | MutationError,
     strawberry.union("ApprovalRuleResult", description="Result of saveApprovalRule."),
@@ -191,23 +173,6 @@ class ApprovalQuery:
     async def approval_rules(self, info: strawberry.Info) -> list[ApprovalRule]:
         async with info.context.reading() as ctx:
             return [ApprovalRule.from_model(r) for r in await rules.list_rules(ctx)]
-
-    @strawberry.field(description=(
-        "Orders waiting for your decision, oldest first, with their budget impact. Requires `order:approve`."))
-    async def approval_queue(
-        self, info: strawberry.Info,
-        first: Annotated[int, strawberry.argument(description="Page size, at most 100.")] = 50,
-        after: Annotated[str | None, strawberry.argument(description="Cursor to start after.")] = None,
-    ) -> Connection[QueuedOrder]:
-        async with info.context.reading() as ctx:
-            views, has_next = await approval_view.approval_queue(ctx, first=first, after=from_cursor(after))
-            flows = await approval_view.flows(ctx, views)
-            impacts = await approval_view.budget_impacts(ctx, [v.id for v in views])
-        edges = [Edge(cursor=to_cursor(v.id), node=QueuedOrder(
-            order=order_from_view(v, flows[v.id]),
-            budget_impact=[impact_from_view(i, v.currency) for i in impacts[v.id]]))
-            for v in views]
-        return connection_of(edges, has_next_page=has_next, has_previous_page=after is not None)
 
 
 @strawberry.type
