@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from models import ApprovalDelegation, AuditEntry, Role
+from tests.factories import Member
 from tests.spend_helpers import (
     ERROR,
     SpendTenant,
@@ -38,20 +39,20 @@ def at(delta: timedelta) -> str:
     return (datetime.now(UTC) + delta).isoformat().replace("+00:00", "Z")
 
 
-async def set_delegate(api, token: str, **input) -> dict:
+async def set_delegate(api, token: str | None, **input) -> dict:
     input.setdefault("until", at(timedelta(days=3)))
     return (await api.query(SET, {"input": input}, token))["setApprovalDelegate"]
 
 
-async def queue_ids(api, token: str) -> list[str]:
+async def queue_ids(api, token: str | None) -> list[str]:
     return [e["node"]["order"]["id"] for e in (await api.query(QUEUE, token=token))["approvalQueue"]["edges"]]
 
 
-async def approve(api, token: str, order_gid: str, comment: str = "") -> dict:
+async def approve(api, token: str | None, order_gid: str, comment: str = "") -> dict:
     return (await api.query(DECIDE, {"input": {"id": order_gid, "comment": comment}}, token))["approveOrder"]
 
 
-async def named_rule_tenant(api, services) -> tuple[SpendTenant, object, str]:
+async def named_rule_tenant(api, services) -> tuple[SpendTenant, Member, str]:
     """A company whose every order waits for its order approver by name, a substitute who also approves
     orders (but is not named), and a product."""
     st = await spend_tenant(api)
