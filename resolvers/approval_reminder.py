@@ -22,6 +22,7 @@ from sqlalchemy import select
 from models import Company, Membership, MembershipStatus, Order, OrderApprovalStep, Role, User
 from models.order_state import OrderStatus
 from policies.scopes import company_rows, cross_company
+from resolvers import delegation
 from resolvers.approval import _approvers
 from resolvers.approval_mail import approval_request
 from resolvers.audit import audit
@@ -79,7 +80,8 @@ async def _remind(ctx: UseCaseContext, order: Order, steps: list[OrderApprovalSt
     for step in steps:
         step.reminded_at = now
     mail = await approval_request(ctx, order, steps, kind="reminder")
-    for _, email in await _approvers(ctx, order, steps):
+    # Like the request itself, the reminder goes to the substitutes of approvers who are away now.
+    for _, email in await delegation.with_substitutes(ctx, order, await _approvers(ctx, order, steps)):
         await mail.send(ctx, email)
 
 

@@ -15,6 +15,7 @@ from models.base import utcnow
 from resolvers.approval_reminder import REMIND_KIND, remind_waiting_steps
 from tests.ordering_helpers import next_weekday, pk_of
 from tests.schema import test_mail
+from tests.schema.test_delegation import named_rule_tenant, set_delegate
 from tests.schema.test_mail import delivered
 from tests.schema.test_orders import units
 from tests.spend_helpers import (
@@ -170,6 +171,21 @@ async def test_a_waiting_step_reminds_its_approvers_once_then_escalates_to_admin
     assert approved["order"]["status"] == "APPROVED"
     # A decided step is neither reminded nor escalated.
     assert await remind_waiting_steps(services, now=utcnow() + 500 * HOUR) == (0, 0)
+
+
+async def test_the_reminder_also_goes_to_the_substitute_of_an_approver_who_is_away(api, services, smtp):
+    st, deputy, product = await named_rule_tenant(api, services)
+    approver = st[Role.ORDER_APPROVER]
+    assert (await set_delegate(api, approver.token, delegateId=deputy.gid))["__typename"] != "MutationError"
+    order = await placed(api, st[Role.CUSTOMER], product, 1)
+    await delivered(services, smtp, deputy.email)  # the request went to the substitute too
+
+    await set_step(services, order["id"], waiting_since=utcnow() - 49 * HOUR)
+    assert await remind_waiting_steps(services, now=utcnow()) == (1, 0)
+
+    for address in (approver.email, deputy.email):
+        [_, reminder] = await delivered(services, smtp, address, count=2)
+        assert reminder["Subject"] == f"Reminder: order {order['number']} awaits your approval"
 
 
 async def test_the_buyer_cancelling_a_waiting_order_tells_its_approvers(api, services, smtp):
