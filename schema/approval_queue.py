@@ -69,7 +69,9 @@ class QueuedOrder:
         description="Since when it waits for you: when the earliest tier you may decide became current (UTC).")
 
 
-@strawberry.type(description="A page of the approval queue, Relay style, with the queue's size.")
+# Named as the connection was before it had a count, so that fragments on it keep working.
+@strawberry.type(name="QueuedOrderConnection",
+                 description="A page of the approval queue, Relay style, with the queue's size.")
 class ApprovalQueueConnection:
     edges: list[Edge[QueuedOrder]] = strawberry.field(description="The orders of this page, in order.")
     page_info: PageInfo = strawberry.field(description="Pagination state.")
