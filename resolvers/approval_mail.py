@@ -18,6 +18,7 @@ from sqlalchemy import and_, select
 from models import Budget, BudgetUsage, Membership, Order, OrderApprovalStep, OrderCharge, User
 from models.money import format_amount
 from policies.scopes import company_rows, company_scope
+from resolvers import delegation
 from resolvers.context import UseCaseContext
 from resolvers.mail import queue_mail
 from resolvers.order_view import OrderView, reread_order
@@ -129,7 +130,9 @@ async def notify_cancelled(ctx: UseCaseContext, order: Order, steps: list[OrderA
     if order.buyer_id != actor.membership_id and order.buyer_id in people:
         mail = await cancellation_notice(ctx, order, to_buyer=True, cancelled_by=cancelled_by, reason=reason)
         await mail.send(ctx, people[order.buyer_id][0])
-    approvers = [email for mid, email in await _approvers(ctx, order, steps) if mid != actor.membership_id]
+    # The approvers it waited for, and the substitutes of those who are away, as the requests went.
+    asked = await delegation.with_substitutes(ctx, order, await _approvers(ctx, order, steps))
+    approvers = [email for mid, email in asked if mid != actor.membership_id]
     if steps and approvers:
         mail = await cancellation_notice(ctx, order, to_buyer=False, cancelled_by=cancelled_by, reason=reason)
         for email in approvers:

@@ -173,7 +173,7 @@ async def test_a_waiting_step_reminds_its_approvers_once_then_escalates_to_admin
     assert await remind_waiting_steps(services, now=utcnow() + 500 * HOUR) == (0, 0)
 
 
-async def test_the_reminder_also_goes_to_the_substitute_of_an_approver_who_is_away(api, services, smtp):
+async def test_reminders_and_cancellation_notices_go_to_the_substitute_of_an_absent_approver(api, services, smtp):
     st, deputy, product = await named_rule_tenant(api, services)
     approver = st[Role.ORDER_APPROVER]
     assert (await set_delegate(api, approver.token, delegateId=deputy.gid))["__typename"] != "MutationError"
@@ -186,6 +186,12 @@ async def test_the_reminder_also_goes_to_the_substitute_of_an_approver_who_is_aw
     for address in (approver.email, deputy.email):
         [_, reminder] = await delivered(services, smtp, address, count=2)
         assert reminder["Subject"] == f"Reminder: order {order['number']} awaits your approval"
+
+    # Cancelled: the substitute, who was asked, is told as well.
+    await ok(api, "cancelOrder", {"id": order["id"], "reason": "Wrong size"}, st[Role.CUSTOMER].token)
+    for address in (approver.email, deputy.email):
+        [*_, notice] = await delivered(services, smtp, address, count=3)
+        assert notice["Subject"] == f"Order {order['number']} was cancelled"
 
 
 async def test_the_buyer_cancelling_a_waiting_order_tells_its_approvers(api, services, smtp):
