@@ -5,16 +5,15 @@ for it, and once enabled again a failed delivery can be redelivered."""
 from __future__ import annotations
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from models import AuditEntry, MembershipStatus, Role, WebhookEndpoint
 from models.webhook import MAX_ATTEMPTS, RETRY_DELAYS
 from schema.relay import parse_global_id
-from tests.conftest import test_settings as make_settings
 from tests.factories import create_member
 from tests.ordering_helpers import create_product, place_order, shop
-from tests.schema.test_mail import Collector, delivered, free_port
+from tests.schema import test_mail
+from tests.schema.test_mail import delivered
 from tests.webhook_helpers import (
     DELIVERY_RESULT,
     ENDPOINT_RESULT,
@@ -28,25 +27,8 @@ from tests.webhook_helpers import (
     run_due_jobs,
 )
 
-
-@pytest.fixture(scope="module")
-def smtp_server():
-    controller = Controller(Collector(), hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller
-    controller.stop()
-
-
-@pytest.fixture
-def smtp(smtp_server) -> Collector:
-    smtp_server.handler.envelopes.clear()
-    return smtp_server.handler
-
-
-@pytest.fixture
-def settings(database_url, smtp_server):
-    """Overrides conftest's: mail goes through the local SMTP server."""
-    return make_settings(database_url, smtp_url=f"smtp://127.0.0.1:{smtp_server.port}")
+# Mail goes through test_mail's real SMTP server (its fixtures, module-scoped here too).
+smtp_server, smtp, settings = test_mail.smtp_server, test_mail.smtp, test_mail.settings
 
 
 @pytest.fixture
