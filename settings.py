@@ -15,6 +15,20 @@ DEV_SECRET = "procura-development-secret-change-me-in-production"
 MIN_JWT_SECRET_BYTES = 32
 
 
+# The seller on invoices outside production (development, tests, the demo): a made-up supplier with valid numbers.
+DEMO_SUPPLIER = {
+    "supplier_name": "Procura Demo Supplier AS",
+    "supplier_org_number": "923609016",
+    "supplier_street": "Storgata 1",
+    "supplier_postal_code": "0155",
+    "supplier_city": "Oslo",
+    "supplier_bank_account": "15032080119",
+    "supplier_iban": "NO9386011117947",
+    "supplier_bic": "DNBANOKK",
+    "supplier_email": "invoices@supplier.example",
+}
+
+
 class UnsafeSettings(RuntimeError):
     """The settings would run production insecurely (e.g. a missing or weak JWT_SECRET)."""
 
@@ -110,6 +124,18 @@ class Settings(BaseSettings):
     export_batch_size: int = Field(500, gt=0, le=5000)
 
     supplier_currency: str = "NOK"
+    # The supplier as seller on every invoice (README "Invoicing"). Outside production, unset fields take the demo
+    # supplier's values; in production the invoice run issues nothing until they are set (it reports which).
+    supplier_name: str = ""
+    supplier_org_number: str = ""  # Norwegian organisation number, 9 digits
+    supplier_vat_number: str = ""  # empty: NO<org number>MVA
+    supplier_street: str = ""
+    supplier_postal_code: str = ""
+    supplier_city: str = ""
+    supplier_bank_account: str = ""  # Norwegian account number (11 digits), where invoices are paid
+    supplier_iban: str = ""
+    supplier_bic: str = ""
+    supplier_email: str = ""
     default_credit_limit: int = 300_000_00  # minor units: 300 000 NOK, the ceiling of the source services
 
     @model_validator(mode="after")
@@ -132,6 +158,22 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return [item.strip() for item in value.split(",") if item.strip()] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _demo_supplier(self) -> Settings:
+        if not self.is_production:
+            for name, value in DEMO_SUPPLIER.items():
+                if not getattr(self, name):
+                    setattr(self, name, value)
+        if self.supplier_org_number and not self.supplier_vat_number:
+            self.supplier_vat_number = f"NO{self.supplier_org_number}MVA"
+        return self
+
+    def missing_supplier_details(self) -> list[str]:
+        """The supplier settings an invoice needs and lacks (environment variable names)."""
+        required = ("supplier_name", "supplier_org_number", "supplier_street", "supplier_postal_code",
+                    "supplier_city", "supplier_bank_account")
+        return [name.upper() for name in required if not getattr(self, name)]
 
     @model_validator(mode="after")
     def _development_secret(self) -> Settings:

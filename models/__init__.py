@@ -13,6 +13,16 @@ from models.cost_centre import CostCentre, MemberCostCentre
 from models.credit import CreditAccount, InvoiceApplication
 from models.delegation import ApprovalDelegation
 from models.group import Group
+from models.invoice import (
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceNumberCounter,
+    InvoiceRun,
+    InvoiceRunStatus,
+    InvoiceStatus,
+    Payment,
+)
 from models.job import Job, JobStatus, WorkerHeartbeat
 from models.location import DeliveryLocation, DeliverySlot, EndCustomer
 from models.mail import OutboxMessage
@@ -52,7 +62,14 @@ __all__ = [
     "EndCustomer",
     "FeedPosition",
     "Group",
+    "Invoice",
     "InvoiceApplication",
+    "InvoiceKind",
+    "InvoiceLine",
+    "InvoiceNumberCounter",
+    "InvoiceRun",
+    "InvoiceRunStatus",
+    "InvoiceStatus",
     "Job",
     "JobStatus",
     "LineReturn",
@@ -72,6 +89,7 @@ __all__ = [
     "OrderNumberCounter",
     "OrderStatus",
     "OutboxMessage",
+    "Payment",
     "PaymentMethod",
     "PermissionRestriction",
     "Product",

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from types import ModuleType
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, false
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 from stdnum import exceptions as stdnum_errors
 from stdnum.no import orgnr as no_orgnr
@@ -51,6 +51,9 @@ ORG_NUMBER_RULES = {
     Country.SE: OrgNumberRule(se_orgnr, "Swedish", 10),
 }
 CURRENCY_BY_COUNTRY = {Country.NO: "NOK", Country.SE: "SEK"}
+# Days to pay an invoice unless the company has its own terms: 32 in Norway, 30 in Sweden (source documents 000, 001).
+PAYMENT_TERMS_BY_COUNTRY = {Country.NO: 32, Country.SE: 30}
+DEFAULT_INVOICE_DAYS = (1, 15)
 
 
 def validate_org_number(country: Country, raw: str) -> str:
@@ -88,6 +91,16 @@ class Company(Base):
     order_payment_method: Mapped[str] = mapped_column(String(20), default="card", server_default="card")
     # Set when the platform operator approves the company's application for invoice payment.
     invoice_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Invoicing settings: the days of the month invoices are issued, and days to pay (None: the country's default).
+    invoice_days: Mapped[list[int]] = mapped_column(JSON, default=lambda: list(DEFAULT_INVOICE_DAYS),
+                                                    server_default=text("'[1, 15]'"))
+    payment_terms_days: Mapped[int | None] = mapped_column(Integer)
+    # Hours a current approval step waits before it reminds its approvers (None: the installation's setting).
+    approval_reminder_hours: Mapped[int | None] = mapped_column(Integer)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+def payment_terms_days(company: Company) -> int:
+    return company.payment_terms_days or PAYMENT_TERMS_BY_COUNTRY[Country(company.country)]

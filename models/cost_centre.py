@@ -21,6 +21,8 @@ class CostCentre(Base):
     street: Mapped[str] = mapped_column(String(200))
     postal_code: Mapped[str] = mapped_column(String(20))
     city: Mapped[str] = mapped_column(String(100))
+    # The buyer reference printed on this recipient's invoices (EHF BuyerReference); empty: the cost centre's code.
+    invoice_reference: Mapped[str] = mapped_column(String(200), default="", server_default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

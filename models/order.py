@@ -29,6 +29,10 @@ class Order(Base):
         Index("ix_orders_buyer_updated", "buyer_id", "updated_at", "id"),
         # Every company's orders by submission (the platform operator's history and export).
         Index("ix_orders_submitted", "submitted_at", "id"),
+        # What the invoice run picks up: fulfilled orders not yet on an invoice.
+        Index("ix_orders_to_invoice", "company_id", "id",
+              sqlite_where=text("status = 'fulfilled' AND invoice_id IS NULL"),
+              postgresql_where=text("status = 'fulfilled' AND invoice_id IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -56,6 +60,8 @@ class Order(Base):
     credited_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     idempotency_key: Mapped[str | None] = mapped_column(String(100))
     content_digest: Mapped[str | None] = mapped_column(String(64))
+    # The invoice this order was billed on; None until an invoice run picks it up.
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id", use_alter=True), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
@@ -110,6 +116,8 @@ class LineReturn(Base):
     credited_minor: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(Text, default="")
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The credit note this return was credited on (returns of invoiced orders); None until one is issued.
+    credit_note_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id", use_alter=True), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
