@@ -88,12 +88,15 @@ OWNED_THROUGH_PARENT = {
     "budget_usage": "budgets", "approval_tiers": "approval_rules", "delivery_slots": "delivery_locations",
     "saved_cart_lines": "saved_carts", "member_cost_centres": "memberships", "member_monthly_spend": "memberships",
     "api_client_secrets": "api_clients", "webhook_attempts": "webhook_deliveries",
+    "invoice_lines": "invoices",
 }
 
 # The platform's tables and each person's own: no company's data.
 NOT_COMPANY_OWNED = frozenset({
     "companies", "users", "auth_sessions", "refresh_tokens", "link_tokens", "login_throttles", "mail_outbox",
     "products", "jobs", "worker_heartbeats", "feed_positions",
+    # The supplier's invoice runs and its one invoice number sequence span every company.
+    "invoice_runs", "invoice_number_counter",
 })
 
 
