@@ -234,6 +234,38 @@ def export_orders(
     typer.echo(f"Feed cursor: {encode_cursor(cursor)}", err=True)
 
 
+@app.command("invoice-run")
+def invoice_run(
+    date: Annotated[str | None, typer.Option(help="The invoice date, YYYY-MM-DD (default: today, UTC).")] = None,
+    all_companies: Annotated[bool, typer.Option(help="Invoice every company, not only those whose invoice day "
+                                                     "the date is.")] = False,
+) -> None:
+    """Run the invoicing of a date by hand, as the worker does every day (README "The invoice run"); exits 1 when
+    a document was refused or nothing could be issued."""
+    from datetime import date as Date
+
+    from invoicing.run import describe, run_invoicing
+    from models.base import utcnow
+
+    today = utcnow().date()
+    try:
+        run_date = Date.fromisoformat(date) if date else today
+    except ValueError as error:
+        typer.echo(f"--date: {date!r} is not a date (YYYY-MM-DD)", err=True)
+        raise typer.Exit(2) from error
+    if run_date > today:
+        typer.echo(f"--date: {run_date} is in the future; invoices are dated the day they are issued or earlier",
+                   err=True)
+        raise typer.Exit(2)
+    report = run_with_services(lambda services: run_invoicing(services, run_date, all_companies=all_companies))
+    for line in describe(report):
+        typer.echo(line)
+    if not report.companies and not report.refused and not all_companies:
+        typer.echo(f"No company has the {run_date.day}. as invoice day; --all-companies invoices every company.")
+    if report.refused:
+        raise typer.Exit(1)
+
+
 @app.command("serve")
 def serve(
     host: str = typer.Option(None, help="Interface (default: HOST or 127.0.0.1)."),

@@ -20,6 +20,7 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
+from invoicing import run as invoice_run
 from models.base import utcnow
 from resolvers import approval_reminder, changes, jobs, mail, webhook_delivery, webhook_dispatch
 from resolvers.context import Services
@@ -50,6 +51,7 @@ HANDLERS: dict[str, Handler] = {
     PRUNE_JOBS: prune_jobs,
     changes.PRUNE_CHANGES_JOB: changes.prune_changes_job,  # the change feed's retention (daily)
     mail.SEND_KIND: send_mail,
+    invoice_run.RUN_KIND: invoice_run.run_job,  # the invoice run of the companies whose invoice day it is (daily)
     webhook_dispatch.DISPATCH_KIND: webhook_dispatch.dispatch_job,  # the change feed into deliveries (every second)
     webhook_dispatch.DELIVER_KIND: webhook_delivery.deliver_job,  # one attempt of one delivery
     webhook_delivery.PRUNE_KIND: webhook_delivery.prune_job,  # the delivery log's retention (daily)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Protocol
 
+from invoicing.run import RUN_KIND as INVOICE_RUN
 from models.db import Database
 from resolvers.approval_reminder import REMIND_KIND as APPROVAL_REMIND
 from resolvers.changes import PRUNE_CHANGES_JOB
@@ -102,6 +103,7 @@ class Entry:
 ENTRIES: tuple[Entry, ...] = (
     Entry(PRUNE_JOBS, DailyAt(3, 0), max_attempts=3),
     Entry(PRUNE_CHANGES_JOB, DailyAt(3, 30), max_attempts=3),  # the change feed's retention
+    Entry(INVOICE_RUN, DailyAt(0, 5), max_attempts=5),  # invoices and credit notes of the day's invoice day
     Entry(WEBHOOK_DISPATCH, Every(1), keep=timedelta(days=1)),  # new changes into webhook deliveries
     Entry(WEBHOOK_PRUNE, DailyAt(4, 0), max_attempts=3),  # the webhook delivery log's retention
     Entry(APPROVAL_REMIND, Every(300), keep=timedelta(days=2)),  # reminders and escalation of waiting steps
