@@ -3,10 +3,10 @@ UBL and the PEPPOL rules, both precompiled to XSLT (`rules/`), run with Saxon (s
 `svrl:failed-assert` with flag "fatal" is a rule the document breaks, the others ("warning") are advice.
 
 Compiling the CEN stylesheet (900 KB) costs far more than running it, so each stylesheet is compiled once per
-process, on first use, and kept. SaxonC is one native (GraalVM) isolate per process whose Python objects are not
-documented as safe to share between threads (processor, compiled executables and parsed nodes hold per-thread
-native state), so building the cache and every transformation happen under one lock: validations run one at a
-time per process, which costs little since one takes milliseconds.
+process, on first use (or by `compile_rule_sets`), and kept. SaxonC runs in a native (GraalVM) isolate, and its Python
+binding does not promise that its objects (the processor, compiled stylesheets, parsed documents) may be used from
+several threads at once; so building the cache and every validation happen under one lock, one validation at a time
+per process. That costs little: a validation takes milliseconds for a usual invoice.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from lxml import etree
 RULES_DIR = Path(__file__).resolve().parent / "rules"
 RULE_SETS = ("cen-ubl", "peppol")  # file stems in RULES_DIR, run in this order
 SVRL_NS = "http://purl.oclc.org/dsdl/svrl"
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
 
 
 class Flag(StrEnum):
@@ -74,7 +75,7 @@ class _Validator:
     def run(self, xml: bytes) -> list[RuleFailure]:
         text = xml.decode("utf-8")
         # Saxon reports a document that is not XML as an exception; lxml names the line and column first.
-        etree.fromstring(xml)
+        etree.fromstring(xml, _PARSER)
         node = self.processor.parse_xml(xml_text=text)
         failures: list[RuleFailure] = []
         for name, executable in self.executables.items():
@@ -90,7 +91,7 @@ _validator: _Validator | None = None
 
 
 def _failures(rule_set: str, svrl: bytes) -> list[RuleFailure]:
-    report = etree.fromstring(svrl)
+    report = etree.fromstring(svrl, _PARSER)
     failures = []
     for element in report.iter(f"{{{SVRL_NS}}}failed-assert", f"{{{SVRL_NS}}}successful-report"):
         text_element = element.find(f"{{{SVRL_NS}}}text")
@@ -102,13 +103,24 @@ def _failures(rule_set: str, svrl: bytes) -> list[RuleFailure]:
     return failures
 
 
-def check_ehf(xml: bytes) -> list[RuleFailure]:
-    """Every failed assertion of both rule sets, fatal and warnings."""
+def _loaded() -> _Validator:
     global _validator
+    if _validator is None:
+        _validator = _Validator()
+    return _validator
+
+
+def compile_rule_sets() -> None:
+    """Compile both rule sets now rather than on the first validation (a worker may call it when it starts)."""
     with _lock:
-        if _validator is None:
-            _validator = _Validator()
-        return _validator.run(xml)
+        _loaded()
+
+
+def check_ehf(xml: bytes) -> list[RuleFailure]:
+    """Every failed assertion of both rule sets, fatal and warnings. Blocking (milliseconds for a few lines, some
+    tenths of a second for hundreds): async code calls it through asyncio.to_thread."""
+    with _lock:
+        return _loaded().run(xml)
 
 
 def validate_ehf(xml: bytes) -> list[RuleFailure]:

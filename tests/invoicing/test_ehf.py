@@ -7,6 +7,7 @@ process (invoicing.peppol keeps them), so every test here shares them; one valid
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -75,8 +76,9 @@ def invoice_for(lines: list[InvoiceLine], company: Company, *, kind: InvoiceKind
 
 
 def assert_valid(xml: bytes) -> None:
-    failures = validate_ehf(xml)
-    assert failures == [], "\n".join(f"{f.rule_id}: {f.text} at {f.location}" for f in failures)
+    """No fatal failure, and not even a warning, from either rule set."""
+    failures = check_ehf(xml)
+    assert failures == [], "\n".join(f"{f.flag} {f.rule_id}: {f.text} at {f.location}" for f in failures)
 
 
 def amount(document: etree._Element, path: str) -> Decimal:
@@ -139,6 +141,27 @@ def test_a_wrong_customization_id_breaks_peppol_r004_and_assert_valid_names_the_
 def test_a_document_that_is_not_xml_is_refused() -> None:
     with pytest.raises(etree.XMLSyntaxError):
         validate_ehf(b"<Invoice><unclosed></Invoice>")
+
+
+def test_validation_from_many_threads_at_once_gives_each_its_own_answer() -> None:
+    good = EXAMPLE.read_bytes()
+    bad = good.replace(b">802.00<", b">803.00<")
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda index: [f.rule_id for f in validate_ehf(bad if index % 2 else good)],
+                                range(40)))
+    assert results == [["BR-CO-16"] if index % 2 else [] for index in range(40)]
+
+
+def test_a_wrong_organisation_number_breaks_the_peppol_identifier_rules() -> None:
+    lines = [line(1, 100, 25)]
+    company = norwegian_company()
+    company.org_number = "987654321"  # fails the mod 11 check
+    failures = validate_ehf(build_ehf(invoice_for(lines, company), lines, company, SETTINGS))
+    assert {failure.rule_id for failure in failures} == {"PEPPOL-COMMON-R041"}
+    swedish = swedish_company()
+    swedish.org_number = "5560360794"  # fails the Luhn check
+    failures = validate_ehf(build_ehf(invoice_for(lines, swedish), lines, swedish, SETTINGS))
+    assert {failure.rule_id for failure in failures} == {"PEPPOL-COMMON-R049"}
 
 
 def test_the_rule_sets_are_compiled_once_per_process() -> None:
@@ -314,6 +337,40 @@ def test_the_account_statement_is_the_invoice_note() -> None:
     note = etree.fromstring(invoice_xml).findtext("cbc:Note", namespaces=NS)
     assert note == ("Account statement: previous balance 500.00, payments received 200.00, this invoice 125.00, "
                     "balance due 425.00 NOK")
+
+
+def test_a_returned_quantity_and_a_free_line_on_an_invoice() -> None:
+    lines = [line(2, 4990, 25), line(-1, 4990, 25, sku="RETURNED"), line(1, 0, 15, name="Free sample")]
+    invoice_xml, _ = build_both(lines, norwegian_company())
+    quantities = etree.fromstring(invoice_xml).xpath("cac:InvoiceLine/cbc:InvoicedQuantity/text()", namespaces=NS)
+    assert quantities == ["2", "-1", "1"]
+
+
+def _child_order(document: etree._Element) -> dict[str, list[str]]:
+    """Element name -> the names of its children in order, over the whole document (credit note names read as
+    their invoice counterparts)."""
+    rename = {"CreditNote": "Invoice", "CreditNoteLine": "InvoiceLine", "CreditedQuantity": "InvoicedQuantity",
+              "CreditNoteTypeCode": "InvoiceTypeCode"}
+    order: dict[str, list[str]] = {}
+    for element in document.iter(etree.Element):
+        name = rename.get(etree.QName(element).localname, etree.QName(element).localname)
+        children = order.setdefault(name, [])
+        for child in element.iterchildren(etree.Element):
+            child_name = rename.get(etree.QName(child).localname, etree.QName(child).localname)
+            if child_name not in children:
+                children.append(child_name)
+    return order
+
+
+def test_elements_come_in_the_order_of_the_national_example() -> None:
+    """The rule sets do not check the UBL schema's element order, receivers do: every element the example also
+    has comes in the example's order."""
+    example = _child_order(etree.parse(str(EXAMPLE)).getroot())
+    lines = [line(1, 100, 25, po_number="PO-1"), line(1, 100, 0, po_number="PO-1", delivered_on=None)]
+    for xml in build_both(lines, norwegian_company(), previous_balance_minor=100):
+        for parent, children in _child_order(etree.fromstring(xml)).items():
+            known = [child for child in children if child in example.get(parent, [])]
+            assert known == sorted(known, key=example.get(parent, []).index), parent
 
 
 @pytest.mark.parametrize(("unit", "code"), [("pcs", "EA"), ("", "EA"), ("each", "EA"), ("kg", "KGM"),
