@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
+from exports.invoice_documents import download_invoice
 from exports.orders import export_orders
 
 
 def routes() -> list[BaseRoute]:
-    """GET /export/orders.ndjson and GET /export/orders.csv (exports/orders.py)."""
-    return [Route("/export/orders.{format:str}", export_orders, methods=["GET"])]
+    """GET /export/orders.ndjson and GET /export/orders.csv (exports/orders.py); GET /export/invoices/{id}.xml and
+    GET /export/invoices/{id}.pdf (exports/invoice_documents.py). HEAD answers wherever GET does."""
+    return [Route("/export/orders.{format:str}", export_orders, methods=["GET"]),
+            Route("/export/invoices/{document:str}", download_invoice, methods=["GET"])]
