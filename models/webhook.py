@@ -31,6 +31,16 @@ class WebhookEvent(StrEnum):
     ORDER_CANCELLED = "order.cancelled"
     ORDER_FULFILLED = "order.fulfilled"
     ORDER_RETURNED = "order.returned"
+    # Invoicing (resolvers/invoice_events.py): queued by the transaction that issues, settles or reminds.
+    INVOICE_ISSUED = "invoice.issued"
+    INVOICE_PAID = "invoice.paid"
+    INVOICE_OVERDUE = "invoice.overdue"
+    CREDIT_NOTE_ISSUED = "credit_note.issued"
+
+
+# Invoice events carry an invoice: subscribing to them needs `invoice:read` as well as `webhook:manage`.
+INVOICE_EVENTS = frozenset({WebhookEvent.INVOICE_ISSUED, WebhookEvent.INVOICE_PAID, WebhookEvent.INVOICE_OVERDUE,
+                            WebhookEvent.CREDIT_NOTE_ISSUED})
 
 
 # The timeline entries of an order that are webhook events. An approval tier decided while later tiers

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import select
 
@@ -11,9 +12,11 @@ from models.base import utcnow
 from models.credit import ApplicationStatus
 from models.errors import DomainError, ErrorCode
 from policies.permissions import Permission
-from policies.scopes import company_rows, company_update, cross_company
+from policies.scopes import company_rows, cross_company
+from resolvers import payment
 from resolvers.audit import audit
 from resolvers.context import UseCaseContext
+from resolvers.payment import RegisteredPayment
 from resolvers.spend import ensure_credit_account
 
 # Platform operators decide the applications of every company.
@@ -103,24 +106,15 @@ async def set_credit_limit(ctx: UseCaseContext, *, company_id: int, credit_limit
     return await credit_status(ctx, company)
 
 
-async def register_payment(ctx: UseCaseContext, *, company_id: int, amount_minor: int) -> CreditStatus:
-    """A payment received from the company lowers what it owes."""
-    ctx.services.authorizer.require_operator(ctx.actor, Permission.CREDIT_MANAGE)
-    if amount_minor <= 0:
-        raise DomainError(ErrorCode.INVALID_INPUT, "A payment is a positive amount", "amount")
-    company = await ctx.session.get(Company, company_id)
-    if company is None:
-        raise DomainError(ErrorCode.NOT_FOUND, "No such company", "companyId")
-    await ensure_credit_account(ctx, company.id)
-    result = await ctx.session.execute(
-        company_update(CreditAccount, company)
-        .where(CreditAccount.outstanding_minor >= amount_minor)
-        .values(outstanding_minor=CreditAccount.outstanding_minor - amount_minor)
-        .returning(CreditAccount.outstanding_minor))
-    if result.scalar_one_or_none() is None:
-        raise DomainError(ErrorCode.INVALID_INPUT, "The payment is larger than the outstanding amount", "amount")
-    await audit(ctx, "credit", company.id, "payment", company_id=company.id, after={"amount_minor": amount_minor})
-    return await credit_status(ctx, company)
+async def register_payment(
+    ctx: UseCaseContext, *, company_id: int | None, amount_minor: int, kid: str | None = None,
+    invoice_id: int | None = None, received_on: date | None = None,
+) -> tuple[CreditStatus, RegisteredPayment]:
+    """A payment received from the company lowers what it owes; naming a KID or an invoice, it pays that invoice
+    (resolvers/payment.py)."""
+    registered = await payment.register_payment(ctx, company_id=company_id, amount_minor=amount_minor, kid=kid,
+                                                invoice_id=invoice_id, received_on=received_on)
+    return await credit_status(ctx, registered.company), registered
 
 
 async def get_application(ctx: UseCaseContext, application_id: int) -> InvoiceApplication | None:

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from models import Company, WebhookEndpoint
 from models.base import utcnow
 from models.errors import DomainError, ErrorCode
-from models.webhook import WebhookEvent
+from models.webhook import INVOICE_EVENTS, WebhookEvent
 from policies.actor import Actor
 from policies.permissions import Permission
 from policies.scopes import company_rows
@@ -46,11 +46,14 @@ def webhook_manager(ctx: UseCaseContext) -> Actor:
     return actor
 
 
-def _events(events: Sequence[WebhookEvent]) -> list[str]:
+def _events(ctx: UseCaseContext, events: Sequence[WebhookEvent]) -> list[str]:
     """The chosen events, each once, in the enum's order (so that the stored list has one spelling)."""
     chosen = set(events)
     if not chosen:
         raise DomainError(ErrorCode.INVALID_INPUT, "Choose at least one event", "events")
+    if chosen & INVOICE_EVENTS:
+        # An invoice event carries the invoice: only who may read the company's invoices subscribes to it.
+        ctx.require(Permission.INVOICE_READ)
     return [event.value for event in WebhookEvent if event in chosen]
 
 
@@ -95,7 +98,7 @@ async def create_endpoint(
     """A new enabled endpoint and its secret (returned this once)."""
     actor = webhook_manager(ctx)
     checked_url = await _checked(ctx, url)  # before any lock: it may resolve the host name
-    chosen, text = _events(events), _description(description)
+    chosen, text = _events(ctx, events), _description(description)
     # Serialize creations per company (PostgreSQL; SQLite's write transaction already does), so that
     # two at once cannot both pass the limit.
     await ctx.session.scalar(select(Company.id).where(Company.id == actor.company_id).with_for_update())
@@ -125,7 +128,7 @@ async def update_endpoint(
     if checked_url is not None:
         endpoint.url = checked_url
     if events is not None:
-        endpoint.events = _events(events)
+        endpoint.events = _events(ctx, events)
     if description is not None:
         endpoint.description = _description(description)
     if enabled is True and not endpoint.enabled:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 from typing import Annotated
 
@@ -11,9 +11,10 @@ import strawberry
 from models import InvoiceApplication as ApplicationModel
 from models.money import parse_amount
 from resolvers import credit as use_cases
+from resolvers.payment import RegisteredPayment as RegisteredPaymentResult
 from schema.errors import INPUT, MutationError, run_mutation
 from schema.money import Money, money
-from schema.relay import Node, decode_id, to_global_id
+from schema.relay import Node, decode_id, optional_id, to_global_id
 
 
 @strawberry.enum(description="Where an application for invoice payment stands.")
@@ -78,15 +79,38 @@ class SetCreditLimitInput:
     credit_limit: str = strawberry.field(description="New limit, decimal string.")
 
 
-@strawberry.input(description="A payment received from a company.")
+@strawberry.input(description=(
+    "A payment received from a company: name the invoice it pays by its `kid` (or `invoiceId`), or the company "
+    "for a payment on the account without an invoice."))
 class RegisterPaymentInput:
-    company_id: strawberry.ID = strawberry.field(description="The company.")
+    company_id: strawberry.ID | None = strawberry.field(default=None, description=(
+        "The company; optional when `kid` or `invoiceId` names the invoice (then it must be the invoice's company)."))
     amount: str = strawberry.field(description="Amount paid, decimal string.")
+    kid: str | None = strawberry.field(default=None, description=(
+        "The payment's KID as the bank reports it: the invoice with this KID is paid (an invalid check digit is "
+        "INVALID_INPUT, an unknown KID NOT_FOUND)."))
+    invoice_id: strawberry.ID | None = strawberry.field(default=None, description=(
+        "The invoice paid, when the payment carries no KID."))
+    received_on: date | None = strawberry.field(default=None, description=(
+        "When the money was received (not in the future); default today (UTC)."))
+
+
+@strawberry.type(description="What a registered payment paid.")
+class RegisteredPayment:
+    invoice_id: strawberry.ID | None = strawberry.field(
+        description="The Invoice the payment was matched to; null for a payment on the account.")
+    applied: Money = strawberry.field(description="What went to the invoice (at most what it still owed).")
+    unapplied: Money = strawberry.field(description=(
+        "What stayed on the account without an invoice: the whole payment without an invoice, or what it paid "
+        "beyond the invoice; the next invoice's statement counts it."))
+    received_on: date = strawberry.field(description="When the money was received.")
 
 
 @strawberry.type(description="The credit account after the change.")
 class CreditPayload:
     credit: CompanyCredit = strawberry.field(description="The credit account.")
+    payment: RegisteredPayment | None = strawberry.field(
+        default=None, description="The payment registered (registerPayment only; null for other changes).")
 
 
 CreditResult = Annotated[
@@ -100,6 +124,14 @@ def _payload(status) -> CreditPayload:
 
 def _company(value: str) -> int:
     return decode_id(value, "Company") or 0
+
+
+def _payment_payload(result: tuple[use_cases.CreditStatus, RegisteredPaymentResult]) -> CreditPayload:
+    status, p = result
+    return CreditPayload(credit=credit_from_status(status), payment=RegisteredPayment(
+        invoice_id=to_global_id("Invoice", p.invoice_id) if p.invoice_id else None,
+        applied=money(p.applied_minor, p.currency), unapplied=money(p.unapplied_minor, p.currency),
+        received_on=p.received_on))
 
 
 @strawberry.type
@@ -143,9 +175,14 @@ class CreditMutation:
             credit_limit_minor=parse_amount(input.credit_limit, "creditLimit")), _payload)
 
     @strawberry.mutation(
-        description="Register a payment received from a company. Platform operators only (`credit:manage`).")
+        description=(
+            "Register a payment received from a company; with a `kid` (or `invoiceId`) it pays that invoice, and "
+            "what it pays beyond the invoice stays on the account. It lowers the outstanding credit by the whole "
+            "amount. Platform operators only (`credit:manage`)."))
     async def register_payment(
         self, info: strawberry.Info, input: Annotated[RegisterPaymentInput, INPUT],
     ) -> CreditResult:
         return await run_mutation(info, lambda ctx: use_cases.register_payment(
-            ctx, company_id=_company(input.company_id), amount_minor=parse_amount(input.amount, "amount")), _payload)
+            ctx, company_id=optional_id(input.company_id, "Company"), amount_minor=parse_amount(input.amount, "amount"),
+            kid=input.kid, invoice_id=optional_id(input.invoice_id, "Invoice"),
+            received_on=input.received_on), _payment_payload)

@@ -43,6 +43,14 @@ class WebhookEventType(Enum):
         "order.fulfilled", description="`order.fulfilled`: the supplier delivered an order.")
     ORDER_RETURNED = strawberry.enum_value(
         "order.returned", description="`order.returned`: goods of a delivered order were returned and credited.")
+    INVOICE_ISSUED = strawberry.enum_value("invoice.issued", description=(
+        "`invoice.issued`: an invoice was issued to the company (needs `invoice:read`, as every invoice event)."))
+    INVOICE_PAID = strawberry.enum_value(
+        "invoice.paid", description="`invoice.paid`: payments (with credit notes) now cover an invoice.")
+    INVOICE_OVERDUE = strawberry.enum_value(
+        "invoice.overdue", description="`invoice.overdue`: an invoice was not paid by its due date.")
+    CREDIT_NOTE_ISSUED = strawberry.enum_value(
+        "credit_note.issued", description="`credit_note.issued`: a credit note was issued for returned goods.")
 
 
 assert [(e.name, e.value) for e in WebhookEventType] == [(e.name, e.value) for e in WebhookEvent]

@@ -22,7 +22,7 @@ from typing import Any
 
 from invoicing import run as invoice_run
 from models.base import utcnow
-from resolvers import approval_reminder, changes, jobs, mail, webhook_delivery, webhook_dispatch
+from resolvers import approval_reminder, changes, invoice_reminder, jobs, mail, webhook_delivery, webhook_dispatch
 from resolvers.context import Services
 from resolvers.jobs import ClaimedJob, Retry
 
@@ -56,5 +56,6 @@ HANDLERS: dict[str, Handler] = {
     webhook_dispatch.DELIVER_KIND: webhook_delivery.deliver_job,  # one attempt of one delivery
     webhook_delivery.PRUNE_KIND: webhook_delivery.prune_job,  # the delivery log's retention (daily)
     approval_reminder.REMIND_KIND: approval_reminder.remind_job,  # waiting approval steps (every 5 minutes)
+    invoice_reminder.REMIND_KIND: invoice_reminder.remind_job,  # invoice reminders and overdue notices (daily)
     # Add kinds here, one line each: "webhook.deliver": webhook_jobs.deliver, ...
 }

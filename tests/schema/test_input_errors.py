@@ -349,6 +349,11 @@ BAD_INPUTS: dict[str, list[Bad]] = {
     "registerPayment": [
         bad("operator", lambda s: _async({"companyId": s.tenant.gid, "amount": "0"}), "INVALID_INPUT", "amount"),
         bad("operator", lambda s: _async({"companyId": s.tenant.gid, "amount": "1.001"}), "INVALID_INPUT", "amount"),
+        bad("operator", {"kid": "1234567890", "amount": "10"}, "INVALID_INPUT", "kid"),
+        bad("operator", {"kid": "1234567897", "amount": "10"}, "NOT_FOUND", "kid"),
+        bad("operator", {"invoiceId": gid("Invoice", MISSING), "amount": "10"}, "NOT_FOUND", "invoiceId"),
+        bad("operator", lambda s: _async({"companyId": s.tenant.gid, "amount": "10", "receivedOn": "2999-01-01"}),
+            "INVALID_INPUT", "receivedOn"),
     ],
     # --- users and groups
     "inviteUser": [
