@@ -162,7 +162,8 @@ def fit(pdf: FPDF, text: str, width: float) -> str:
 
 def wrapped(pdf: FPDF, text: str, width: float, max_lines: int) -> list[str]:
     """`text` broken into at most `max_lines` lines of `width` mm in the current font."""
-    lines = pdf.multi_cell(width, LINE, text, dry_run=True, output="LINES", align="L") or [""]
+    drawn = pdf.multi_cell(width, LINE, text, dry_run=True, output="LINES", align="L")
+    lines = [str(one) for one in drawn] if isinstance(drawn, list) and drawn else [""]
     if len(lines) > max_lines:
         lines = [*lines[:max_lines - 1], fit(pdf, " ".join(lines[max_lines - 1:]), width)]
     return lines
