@@ -58,8 +58,8 @@ class _Party:
     city: str
 
 
-def unit_code(unit: str) -> str:
-    return UNIT_CODES.get(unit.strip().lower().rstrip("."), DEFAULT_UNIT_CODE)
+def unit_code(unit: str | None) -> str:
+    return UNIT_CODES.get((unit or "").strip().lower().rstrip("."), DEFAULT_UNIT_CODE)
 
 
 def buyer_vat_number(country: Country, org_number: str) -> str:
@@ -165,19 +165,21 @@ class _Builder:
         self.cbc(self.cac(category, "TaxScheme"), "ID", "VAT")
 
 
-def _text(value: str) -> str:
-    """A text as XML 1.0 can carry it, without outer spaces (the rules read empty-after-normalising as missing)."""
-    return _NOT_XML.sub("", value).strip()
+def _text(value: str | None) -> str:
+    """A text as XML 1.0 can carry it, without outer spaces (the rules read empty-after-normalising as missing).
+    None counts as empty: before a flush, a column's default is not yet on the object."""
+    return _NOT_XML.sub("", value).strip() if value else ""
 
 
 def _statement_note(invoice: Invoice) -> str:
     """The account statement printed on an invoice, when there is more to it than this invoice (PEPPOL allows one
     document note, PEPPOL-EN16931-R002)."""
-    if not invoice.previous_balance_minor and not invoice.payments_minor:
+    previous, payments = invoice.previous_balance_minor or 0, invoice.payments_minor or 0
+    if not previous and not payments:
         return ""
-    return (f"Account statement: previous balance {to_amount(invoice.previous_balance_minor)}, payments received "
-            f"{to_amount(invoice.payments_minor)}, this invoice {to_amount(invoice.gross_minor)}, balance due "
-            f"{to_amount(invoice.balance_due_minor)} {invoice.currency}")
+    return (f"Account statement: previous balance {to_amount(previous)}, payments received {to_amount(payments)}, "
+            f"this invoice {to_amount(invoice.gross_minor)}, balance due {to_amount(invoice.balance_due_minor or 0)} "
+            f"{invoice.currency}")
 
 
 def _invoice_period(builder: _Builder, root: etree._Element, lines: Sequence[InvoiceLine]) -> None:

@@ -382,6 +382,16 @@ def test_unit_codes(unit: str, code: str) -> None:
     assert (quantity.get("unitCode"), quantity.text) == (code, "4")
 
 
+def test_objects_not_yet_flushed_lack_their_column_defaults_and_still_build() -> None:
+    company = norwegian_company()
+    bare_line = InvoiceLine(sku="S", name="Soap", unit="pcs", quantity=2, unit_price_minor=1250, vat_rate=25,
+                            net_minor=2500)
+    bare = Invoice(kind=InvoiceKind.INVOICE.value, number=7, issue_date=date(2026, 12, 1), due_date=date(2027, 1, 4),
+                   currency="NOK", net_minor=2500, vat_minor=625, gross_minor=3125, recipient_name="Kjøpmann Ås AS")
+    assert bare_line.order_reference is None and bare.recipient_reference is None and bare.payments_minor is None
+    assert_valid(build_ehf(bare, [bare_line], company, SETTINGS))
+
+
 def test_stored_amounts_that_differ_from_the_lines_are_refused() -> None:
     lines = [line(3, 3333, 15)]
     invoice = invoice_for(lines, norwegian_company())
