@@ -116,6 +116,8 @@ class Settings(BaseSettings):
     # A current approval step that waited this long reminds its approvers; as long again after the reminder, it is
     # offered to the company's administrators too (README "Reminders and escalation").
     approval_reminder_hours: float = Field(48, gt=0)
+    # How long the Approve and Reject links of an approval email work (README "Deciding from the email").
+    approval_link_hours: float = Field(72, gt=0)
     # An unpaid invoice reminds the company this many days before its due date (README "Payments and reminders").
     invoice_reminder_days_before: int = Field(3, ge=0, le=60)
 

@@ -2,7 +2,8 @@
 
 A package of its own rather than part of `schema/`: these are HTML routes for people, not GraphQL, and
 they are clients of the API like any other (their script calls `/graphql` with fetch from the browser),
-so nothing here reaches into resolvers or models. They are served in production too.
+so nothing here reaches into resolvers or models. They are served in production too. The exception is
+the page of an approval email's links (`approval.py`): it shows the order and decides on the server.
 
 The token stays where the link put it: the page holds it in a hidden field (autoescaped) and its
 script drops it from the address bar and history on load. Script and styles are files served by the
@@ -63,6 +64,12 @@ RESET_PASSWORD = PasswordPage(
 )
 
 
+def render_page(template: str, *, status_code: int = 200, **context) -> HTMLResponse:
+    """A page with the pages' security headers (pages.approval renders its own context)."""
+    html = _templates.get_template(template).render(assets=ASSETS_PATH, **context)
+    return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+
+
 def _render(template: str, request: Request, **context) -> HTMLResponse:
     token = request.query_params.get("token", "")
     html = _templates.get_template(template).render(token=token, assets=ASSETS_PATH, **context)
@@ -83,7 +90,11 @@ async def accept_invitation(request: Request) -> HTMLResponse:
 
 def routes() -> list[BaseRoute]:
     """The link pages and their script and styles (`StaticFiles(packages=...)` works from an installed wheel)."""
+    from pages import approval  # it renders with render_page, defined above
+
     return [
+        Route("/approval", approval.open_link, methods=["GET"]),  # HEAD too (Starlette adds it to GET)
+        Route("/approval", approval.confirm, methods=["POST"]),
         Route("/set-password", set_password, methods=["GET"]),
         Route("/reset-password", reset_password, methods=["GET"]),
         Route("/accept-invitation", accept_invitation, methods=["GET"]),

@@ -83,10 +83,9 @@ async def _approvers(ctx: UseCaseContext, order: Order, steps: list[OrderApprova
 
 
 async def _notify_approvers(ctx: UseCaseContext, order: Order, steps: list[OrderApprovalStep]) -> None:
-    mail = await approval_request(ctx, order, steps)  # the same content for each approver (until links are theirs)
-    # While an approver is away, their substitute is asked too.
-    for _, email in await delegation.with_substitutes(ctx, order, await _approvers(ctx, order, steps)):
-        await mail.send(ctx, email)
+    mail = await approval_request(ctx, order, steps)
+    # While an approver is away, their substitute is asked too; each with Approve and Reject links of their own.
+    await mail.send_to(ctx, await delegation.with_substitutes(ctx, order, await _approvers(ctx, order, steps)))
 
 
 async def _notify_buyer(ctx: UseCaseContext, order: Order, decision: str, comment: str) -> None:

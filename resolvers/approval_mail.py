@@ -85,21 +85,54 @@ async def _budget_impacts(ctx: UseCaseContext, order: Order) -> list[dict[str, s
              "remaining": format_amount(budget - (committed or 0))} for name, amount, budget, committed in rows]
 
 
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """An approval email before it is addressed: each recipient gets it with links of their own."""
+
+    subject: str
+    context: dict[str, Any]
+    steps: list[OrderApprovalStep]
+
+    def with_links(self, links: Links | None) -> Mail:
+        return render("approval", self.subject, links=links, **self.context)
+
+    async def send_to(self, ctx: UseCaseContext, recipients: list[tuple[int, str]]) -> None:
+        """Send it to each (membership id, email): with Approve and Reject links bound to that recipient and
+        the first of the steps they may decide (a substitute's decision then records on behalf of the absent
+        approver); without links (the approval queue instead) to a recipient who may decide none of them."""
+        from resolvers import approval_link  # approval_link decides through resolvers.approval: import late
+
+        for membership_id, email in recipients:
+            actor = await approval_link.link_actor(ctx, membership_id)
+            eligible = await approval_link.eligible_steps_of(ctx, actor, self.steps) if actor else []
+            step = next((s for s in self.steps if s.id in eligible), None)
+            links = Links(*approval_link.urls(ctx, membership_id=membership_id, step=step)) if step else None
+            await self.with_links(links).send(ctx, email)
+
+
 async def approval_request(
     ctx: UseCaseContext, order: Order, steps: list[OrderApprovalStep], *, kind: str = "request",
-    company: str = "", links: Links | None = None,
-) -> Mail:
+    company: str = "",
+) -> ApprovalRequest:
     """The email asking for a decision on `steps` of `order`: kind "request" (the step became current),
     "reminder" (it has waited too long) or "escalation" (to the company's administrators)."""
     await ctx.session.flush()
-    view = await reread_order(ctx.session, order, with_events=False)
     subject = {"request": f"Order {order.number} awaits your approval",
                "reminder": f"Reminder: order {order.number} awaits your approval",
                "escalation": f"Order {order.number} waits for a decision: you can decide it"}[kind]
+    context = await order_summary(ctx, order, steps)
+    hours = f"{ctx.settings.approval_link_hours:g}"
+    return ApprovalRequest(subject, {"kind": kind, "company": company, "link_hours": hours, **context}, steps)
+
+
+async def order_summary(ctx: UseCaseContext, order: Order, steps: list[OrderApprovalStep]) -> dict[str, Any]:
+    """What an approver decides on (the email's and the link page's content): the order, its lines and totals,
+    the steps with their rule, tier and reason, how long it has waited, and the budget impact."""
+    view = await reread_order(ctx.session, order, with_events=False)
     waiting = min((s.waiting_since for s in steps if s.waiting_since), default=None)
-    return render("approval", subject, kind=kind, company=company, links=links, waiting_since=_when(waiting),
-                  steps=[{"rule_name": s.rule_name, "level": s.level, "reason": s.reason} for s in steps],
-                  impacts=await _budget_impacts(ctx, order), **_order_context(ctx, view))
+    return {"waiting_since": _when(waiting),
+            "steps": [{"rule_name": s.rule_name, "level": s.level, "reason": s.reason} for s in steps],
+            "impacts": await _budget_impacts(ctx, order), **_order_context(ctx, view)}
 
 
 async def cancellation_notice(ctx: UseCaseContext, order: Order, *, to_buyer: bool, cancelled_by: str,

@@ -1,8 +1,9 @@
 """Reminders and escalation of approval steps that wait too long (the worker's `approval.remind`, every 5 minutes).
 
 A current, undecided step of an order still pending approval that has waited APPROVAL_REMINDER_HOURS
-(`waiting_since`) reminds its approvers once (`reminded_at`). When it has waited as long again after the
-reminder, it is escalated once (`escalated_at`): " role:admin " joins its approver keys, so the company's
+(`waiting_since`; or the company's own period, Company.approval_reminder_hours) reminds its approvers
+once (`reminded_at`). When it has waited as long again after the reminder, it is escalated once
+(`escalated_at`): " role:admin " joins its approver keys, so the company's
 administrators may decide it as well (the same SQL eligibility as every step, approveOrder and the queue
 unchanged), and they get an email saying so.
 
@@ -17,10 +18,12 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from models import Company, Membership, MembershipStatus, Order, OrderApprovalStep, Role, User
+from models.errors import DomainError, ErrorCode
 from models.order_state import OrderStatus
+from policies.permissions import Permission
 from policies.scopes import company_rows, cross_company
 from resolvers import delegation
 from resolvers.approval import _approvers
@@ -28,6 +31,7 @@ from resolvers.approval_mail import approval_request
 from resolvers.audit import audit
 from resolvers.context import Services, UseCaseContext
 from resolvers.jobs import ClaimedJob
+from settings import Settings
 
 REMIND_KIND = "approval.remind"
 BATCH = 200  # steps per kind of notice and run; the next run (5 minutes later) takes the rest
@@ -42,19 +46,45 @@ async def remind_job(services: Services, job: ClaimedJob) -> None:
 
 async def remind_waiting_steps(services: Services, *, now: datetime) -> tuple[int, int]:
     """Remind and escalate what is due at `now`; returns (steps reminded, steps escalated)."""
-    period = timedelta(hours=services.settings.approval_reminder_hours)
     async with services.db.transaction() as session:
         ctx = UseCaseContext(services=services, session=session, actor=None)
-        reminded = await _due(ctx, OrderApprovalStep.waiting_since <= now - period,
-                              OrderApprovalStep.reminded_at.is_(None))
-        for order, steps in reminded:
-            await _remind(ctx, order, steps, now)
-        escalated = await _due(ctx, OrderApprovalStep.reminded_at <= now - period,
-                               OrderApprovalStep.escalated_at.is_(None))
-        for order, steps in escalated:
-            await _escalate(ctx, order, steps, now)
+        reminded: list[tuple[Order, list[OrderApprovalStep]]] = []
+        escalated: list[tuple[Order, list[OrderApprovalStep]]] = []
+        # One pass per reminder period in use: the installation's, and each company's own (Company.approval_
+        # reminder_hours); a handful of distinct values, so a handful of statements.
+        for companies, period in await _periods(ctx):
+            due = await _due(ctx, companies, OrderApprovalStep.waiting_since <= now - period,
+                             OrderApprovalStep.reminded_at.is_(None))
+            for order, steps in due:
+                await _remind(ctx, order, steps, now)
+            reminded += due
+        for companies, period in await _periods(ctx):
+            due = await _due(ctx, companies, OrderApprovalStep.reminded_at <= now - period,
+                             OrderApprovalStep.escalated_at.is_(None))
+            for order, steps in due:
+                await _escalate(ctx, order, steps, now)
+            escalated += due
     services.mailer.deliver_soon(ctx.queued_mail)
     return sum(len(s) for _, s in reminded), sum(len(s) for _, s in escalated)
+
+
+def effective_reminder_hours(settings: Settings, company: Company) -> float:
+    """The company's reminder period in hours: its own, else the installation's APPROVAL_REMINDER_HOURS."""
+    own = company.approval_reminder_hours
+    return float(own) if own is not None else settings.approval_reminder_hours
+
+
+async def _periods(ctx: UseCaseContext) -> list[tuple[ColumnElement[bool], timedelta]]:
+    """Each reminder period in use, with the condition on a step's company that selects the companies using it."""
+    own = (await ctx.session.scalars(cross_company(
+        select(Company.approval_reminder_hours).where(Company.approval_reminder_hours.is_not(None)).distinct(),
+        WHY))).all()
+    default = timedelta(hours=ctx.settings.approval_reminder_hours)
+    periods = [(OrderApprovalStep.company_id.in_(cross_company(
+        select(Company.id).where(Company.approval_reminder_hours.is_(None)), WHY)), default)]
+    return periods + [(OrderApprovalStep.company_id.in_(cross_company(
+        select(Company.id).where(Company.approval_reminder_hours == hours), WHY)), timedelta(hours=hours))
+        for hours in sorted(own)]
 
 
 async def _due(ctx: UseCaseContext, *conditions) -> list[tuple[Order, list[OrderApprovalStep]]]:
@@ -80,9 +110,8 @@ async def _remind(ctx: UseCaseContext, order: Order, steps: list[OrderApprovalSt
     for step in steps:
         step.reminded_at = now
     mail = await approval_request(ctx, order, steps, kind="reminder")
-    # Like the request itself, the reminder goes to the substitutes of approvers who are away now.
-    for _, email in await delegation.with_substitutes(ctx, order, await _approvers(ctx, order, steps)):
-        await mail.send(ctx, email)
+    # Like the request itself, the reminder goes to the substitutes of approvers who are away now (with links).
+    await mail.send_to(ctx, await delegation.with_substitutes(ctx, order, await _approvers(ctx, order, steps)))
 
 
 async def _escalate(ctx: UseCaseContext, order: Order, steps: list[OrderApprovalStep], now: datetime) -> None:
@@ -95,9 +124,28 @@ async def _escalate(ctx: UseCaseContext, order: Order, steps: list[OrderApproval
                 after={"steps": [f"{s.rule_name} tier {s.level}" for s in steps], "offered_to": "admin"})
     company = await ctx.session.scalar(select(Company.name).where(Company.id == order.company_id))
     mail = await approval_request(ctx, order, steps, kind="escalation", company=company or "")
-    admins = await ctx.session.scalars(
-        company_rows(Membership, order, User.email).join(User, User.id == Membership.user_id).where(
+    admins = await ctx.session.execute(
+        company_rows(Membership, order, Membership.id, User.email).join(User, User.id == Membership.user_id).where(
             Membership.role == Role.ADMIN.value, Membership.status == MembershipStatus.ACTIVE.value,
             Membership.id != order.buyer_id).order_by(Membership.id))
-    for email in admins.all():
-        await mail.send(ctx, email)
+    # An administrator who is away has their substitute told too, as approval requests do.
+    await mail.send_to(ctx, await delegation.with_substitutes(ctx, order, [(mid, email) for mid, email in admins]))
+
+
+MAX_REMINDER_HOURS = 720  # 30 days
+
+
+async def set_reminder_hours(ctx: UseCaseContext, *, hours: int | None) -> Company:
+    """The caller's company's own reminder period (1..720 hours); None returns it to the installation's."""
+    actor = ctx.require(Permission.COMPANY_UPDATE)
+    if hours is not None and not 1 <= hours <= MAX_REMINDER_HOURS:
+        raise DomainError(ErrorCode.INVALID_INPUT,
+                          f"The reminder period is from 1 to {MAX_REMINDER_HOURS} hours, or null for the default",
+                          "hours")
+    company = await ctx.session.get_one(Company, actor.company_id, with_for_update=True)
+    before = company.approval_reminder_hours
+    company.approval_reminder_hours = hours
+    await audit(ctx, "company", company.id, "set_approval_reminder_hours", before={"hours": before},
+                after={"hours": hours})
+    await ctx.session.flush()
+    return company

@@ -11,6 +11,7 @@ import strawberry
 from models import Company as CompanyModel
 from models.company import Country as DomainCountry
 from models.company import format_org_number
+from resolvers import approval_reminder
 from resolvers import company as use_cases
 from schema.errors import INPUT, MutationError, run_mutation
 from schema.relay import Node, to_global_id
@@ -52,6 +53,15 @@ class Company(Node):
     contact_email: str = strawberry.field(description="Contact email address.")
     contact_phone: str | None = strawberry.field(description="Contact telephone number.")
     created_at: datetime = strawberry.field(description="When the company registered (UTC).")
+    own_reminder_hours: strawberry.Private[int | None] = None
+
+    @strawberry.field(description=(
+        "Hours a current approval step waits before its approvers are reminded (and as long again before it is "
+        "offered to the administrators): the company's own period (`setApprovalReminderHours`), else the "
+        "installation's APPROVAL_REMINDER_HOURS."))
+    def approval_reminder_hours(self, info: strawberry.Info) -> float:
+        own = self.own_reminder_hours
+        return float(own) if own is not None else info.context.services.settings.approval_reminder_hours
 
     @classmethod
     def from_model(cls, company: CompanyModel) -> Company:
@@ -60,6 +70,7 @@ class Company(Node):
             org_number=format_org_number(DomainCountry(company.country), company.org_number), currency=company.currency,
             address=Address(street=company.street, postal_code=company.postal_code, city=company.city),
             contact_email=company.contact_email, contact_phone=company.contact_phone, created_at=company.created_at,
+            own_reminder_hours=company.approval_reminder_hours,
         )
 
 
@@ -98,6 +109,12 @@ class UpdateCompanyInput:
     address: AddressInput | None = strawberry.field(default=None, description="Postal address.")
     contact_email: str | None = strawberry.field(default=None, description="Contact email address.")
     contact_phone: str | None = strawberry.field(default=None, description="Contact telephone number.")
+
+
+@strawberry.input(description="The company's own approval reminder period.")
+class SetApprovalReminderHoursInput:
+    hours: int | None = strawberry.field(description=(
+        "Hours from 1 to 720; null returns to the installation's APPROVAL_REMINDER_HOURS."))
 
 
 @strawberry.type(description="The company after the change.")
@@ -156,3 +173,12 @@ class CompanyMutation:
             ctx, name=input.name, address=input.address.to_domain() if input.address else None,
             contact_email=input.contact_email, contact_phone=input.contact_phone,
         ), lambda company: UpdateCompanyPayload(company=Company.from_model(company)))
+
+    @strawberry.mutation(description=(
+        "Set how long an approval step waits before its approvers are reminded (and as long again before the "
+        "administrators are offered it); audited. Requires `company:update` (administrators)."))
+    async def set_approval_reminder_hours(
+        self, info: strawberry.Info, input: Annotated[SetApprovalReminderHoursInput, INPUT],
+    ) -> UpdateCompanyResult:
+        return await run_mutation(info, lambda ctx: approval_reminder.set_reminder_hours(ctx, hours=input.hours),
+                                  lambda company: UpdateCompanyPayload(company=Company.from_model(company)))

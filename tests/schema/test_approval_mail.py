@@ -87,7 +87,9 @@ async def test_the_approval_email_has_what_the_approver_decides_on_in_text_and_h
         "Net:   160.00 NOK\nVAT:   40.00 NOK\nTotal: 200.00 NOK\n",
         "- Amount rule, tier 1: Order total above the rule's amount\n",
         "- Group budget: this order 200.00 NOK; 800.00 of 1000.00 NOK left after it\n",
-        "Decide it in your approval queue in Procura: https://procura.example\n",
+        "Approve: https://procura.example/approval?token=",
+        "Reject:  https://procura.example/approval?token=",
+        "work for 72 hours. Or decide it in your approval queue in Procura: https://procura.example\n",
     ):
         assert expected in text, (expected, text)
     assert "- 2 pcs " in text and " at 80.00: 160.00 NOK excl. VAT" in text, text
