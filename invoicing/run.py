@@ -235,13 +235,11 @@ async def _invoice(work: _Company, cost_centre_id: int | None, cutoff: datetime)
 async def _credit_note(work: _Company, invoice_id: int, returns: list[Any]) -> None:
     credited = (await work.session.scalars(company_rows(Invoice, work.company).where(Invoice.id == invoice_id)
                                            .with_for_update())).one()
-    lines = [InvoiceLine(
-        order_id=row.OrderLine.order_id, order_line_id=row.OrderLine.id, line_return_id=row.LineReturn.id,
-        sku=row.OrderLine.sku, name=row.OrderLine.name, unit=row.OrderLine.unit, quantity=row.LineReturn.quantity,
-        unit_price_minor=row.OrderLine.unit_price_minor, vat_rate=row.OrderLine.vat_rate,
-        net_minor=row.LineReturn.quantity * row.OrderLine.unit_price_minor, order_number=row.number or "",
-        order_reference=row.reference, po_number=row.po_number, delivered_on=row.delivery_date,
-    ) for row in returns]
+    # A credit note line repeats what its invoice line said of the order (number, reference, buyer, end customer).
+    invoiced = {line.order_line_id: line for line in (await work.session.scalars(
+        select(InvoiceLine).where(InvoiceLine.invoice_id == credited.id, InvoiceLine.order_line_id.in_(
+            {row.OrderLine.id for row in returns})))).all()}
+    lines = [_credit_line(row, invoiced.get(row.OrderLine.id)) for row in returns]
     recipient = (credited.recipient_name, credited.recipient_reference, credited.recipient_street,
                  credited.recipient_postal_code, credited.recipient_city)
     note = await _new_document(work, InvoiceKind.CREDIT_NOTE, recipient)
@@ -252,6 +250,18 @@ async def _credit_note(work: _Company, invoice_id: int, returns: list[Any]) -> N
     for row in returns:
         row.LineReturn.credit_note_id = note.id
     work.issued.credit_notes.append(note.number)
+
+
+def _credit_line(row: Any, invoiced: InvoiceLine | None) -> InvoiceLine:
+    line, returned = row.OrderLine, row.LineReturn
+    return InvoiceLine(
+        order_id=line.order_id, order_line_id=line.id, line_return_id=returned.id, sku=line.sku, name=line.name,
+        unit=line.unit, quantity=returned.quantity, unit_price_minor=line.unit_price_minor, vat_rate=line.vat_rate,
+        net_minor=returned.quantity * line.unit_price_minor, order_number=row.number or "",
+        order_reference=row.reference, po_number=row.po_number,
+        buyer_name=invoiced.buyer_name if invoiced else "",
+        end_customer_name=invoiced.end_customer_name if invoiced else "",
+        delivered_on=invoiced.delivered_on if invoiced else row.delivery_date)
 
 
 async def _recipient(work: _Company, cost_centre_id: int | None) -> tuple[str, str, str, str, str]:
