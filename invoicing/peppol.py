@@ -138,3 +138,25 @@ def assert_valid_ehf(xml: bytes) -> None:
     failures = validate_ehf(xml)
     if failures:
         raise InvalidEhf(failures)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m invoicing.peppol FILE...`: every failure and warning of each document; exit status 1 when one
+    breaks a fatal rule."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m invoicing.peppol", description=main.__doc__)
+    parser.add_argument("files", nargs="+", type=Path, help="EHF (UBL) documents")
+    invalid = False
+    for path in parser.parse_args(argv).files:
+        failures = check_ehf(path.read_bytes())
+        fatal = [failure for failure in failures if failure.fatal]
+        invalid = invalid or bool(fatal)
+        print(f"{path}: {'INVALID' if fatal else 'valid'} ({len(fatal)} fatal, {len(failures) - len(fatal)} warnings)")
+        for failure in failures:
+            print(f"  {failure.flag} {failure.rule_id} ({failure.rule_set}): {failure.text}\n    at {failure.location}")
+    return 1 if invalid else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

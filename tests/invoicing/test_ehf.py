@@ -138,6 +138,17 @@ def test_a_wrong_customization_id_breaks_peppol_r004_and_assert_valid_names_the_
     assert all(failure.fatal for failure in raised.value.failures)
 
 
+def test_the_command_line_lists_failures_and_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = tmp_path / "broken.xml"
+    broken.write_bytes(EXAMPLE.read_bytes().replace(b">802.00<", b">803.00<"))
+    assert peppol.main([str(EXAMPLE)]) == 0
+    assert peppol.main([str(EXAMPLE), str(broken)]) == 1
+    output = capsys.readouterr().out
+    assert "no-example.xml: valid (0 fatal, 1 warnings)" in output
+    assert "broken.xml: INVALID (1 fatal, 1 warnings)" in output
+    assert "fatal BR-CO-16 (cen-ubl)" in output and "warning UBL-CR-679 (cen-ubl)" in output
+
+
 def test_a_document_that_is_not_xml_is_refused() -> None:
     with pytest.raises(etree.XMLSyntaxError):
         validate_ehf(b"<Invoice><unclosed></Invoice>")
