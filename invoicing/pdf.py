@@ -152,10 +152,11 @@ class InvoicePdf(FPDF):
 
 
 def fit(pdf: FPDF, text: str, width: float) -> str:
-    """`text` cut with '...' to fit `width` mm in the current font (1 mm is kept for the cell's padding)."""
-    if pdf.get_string_width(text) <= width - 1:
+    """`text` cut with '...' to fit a cell `width` mm wide in the current font (less the cell's padding)."""
+    room = width - 2 * pdf.c_margin
+    if pdf.get_string_width(text) <= room:
         return text
-    while text and pdf.get_string_width(text + "...") > width - 1:
+    while text and pdf.get_string_width(text + "...") > room:
         text = text[:-1]
     return text + "..."
 
