@@ -444,7 +444,7 @@ def random_document(draw: st.DrawFn) -> tuple[list[InvoiceLine], Company, dict[s
     rates = (25, 12, 6) if swedish else (25, 15, 12, 0)
     lines = draw(st.lists(st.builds(
         line,
-        st.integers(1, 1000), st.integers(0, 5_000_000), st.sampled_from(rates),
+        st.integers(-50, 1000), st.integers(0, 10_000_000), st.sampled_from(rates),  # returned quantities too
         sku=TEXT, name=TEXT, unit=st.sampled_from(["pcs", "kg", "l", "box", "", "m"]), order_number=TEXT,
         order_reference=TEXT, po_number=TEXT, buyer_name=TEXT, end_customer_name=TEXT,
         delivered_on=st.one_of(st.none(), st.dates(date(2021, 1, 1), date(2026, 12, 1))),
@@ -452,7 +452,8 @@ def random_document(draw: st.DrawFn) -> tuple[list[InvoiceLine], Company, dict[s
     fields: dict[str, object] = dict(
         kid=None if swedish or draw(st.booleans()) else "0000100015", recipient_reference=draw(TEXT),
         recipient_name=draw(TEXT), recipient_street=draw(TEXT), recipient_city=draw(TEXT),
-        previous_balance_minor=draw(st.integers(0, 10**8)), payments_minor=draw(st.integers(0, 10**8)),
+        recipient_postal_code=draw(TEXT), previous_balance_minor=draw(st.integers(-10**8, 10**8)),
+        payments_minor=draw(st.integers(0, 10**8)),
     )
     return lines, company, fields
 
