@@ -148,7 +148,7 @@ class _Builder:
     def cac(self, parent: etree._Element, name: str) -> etree._Element:
         return etree.SubElement(parent, f"{{{CAC}}}{name}")
 
-    def cbc(self, parent: etree._Element, name: str, value: str, **attributes: str) -> etree._Element:
+    def cbc(self, parent: etree._Element, name: str, value: str | None, **attributes: str) -> etree._Element:
         element = etree.SubElement(parent, f"{{{CBC}}}{name}", attributes)
         element.text = _text(value)
         return element
@@ -236,7 +236,7 @@ def _party(builder: _Builder, parent: etree._Element, details: _Party, *, seller
     cbc(tax_scheme, "CompanyID", details.vat_number)
     cbc(cac(tax_scheme, "TaxScheme"), "ID", "VAT")
     if seller:
-        # A Norwegian limited company's invoices name the register of business enterprises (NO-R-002).
+        # A Norwegian limited company's invoices name the register of business enterprises (NO-R-002 warns without).
         register = cac(party, "PartyTaxScheme")
         cbc(register, "CompanyID", "Foretaksregisteret")
         cbc(cac(register, "TaxScheme"), "ID", "TAX")

@@ -466,7 +466,7 @@ def test_any_lines_give_valid_invoices_and_credit_notes(document: tuple[list[Inv
 
 
 def test_validation_time_per_document() -> None:
-    """Measured, not asserted tightly: about 10 ms for a 25-line document once the rule sets are compiled."""
+    """Measured, not asserted tightly: tens of milliseconds for a 25-line document once the rule sets are compiled."""
     lines = [line(index + 1, 995 * (index + 1), (25, 15)[index % 2], sku=f"T-{index}") for index in range(25)]
     xml = build_ehf(invoice_for(lines, norwegian_company()), lines, norwegian_company(), SETTINGS)
     check_ehf(xml)
