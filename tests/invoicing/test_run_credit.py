@@ -50,6 +50,8 @@ async def test_returns_of_an_invoiced_order_become_a_credit_note_referencing_the
     assert [(line.quantity, line.unit_price_minor, line.vat_rate, line.net_minor, line.line_return_id is not None)
             for line in await lines_of(services, note.id)] == [
         (1, 80_00, 25, 80_00, True), (1, 80_00, 25, 80_00, True), (2, 10_00, 15, 20_00, True)]
+    assert {(line.order_number, line.buyer_name) for line in await lines_of(services, note.id)} == {
+        (order["number"], "Test Customer")}
     assert invoice.credited_minor == 223_00
     assert await returns(services, order["id"]) == [(1, note.id), (1, note.id), (2, note.id)]
     assert validate_ehf(note.ehf_xml) == []
