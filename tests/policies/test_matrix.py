@@ -464,6 +464,10 @@ async def verify_update_company(w: World, t: str, r: dict) -> None:
     assert (r["company"]["id"], r["company"]["name"]) == (w.own.gid, "Renamed AS")
 
 
+async def verify_reminder_hours(w: World, t: str, r: dict) -> None:
+    assert r["company"] == {"id": w.own.gid, "approvalReminderHours": 24.0}
+
+
 def newcomer_variables(w: World, t: str, **extra) -> dict:
     side = w.side(t)
     return {"input": {
@@ -1117,6 +1121,12 @@ ENTRIES: dict[str, Spec] = {
         "mutation",
         mutation("updateCompany", "UpdateCompanyInput", "... on UpdateCompanyPayload { company { id name } }"),
         lambda w, t: {"input": {"name": "Renamed AS"}}, {"own": ADMIN_ONLY}, verify_update_company,
+    ),
+    "setApprovalReminderHours": Spec(
+        "mutation",
+        mutation("setApprovalReminderHours", "SetApprovalReminderHoursInput",
+                 "... on UpdateCompanyPayload { company { id approvalReminderHours } }"),
+        lambda w, t: {"input": {"hours": 24}}, {"own": ADMIN_ONLY}, verify_reminder_hours,
     ),
     "inviteUser": Spec(
         "mutation", mutation("inviteUser", "InviteUserInput", USER_PAYLOAD),

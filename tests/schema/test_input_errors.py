@@ -333,6 +333,10 @@ BAD_INPUTS: dict[str, list[Bad]] = {
         bad("admin", {"address": {**ADDRESS, "postalCode": ""}}, "INVALID_INPUT", "address.postalCode"),
         bad("admin", {"contactEmail": "nowhere"}, "INVALID_INPUT", "contactEmail"),
     ],
+    "setApprovalReminderHours": [
+        bad("admin", {"hours": 0}, "INVALID_INPUT", "hours"),
+        bad("admin", {"hours": 721}, "INVALID_INPUT", "hours"),
+    ],
     "applyForInvoice": [bad("admin", _second_application, "APPLICATION_PENDING")],
     "decideInvoiceApplication": [
         bad("operator", {"id": gid("InvoiceApplication", MISSING), "approve": True, "note": ""}, "NOT_FOUND", "id")
@@ -345,6 +349,15 @@ BAD_INPUTS: dict[str, list[Bad]] = {
             "creditLimit",
         ),
         bad("operator", {"companyId": gid("Company", MISSING), "creditLimit": "10"}, "NOT_FOUND", "companyId"),
+    ],
+    "setCompanyInvoicing": [
+        bad("operator", lambda s: _async({"companyId": s.tenant.gid, "invoiceDays": [29]}), "INVALID_INPUT",
+            "invoiceDays"),
+        bad("operator", lambda s: _async({"companyId": s.tenant.gid, "invoiceDays": [1, 1]}), "INVALID_INPUT",
+            "invoiceDays"),
+        bad("operator", lambda s: _async({"companyId": s.tenant.gid, "invoiceDays": [1], "paymentTermsDays": 121}),
+            "INVALID_INPUT", "paymentTermsDays"),
+        bad("operator", {"companyId": gid("Company", MISSING), "invoiceDays": [1]}, "NOT_FOUND", "companyId"),
     ],
     "registerPayment": [
         bad("operator", lambda s: _async({"companyId": s.tenant.gid, "amount": "0"}), "INVALID_INPUT", "amount"),
