@@ -8,6 +8,7 @@ from datetime import date
 
 from stdnum import luhn
 
+from invoicing import selection
 from invoicing.peppol import validate_ehf
 from invoicing.run import describe, run_invoicing
 from models import Company, CostCentre, InvoiceRunStatus, Order
@@ -243,3 +244,18 @@ async def test_an_earlier_date_than_an_issued_invoice_is_refused(api, services):
     assert (report.later_issue_date, report.refused, report.invoices) == (DAY, True, [])
     assert await invoice_of(services, order["id"]) is None
     assert "numbers must follow the invoice dates" in describe(report)[0]
+
+
+async def test_orders_are_read_in_batches_into_one_invoice_per_recipient(api, services, monkeypatch):
+    monkeypatch.setattr(selection, "BATCH", 2)  # five orders: three batches, still one invoice
+    shop = await invoice_shop(api)
+    goods = await product(api, 10_00)
+    placed_orders = [await fulfilled(api, shop, goods, quantity) for quantity in range(1, 6)]
+
+    report = await run_invoicing(services, DAY)
+
+    [invoice] = await documents(services)
+    assert report.invoices == [invoice.number]
+    assert [line.quantity for line in await lines_of(services, invoice.id)] == [1, 2, 3, 4, 5]
+    assert invoice.gross_minor == 15 * 12_50
+    assert {await invoice_of(services, order["id"]) for order in placed_orders} == {invoice.id}

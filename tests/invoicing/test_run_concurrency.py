@@ -12,6 +12,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
+from invoicing.ehf import build_ehf
 from invoicing.peppol import RuleFailure, validate_ehf
 from invoicing.run import describe, run_invoicing
 from models import Invoice, InvoiceRunStatus, Order
@@ -130,6 +131,28 @@ async def test_a_refused_document_rolls_its_company_back_with_its_numbers_and_th
     assert [invoice.number for invoice in await documents(services)] == [1, 2, 3]
     [run] = await runs(services)
     assert (run.status, run.invoices_issued, run.problems) == (InvoiceRunStatus.FINISHED.value, 3, [])
+
+
+async def test_a_document_the_rule_sets_refuse_is_never_issued(api, services):
+    """A real refusal: the second company's document states a payable amount its lines do not add up to."""
+    shops, _ = await shops_with_orders(api, 3, 1)
+
+    def wrong_total_for_the_second_company(invoice, lines, company, settings, credited=None) -> bytes:
+        xml = build_ehf(invoice, lines, company, settings, credited=credited)
+        if company.id == shops[1].company_id:
+            payable = b'<cbc:PayableAmount currencyID="NOK">'
+            xml = xml.replace(payable + b"12.50<", payable + b"13.50<")
+        return xml
+
+    report = await run_invoicing(services, DAY, build=wrong_total_for_the_second_company)
+
+    assert report.invoices == [1, 2]
+    [problem] = report.problems
+    assert problem["companyId"] == shops[1].company_id
+    assert any(rule.startswith("BR-CO-16") for rule in problem["rules"]), problem
+    assert [invoice.company_id for invoice in await documents(services)] == [shops[0].company_id,
+                                                                             shops[2].company_id]
+    assert await last_number(services) == 2
 
 
 async def test_a_run_that_breaks_midway_keeps_what_it_issued_and_the_next_run_finishes(api, services):
