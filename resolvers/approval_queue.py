@@ -82,7 +82,7 @@ def _waits(actor: Actor):
             .where(eligible_step(actor)).group_by(OrderApprovalStep.order_id).subquery("waits"))
 
 
-def _queue(actor: Actor, f: QueueFilter) -> tuple[Select, ColumnElement]:
+def queue_rows(actor: Actor, f: QueueFilter) -> tuple[Select, ColumnElement]:
     """The queue's orders (id, waiting since, total) under the filter, and the waiting-since column."""
     waits = _waits(actor)
     since = func.coalesce(waits.c.waiting_since, Order.submitted_at)
@@ -109,7 +109,7 @@ async def approval_queue(
     actor = ctx.require(Permission.ORDER_APPROVE)
     check_page_size(first, ctx.settings.max_page_size)
     check_filter(filter)
-    query, since = _queue(actor, filter)
+    query, since = queue_rows(actor, filter)
     value = Order.gross_minor if sort.by_amount else since
     if after is not None:
         if len(after) != 2 or not isinstance(after[0], int if sort.by_amount else datetime):
@@ -130,7 +130,7 @@ async def queue_size(ctx: UseCaseContext, *, filter: QueueFilter) -> int:
     """How many orders the queue holds under the filter (one statement)."""
     actor = ctx.require(Permission.ORDER_APPROVE)
     check_filter(filter)
-    query, _ = _queue(actor, filter)
+    query, _ = queue_rows(actor, filter)
     return (await ctx.session.scalar(select(func.count()).select_from(query.subquery()))) or 0
 
 

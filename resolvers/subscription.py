@@ -28,6 +28,7 @@ from policies.errors import Forbidden
 from policies.permissions import Permission
 from policies.scopes import company_rows, order_scope, visible_orders
 from resolvers import approval_view
+from resolvers.approval_queue import QueueFilter, check_filter, queue_rows
 from resolvers.approval_view import BudgetImpact, FlowView
 from resolvers.change_broker import Change, Subscriber
 from resolvers.context import Services, UseCaseContext
@@ -126,39 +127,44 @@ class QueueChange:
     impacts: list[BudgetImpact] = field(default_factory=list)
 
 
-async def open_queue_changes(watch: Watch, *, with_flow: bool) -> AsyncIterator[QueueChange]:
-    """Orders entering and leaving the caller's approval queue, from now on. Requires `order:approve`.
+async def open_queue_changes(watch: Watch, *, with_flow: bool,
+                             filter: QueueFilter | None = None) -> AsyncIterator[QueueChange]:
+    """Orders entering and leaving the caller's approval queue, from now on. Requires `order:approve`. With a
+    filter (the `approvalQueue` query's), the queue is the filtered one: orders enter and leave it as they come
+    to meet the filter or stop meeting it, and its length is the filtered count.
 
     The queue is read once, after subscribing, then kept up to date by comparing, for the orders of each
     batch, whether they are in it now: a change already reflected in that first read moves nothing, so no
     order is reported twice and none is missed."""
     async with watch.reading() as ctx:
         actor = ctx.require(Permission.ORDER_APPROVE)
+    if filter is not None:
+        check_filter(filter)
     subscriber = watch.services.broker.subscribe(actor.company_id)
     try:
         async with watch.reading() as ctx:
             actor = ctx.require(Permission.ORDER_APPROVE)
-            queued = await _queued(ctx, actor)
+            queued = await _queued(ctx, actor, filter=filter)
     except BaseException:
         subscriber.close()
         raise
     subscriber.live = True
-    return _queue_changes(watch, subscriber, actor, queued, with_flow=with_flow)
+    return _queue_changes(watch, subscriber, actor, queued, with_flow=with_flow, filter=filter)
 
 
 async def _queue_changes(watch: Watch, subscriber: Subscriber, actor: Actor, queued: set[int], *,
-                         with_flow: bool) -> AsyncIterator[QueueChange]:
+                         with_flow: bool, filter: QueueFilter | None) -> AsyncIterator[QueueChange]:
     with subscriber:
         while True:
             changes = await watch.next_batch(subscriber)
             async with watch.reading() as ctx:
                 actor, previous = ctx.require(Permission.ORDER_APPROVE), actor
                 if actor.role != previous.role:  # the queue as the new role sees it, compared whole
-                    now = await _queued(ctx, actor)
+                    now = await _queued(ctx, actor, filter=filter)
                     moved: dict[int, Change | None] = dict.fromkeys(now ^ queued)
                 elif changes:
                     ids = {change.order_id for change in changes}
-                    now = (queued - ids) | await _queued(ctx, actor, ids)
+                    now = (queued - ids) | await _queued(ctx, actor, ids, filter=filter)
                     last = {change.order_id: change for change in changes}
                     moved = {oid: last[oid] for oid in now ^ queued}
                 else:
@@ -169,9 +175,14 @@ async def _queue_changes(watch: Watch, subscriber: Subscriber, actor: Actor, que
                 yield update
 
 
-async def _queued(ctx: UseCaseContext, actor: Actor, among: set[int] | None = None) -> set[int]:
-    """The ids of the orders in the actor's queue (only those among `among` when given): one statement."""
-    query = company_rows(Order, actor, Order.id).where(approval_view.awaiting_decision(actor))
+async def _queued(ctx: UseCaseContext, actor: Actor, among: set[int] | None = None, *,
+                  filter: QueueFilter | None = None) -> set[int]:
+    """The ids of the orders in the actor's queue (only those among `among` when given), under the filter
+    when one is given (the very query of `approvalQueue`): one statement."""
+    if filter is not None:
+        query = queue_rows(actor, filter)[0]
+    else:
+        query = company_rows(Order, actor, Order.id).where(approval_view.awaiting_decision(actor))
     if among is not None:
         query = query.where(Order.id.in_(sorted(among)))
     return {row.id for row in await plain_rows(ctx.session, query)}

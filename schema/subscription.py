@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import strawberry
 from graphql import GraphQLError
@@ -13,6 +13,7 @@ from graphql import GraphQLError
 from resolvers import subscription as live
 from resolvers.change_broker import FellBehind
 from resolvers.changes import encode_cursor
+from schema.approval_queue import ApprovalQueueFilter
 from schema.approval_types import BudgetImpactType, impact_from_view
 from schema.order_types import Order, OrderEventKind, order_from_view
 from schema.relay import to_global_id
@@ -107,8 +108,15 @@ class OrderSubscription:
 
     @strawberry.subscription(description=(
         "Orders entering and leaving your approval queue (`approvalQueue`), with the queue's length: enough to "
-        "keep an approver's list and badge current. Requires `order:approve`."))
-    async def approval_queue_changed(self, info: strawberry.Info) -> AsyncGenerator[ApprovalQueueChange, None]:
+        "keep an approver's list and badge current. With `filter` (as `approvalQueue` takes it), the filtered "
+        "queue: orders enter and leave it as they come to meet the filter or stop meeting it. No `orderBy`: "
+        "changes come in the order they happen; place them with the query's sort. Requires `order:approve`."))
+    async def approval_queue_changed(
+        self, info: strawberry.Info,
+        filter: Annotated[ApprovalQueueFilter | None, strawberry.argument(
+            description="Conditions, as `approvalQueue` takes them.")] = None,
+    ) -> AsyncGenerator[ApprovalQueueChange, None]:
         context = _socket(info)
-        changes = await live.open_queue_changes(context.watch(), with_flow=selects(info, "approvalFlow"))
+        changes = await live.open_queue_changes(context.watch(), with_flow=selects(info, "approvalFlow"),
+                                                filter=filter.to_domain() if filter else None)
         return _live(context, changes, _present_queue_change)
