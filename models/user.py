@@ -22,6 +22,8 @@ class Role(StrEnum):
     MANAGER = "manager"
     CUSTOMER = "customer"
     ORDER_APPROVER = "order_approver"
+    # An external accountant: reads the company, its orders, invoices, transactions and credit; nothing else.
+    ACCOUNTANT = "accountant"
 
 
 class MembershipStatus(StrEnum):

@@ -54,7 +54,7 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.USER_READ: "List and see the company's users",
     Permission.USER_CREATE: "Invite and create users (customers and order approvers)",
     Permission.USER_UPDATE: "Change users' names, groups and payment methods",
-    Permission.USER_ASSIGN_ROLE: "Give users the administrator or manager role, or change any role",
+    Permission.USER_ASSIGN_ROLE: "Give users the administrator, manager or accountant role, or change any role",
     Permission.USER_DEACTIVATE: "Deactivate and reactivate users",
     Permission.USER_RESTRICT: "Restrict or restore a single user's permissions",
     Permission.GROUP_READ: "List and see groups",

@@ -25,6 +25,8 @@ class CostCentreSpec:
     postal_code: str
     city: str
     active: bool = True
+    # The reference printed on its invoices (the recipient's own, e.g. an accounts-payable code); None: keep.
+    invoice_reference: str | None = None
 
 
 async def create_default_cost_centre(ctx: UseCaseContext, company: Company) -> CostCentre:
@@ -94,7 +96,7 @@ async def get_cost_centre(ctx: UseCaseContext, cost_centre_id: int) -> CostCentr
 
 def _snapshot(c: CostCentre) -> dict:
     return {"name": c.name, "code": c.code, "street": c.street, "postal_code": c.postal_code, "city": c.city,
-            "active": c.active}
+            "active": c.active, "invoice_reference": c.invoice_reference}
 
 
 async def save_cost_centre(ctx: UseCaseContext, *, cost_centre_id: int | None, spec: CostCentreSpec) -> CostCentre:
@@ -120,6 +122,10 @@ async def save_cost_centre(ctx: UseCaseContext, *, cost_centre_id: int | None, s
     centre.postal_code = clean_text(spec.postal_code, "invoiceAddress.postalCode", 20)
     centre.city = clean_text(spec.city, "invoiceAddress.city", 100)
     centre.active = spec.active
+    if spec.invoice_reference is not None:
+        centre.invoice_reference = clean_text(spec.invoice_reference, "invoiceReference", 200, required=False) or ""
+    elif before is None:
+        centre.invoice_reference = ""
     await ctx.session.flush()
     await audit(ctx, "cost_centre", centre.id, "create" if before is None else "update", before=before,
                 after=_snapshot(centre))

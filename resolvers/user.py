@@ -30,7 +30,8 @@ from resolvers.security import check_password_strength
 from resolvers.throttle import password_matches
 from resolvers.validation import clean_email, clean_text
 
-PRIVILEGED_ROLES = {Role.ADMIN, Role.MANAGER}
+# Roles that see or change beyond one's own orders company-wide: only `user:assign_role` gives or takes them.
+PRIVILEGED_ROLES = {Role.ADMIN, Role.MANAGER, Role.ACCOUNTANT}
 
 
 @dataclass

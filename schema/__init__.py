@@ -18,6 +18,7 @@ from schema.credit import CreditMutation, CreditQuery
 from schema.delegation import DelegationMutation, DelegationQuery
 from schema.extensions import executor_for, extensions_for
 from schema.group import Group, GroupMutation, GroupQuery
+from schema.invoice import Invoice, InvoiceMutation, InvoiceQuery
 from schema.location import DeliveryLocation, EndCustomer, LocationMutation, LocationQuery
 from schema.node import NodeQuery
 from schema.order import OrderMutation, OrderQuery
@@ -26,6 +27,7 @@ from schema.order_types import Order
 from schema.saved_cart import SavedCart, SavedCartMutation, SavedCartQuery
 from schema.scalars import SCALAR_OVERRIDES
 from schema.subscription import OrderSubscription
+from schema.transaction import TransactionQuery
 from schema.user import User, UserMutation, UserQuery
 from schema.viewer import Person, ViewerQuery
 from schema.webhook import WebhookMutation, WebhookQuery
@@ -36,14 +38,14 @@ from settings import Settings
 class Query(ViewerQuery, CompanyQuery, UserQuery, GroupQuery, CatalogueQuery, LocationQuery, OrderQuery,
             SavedCartQuery, CostCentreQuery, BudgetQuery, CreditQuery, ApprovalQuery,
             ApprovalQueueQuery, AuditQuery, OrderChangeQuery,
-            ApiClientQuery, WebhookQuery, DelegationQuery, NodeQuery):
+            ApiClientQuery, WebhookQuery, DelegationQuery, InvoiceQuery, TransactionQuery, NodeQuery):
     pass
 
 
 @strawberry.type(description="Everything that can be changed; each mutation is one transaction.")
 class Mutation(AuthMutation, CompanyMutation, UserMutation, GroupMutation, CatalogueMutation, LocationMutation,
                OrderMutation, SavedCartMutation, CostCentreMutation, BudgetMutation, CreditMutation, ApprovalMutation,
-               ApiClientMutation, WebhookMutation, DelegationMutation):
+               ApiClientMutation, WebhookMutation, DelegationMutation, InvoiceMutation):
     pass
 
 
@@ -63,7 +65,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return ProcuraSchema(
         query=Query, mutation=Mutation, subscription=Subscription,
         types=[Company, Group, User, Product, DeliveryLocation, EndCustomer, Order, SavedCart, CostCentre, Person,
-               OrderChange, ApiClient],
+               OrderChange, ApiClient, Invoice],
         extensions=extensions_for(settings), config=StrawberryConfig(batching_config=None),
         execution_context_class=executor_for(settings), scalar_overrides=SCALAR_OVERRIDES,
     )

@@ -10,7 +10,8 @@ import strawberry
 
 from models import Company as CompanyModel
 from models.company import Country as DomainCountry
-from models.company import format_org_number
+from models.company import DEFAULT_INVOICE_DAYS, format_org_number, payment_terms_days
+from policies.permissions import Permission
 from resolvers import approval_reminder
 from resolvers import company as use_cases
 from schema.errors import INPUT, MutationError, run_mutation
@@ -54,6 +55,19 @@ class Company(Node):
     contact_phone: str | None = strawberry.field(description="Contact telephone number.")
     created_at: datetime = strawberry.field(description="When the company registered (UTC).")
     own_reminder_hours: strawberry.Private[int | None] = None
+    invoicing: strawberry.Private[tuple[list[int], int] | None] = None
+
+    @strawberry.field(description=(
+        "Days of the month the company is invoiced (1 to 28, sorted). Null unless you see its credit "
+        "(`credit:read`, platform operators)."))
+    async def invoice_days(self, info: strawberry.Info) -> list[int] | None:
+        return list(self.invoicing[0]) if self.invoicing and await _sees_credit(info) else None
+
+    @strawberry.field(description=(
+        "Days to pay its invoices: its own terms, else the country's (32 Norway, 30 Sweden). Null unless you see "
+        "its credit (`credit:read`, platform operators)."))
+    async def payment_terms_days(self, info: strawberry.Info) -> int | None:
+        return self.invoicing[1] if self.invoicing and await _sees_credit(info) else None
 
     @strawberry.field(description=(
         "Hours a current approval step waits before its approvers are reminded (and as long again before it is "
@@ -71,7 +85,17 @@ class Company(Node):
             address=Address(street=company.street, postal_code=company.postal_code, city=company.city),
             contact_email=company.contact_email, contact_phone=company.contact_phone, created_at=company.created_at,
             own_reminder_hours=company.approval_reminder_hours,
+            invoicing=(list(company.invoice_days or DEFAULT_INVOICE_DAYS), payment_terms_days(company)),
         )
+
+
+async def _sees_credit(info: strawberry.Info) -> bool:
+    """Whether the caller sees the company's credit and invoicing settings."""
+    async with info.context.reading() as ctx:
+        actor = ctx.actor
+        if actor is not None and actor.is_operator and ctx.allows(Permission.CREDIT_MANAGE):
+            return True
+        return actor is not None and actor.company_id is not None and ctx.allows(Permission.CREDIT_READ)
 
 
 @strawberry.input(description="The company's first administrator.")

@@ -65,6 +65,9 @@ LIST_SIZES: dict[str, int] = {
     # Typical lengths of lists without a bound.
     "ApiClient.secrets": 2,  # the newest, and the one it replaced while their overlap lasts
     "Order.lines": 10,
+    "Invoice.lines": 20,  # an invoice gathers a half-month's order lines of one recipient
+    "Invoice.vatBreakdown": 5,  # one per VAT rate, as an order's
+    "Invoice.creditNotes": 2,
     "Order.timeline": 5,
     "ApprovalFlow.rules": 2,
     "QueuedOrder.budgetImpact": 3,  # the buyer's, the group's and the cost centre's budgets

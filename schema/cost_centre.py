@@ -19,10 +19,13 @@ class CostCentre(Node):
     code: str = strawberry.field(description="Code, unique within the company.")
     invoice_address: Address = strawberry.field(description="Where its invoices go.")
     active: bool = strawberry.field(description="Whether new orders may be booked to it.")
+    invoice_reference: str = strawberry.field(
+        description="Reference printed on its invoices (the recipient's own); empty when none.")
 
     @classmethod
     def from_model(cls, c: CostCentreModel) -> CostCentre:
         return cls(id=to_global_id("CostCentre", c.id), name=c.name, code=c.code, active=c.active,
+                   invoice_reference=c.invoice_reference or "",
                    invoice_address=Address(street=c.street, postal_code=c.postal_code, city=c.city))
 
 
@@ -34,6 +37,8 @@ class CostCentreInput:
     code: str = strawberry.field(description="Code, unique within the company.")
     invoice_address: AddressInput = strawberry.field(description="Where its invoices go.")
     active: bool = strawberry.field(default=True, description="Whether new orders may be booked to it.")
+    invoice_reference: str | None = strawberry.field(
+        default=None, description="Reference printed on its invoices; omit to keep it (empty for a new one).")
 
 
 @strawberry.input(description="The cost centres a user may book to.")
@@ -81,7 +86,8 @@ class CostCentreMutation:
         self, info: strawberry.Info, input: Annotated[CostCentreInput, INPUT],
     ) -> CostCentreResult:
         spec = use_cases.CostCentreSpec(input.name, input.code, input.invoice_address.street,
-                                        input.invoice_address.postal_code, input.invoice_address.city, input.active)
+                                        input.invoice_address.postal_code, input.invoice_address.city, input.active,
+                                        input.invoice_reference)
         return await run_mutation(info, lambda ctx: use_cases.save_cost_centre(
             ctx, cost_centre_id=optional_id(input.id, "CostCentre"), spec=spec),
             lambda c: CostCentrePayload(cost_centre=CostCentre.from_model(c)))

@@ -30,6 +30,7 @@ from schema.cost_centre import CostCentre
 from schema.credit import InvoiceApplication
 from schema.delegation import fetch_delegation
 from schema.group import Group
+from schema.invoice import fetch_invoice
 from schema.location import DeliveryLocation, DeliverySlot, EndCustomer
 from schema.order_changes import fetch_change
 from schema.order_types import order_from_view, order_line_from_view
@@ -128,7 +129,7 @@ NODE_FETCHERS = {
     "AuditEntry": _audit_entry, "InvoiceApplication": _invoice_application, "Person": _person,
     "OrderChange": fetch_change, "ApiClient": fetch_api_client,
     "WebhookEndpoint": fetch_webhook_endpoint, "WebhookDelivery": fetch_webhook_delivery,
-    "ApprovalDelegation": fetch_delegation,
+    "ApprovalDelegation": fetch_delegation, "Invoice": fetch_invoice,
 }
 
 

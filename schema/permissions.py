@@ -71,6 +71,9 @@ class Role(Enum):
     ORDER_APPROVER = strawberry.enum_value(
         "order_approver", description="Order approver: approves or rejects orders; cannot order."
     )
+    ACCOUNTANT = strawberry.enum_value(
+        "accountant", description="Accountant: reads the company's orders, invoices, transactions and credit; "
+        "cannot order, approve or manage anything.")
 
 
 def to_domain_role(role: Role) -> DomainRole:

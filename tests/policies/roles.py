@@ -24,6 +24,8 @@ EXPECTED_ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
     }),
     Role.CUSTOMER.value: frozenset({P.COMPANY_READ, P.ORDER_CREATE, P.LOCATION_READ, P.CATALOGUE_READ}),
     Role.ORDER_APPROVER.value: frozenset({P.COMPANY_READ, P.ORDER_APPROVE, P.CATALOGUE_READ}),
+    # The external accountant: reads the company, its orders, invoices (and so transactions) and credit.
+    Role.ACCOUNTANT.value: frozenset({P.COMPANY_READ, P.ORDER_READ_ALL, P.INVOICE_READ, P.CREDIT_READ}),
     OPERATOR_ROLE: OPERATOR_ONLY | {P.CATALOGUE_READ},
     # API clients: each scope is a role; every scope reads its own company's details.
     ApiScope.ORDERS_READ.policy_role: frozenset({P.COMPANY_READ, P.ORDER_READ_ALL}),

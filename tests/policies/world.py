@@ -75,6 +75,7 @@ CLIENT_SCOPES = {
 CLIENT_CALLERS = tuple(CLIENT_SCOPES)
 MISSING_PK = 10**9
 _sequence = itertools.count(1)
+_invoice_numbers = itertools.count(900_001)
 
 
 # --- the world: two companies, one member per role plus a target customer -------------------------------------
@@ -123,6 +124,7 @@ class Side:
             "WebhookEndpoint": lambda: self.values["webhook_endpoint"],
             "WebhookDelivery": lambda: self.values["webhook_delivery"],
             "ApprovalDelegation": lambda: self.values["delegation"],
+            "Invoice": lambda: self.values[variant or "invoice"],
         }
         return keys[type_name]()
 
@@ -437,6 +439,35 @@ async def _webhooks(w: World) -> None:
         side.values.update(webhook_endpoint=endpoint.id, webhook_delivery=delivery.id)
 
 
+async def _invoices(w: World) -> None:
+    """Each company's fulfilled order invoiced (to its cost centre), the invoice credited by a credit note, and a
+    payment: rows as an invoice run and a registered payment leave them."""
+    from models import Invoice, InvoiceLine, Payment
+    from models.invoice import InvoiceKind
+    today = utcnow().date()
+    async with w.services.db.transaction() as session:
+        for side in (w.own, w.other):
+            made = {}
+            for kind, credited in ((InvoiceKind.INVOICE, None), (InvoiceKind.CREDIT_NOTE, "invoice")):
+                number = next(_invoice_numbers)
+                document = Invoice(
+                    kind=kind.value, number=number, company_id=side.company_id,
+                    cost_centre_id=side.values["default_cost_centre"],
+                    credited_invoice_id=made.get(credited), issue_date=today, due_date=today + timedelta(days=32),
+                    currency="NOK", net_minor=100_00, vat_minor=25_00, gross_minor=125_00,
+                    balance_due_minor=125_00, kid=f"{number:08d}" if credited is None else None,
+                    recipient_name=side.name, ehf_xml=b"<Invoice/>")
+                session.add(document)
+                await session.flush()
+                session.add(InvoiceLine(
+                    invoice_id=document.id, order_id=side.values["order_fulfilled"], sku="SKU", name="Thing",
+                    unit="pcs", quantity=1, unit_price_minor=100_00, vat_rate=25, net_minor=100_00))
+                made["invoice" if credited is None else "credit_note"] = document.id
+            session.add(Payment(company_id=side.company_id, invoice_id=made["invoice"], amount_minor=10_00,
+                                currency="NOK", received_on=today))
+            side.values.update(made)
+
+
 async def _own_product(w: World) -> None:
     """A product of the operator's own (the catalogue is global: changing the shared ones would leak between cases)."""
     fields = catalogue.ProductFields(
@@ -451,8 +482,9 @@ FEATURES: dict[str, Callable[[World], Awaitable[None]]] = {  # built in this ord
     "invoice_application": _invoice_application, "refresh": setup_refresh, "reset_link": setup_reset,
     "invitation": setup_invitations, "deactivated": setup_deactivated, "restricted": setup_restricted,
     "own_product": _own_product, "api_client": _api_client, "webhooks": _webhooks, "delegations": _delegations,
+    "invoices": _invoices,
 }
-FEATURE_NEEDS = {"caller_saved_cart": {"caller_cart"}}
+FEATURE_NEEDS = {"caller_saved_cart": {"caller_cart"}, "invoices": {"orders"}}
 
 
 async def ensure(world: World, needs: tuple[str, ...]) -> None:

@@ -30,7 +30,7 @@ from schema.relay import parse_global_id
 from tests.policies.world import create_matrix_state, world_for
 
 ALL_FEATURES = ("location", "cost_centre", "budget", "orders", "saved_carts", "invoice_application", "api_client",
-                "webhooks", "delegations")
+                "webhooks", "delegations", "invoices")
 
 
 async def served_schema(api) -> GraphQLSchema:
@@ -52,8 +52,9 @@ def selection(type_, depth: int = 0) -> str:
         if isinstance(field_type, (GraphQLInterfaceType, GraphQLUnionType)):
             continue
         if isinstance(field_type, GraphQLObjectType):
-            if depth < 3:
-                parts.append(f"{name} {{ {selection(field_type, depth + 1)} }}")
+            inner = selection(field_type, depth + 1) if depth < 3 else ""
+            if inner:  # an object of objects only, at the last level, is left out
+                parts.append(f"{name} {{ {inner} }}")
         else:
             parts.append(name)
     return " ".join(parts)
@@ -111,6 +112,7 @@ OWN_QUERIES: dict[str, tuple[str, tuple[str, ...]]] = {
         ("webhookEndpoints", "edges", "node", "deliveries", "edges", "node"),
     ),
     "ApprovalDelegation": ("{{ approvalDelegations {{ {sel} }} }}", ("approvalDelegations",)),
+    "Invoice": ("{{ invoices(first: 5) {{ edges {{ node {{ {sel} }} }} }} }}", ("invoices", "edges", "node")),
 }
 
 
