@@ -31,7 +31,6 @@ from resolvers.approval_mail import approval_request
 from resolvers.audit import audit
 from resolvers.context import Services, UseCaseContext
 from resolvers.jobs import ClaimedJob
-from settings import Settings
 
 REMIND_KIND = "approval.remind"
 BATCH = 200  # steps per kind of notice and run; the next run (5 minutes later) takes the rest
@@ -68,23 +67,18 @@ async def remind_waiting_steps(services: Services, *, now: datetime) -> tuple[in
     return sum(len(s) for _, s in reminded), sum(len(s) for _, s in escalated)
 
 
-def effective_reminder_hours(settings: Settings, company: Company) -> float:
-    """The company's reminder period in hours: its own, else the installation's APPROVAL_REMINDER_HOURS."""
-    own = company.approval_reminder_hours
-    return float(own) if own is not None else settings.approval_reminder_hours
-
-
 async def _periods(ctx: UseCaseContext) -> list[tuple[ColumnElement[bool], timedelta]]:
     """Each reminder period in use, with the condition on a step's company that selects the companies using it."""
     own = (await ctx.session.scalars(cross_company(
         select(Company.approval_reminder_hours).where(Company.approval_reminder_hours.is_not(None)).distinct(),
         WHY))).all()
     default = timedelta(hours=ctx.settings.approval_reminder_hours)
-    periods = [(OrderApprovalStep.company_id.in_(cross_company(
+    periods: list[tuple[ColumnElement[bool], timedelta]] = [(OrderApprovalStep.company_id.in_(cross_company(
         select(Company.id).where(Company.approval_reminder_hours.is_(None)), WHY)), default)]
-    return periods + [(OrderApprovalStep.company_id.in_(cross_company(
-        select(Company.id).where(Company.approval_reminder_hours == hours), WHY)), timedelta(hours=hours))
-        for hours in sorted(own)]
+    for hours in sorted(h for h in own if h is not None):
+        periods.append((OrderApprovalStep.company_id.in_(cross_company(
+            select(Company.id).where(Company.approval_reminder_hours == hours), WHY)), timedelta(hours=hours)))
+    return periods
 
 
 async def _due(ctx: UseCaseContext, *conditions) -> list[tuple[Order, list[OrderApprovalStep]]]:
