@@ -47,6 +47,7 @@ from models.company import Country, payment_terms_days
 from models.invoice import document_totals
 from policies.scopes import company_rows, company_update, cross_company
 from resolvers.context import Services
+from resolvers.invoice_events import invoice_issued
 from resolvers.jobs import ClaimedJob
 from resolvers.upsert import ensure_row
 from settings import Settings
@@ -318,6 +319,8 @@ async def _issue(work: _Company, document: Invoice, lines: list[InvoiceLine], *,
             .values(statement_invoice_id=document.id).execution_options(synchronize_session=False))
         work.listed_payments = []
     await work.session.flush()
+    # invoice.issued / credit_note.issued to the company's webhooks, in this transaction: a rollback sends nothing.
+    await invoice_issued(work.session, work.settings, document)
 
 
 async def _fill_statement(work: _Company, invoice: Invoice) -> None:

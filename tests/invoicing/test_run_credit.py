@@ -9,9 +9,10 @@ from sqlalchemy import select
 
 from invoicing.peppol import validate_ehf
 from invoicing.run import run_invoicing
-from models import LineReturn, OrderLine, Payment
+from models import LineReturn, OrderLine, Payment, Role
 from tests.invoicing.run_helpers import documents, fulfilled, give_back, invoice_shop, lines_of, pay, product
 from tests.spend_helpers import ok, order_pk, submit
+from tests.webhook_helpers import create_endpoint, stored_deliveries
 
 FIRST, SECOND, THIRD = date(2026, 12, 15), date(2027, 1, 1), date(2027, 1, 15)
 
@@ -123,3 +124,17 @@ async def test_the_statement_is_the_companys_not_another_companys(api, services)
     await run_invoicing(services, SECOND)
     [invoice] = await documents(services, two.company_id)
     assert (invoice.previous_balance_minor, invoice.payments_minor, invoice.balance_due_minor) == (0, 0, 100_00)
+
+
+async def test_each_issued_document_is_an_event_for_the_companys_webhooks(api, services):
+    shop = await invoice_shop(api)
+    await create_endpoint(api, shop.st[Role.ADMIN], "https://erp.example/hooks",
+                          ["INVOICE_ISSUED", "CREDIT_NOTE_ISSUED"])
+    order = await fulfilled(api, shop, await product(api, 80_00), 2)
+    await run_invoicing(services, FIRST)
+    await give_back(api, shop, order, 1)
+    await run_invoicing(services, SECOND)
+
+    deliveries = await stored_deliveries(services)
+    assert [(d.company_id, d.event_type, d.payload["data"]["invoice"]["number"]) for d in deliveries] == [
+        (shop.company_id, "invoice.issued", 1), (shop.company_id, "credit_note.issued", 2)]
