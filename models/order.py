@@ -116,7 +116,9 @@ class LineReturn(Base):
     credited_minor: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(Text, default="")
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    # The credit note this return was credited on (returns of invoiced orders); None until one is issued.
+    # The document that settled this return: the credit note it was credited on (returns of invoiced orders), or
+    # the invoice that netted it (returned before invoicing: the invoice bills the quantity less the return).
+    # None until the invoice run issues one of them.
     credit_note_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id", use_alter=True), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
