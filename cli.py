@@ -261,7 +261,7 @@ def invoice_run(
     for line in describe(report):
         typer.echo(line)
     if not report.companies and not report.refused and not all_companies:
-        typer.echo(f"No company has the {run_date.day}. as invoice day; --all-companies invoices every company.")
+        typer.echo(f"No company has {run_date.day} among its invoice days; --all-companies invoices every company.")
     if report.refused:
         raise typer.Exit(1)
 
