@@ -8,10 +8,13 @@ from starlette.routing import BaseRoute, Route
 
 from exports.invoice_documents import download_invoice
 from exports.orders import export_orders
+from exports.transactions import export_transactions
 
 
 def routes() -> list[BaseRoute]:
     """GET /export/orders.ndjson and GET /export/orders.csv (exports/orders.py); GET /export/invoices/{id}.xml and
-    GET /export/invoices/{id}.pdf (exports/invoice_documents.py). HEAD answers wherever GET does."""
+    GET /export/invoices/{id}.pdf (exports/invoice_documents.py); GET /export/transactions.csv
+    (exports/transactions.py). HEAD answers wherever GET does."""
     return [Route("/export/orders.{format:str}", export_orders, methods=["GET"]),
-            Route("/export/invoices/{document:str}", download_invoice, methods=["GET"])]
+            Route("/export/invoices/{document:str}", download_invoice, methods=["GET"]),
+            Route("/export/transactions.csv", export_transactions, methods=["GET"])]

@@ -9,8 +9,8 @@ from typing import Annotated
 import strawberry
 
 from models import Company as CompanyModel
-from models.company import Country as DomainCountry
 from models.company import DEFAULT_INVOICE_DAYS, format_org_number, payment_terms_days
+from models.company import Country as DomainCountry
 from policies.permissions import Permission
 from resolvers import approval_reminder
 from resolvers import company as use_cases

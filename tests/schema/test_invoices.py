@@ -30,7 +30,8 @@ ARCHIVE = f"""query($filter: InvoiceFilter, $first: Int, $after: String) {{
   invoices(filter: $filter, first: $first, after: $after) {{
     edges {{ cursor node {{ {FIELDS} {LINES} creditNotes {{ id kind }} creditedInvoice {{ id }} }} }}
     pageInfo {{ hasNextPage hasPreviousPage endCursor }} }} }}"""
-NODE = f"query($id: ID!) {{ node(id: $id) {{ ... on Invoice {{ {FIELDS} {LINES} creditedInvoice {{ id number }} }} }} }}"
+NODE = (f"query($id: ID!) {{ node(id: $id) {{ ... on Invoice {{ {FIELDS} {LINES} "
+        f"creditedInvoice {{ id number }} }} }} }}")
 
 
 def today():
@@ -244,7 +245,8 @@ async def test_operators_set_a_companys_invoicing_settings_audited_and_checked(a
 async def test_a_cost_centres_invoice_reference_is_set_kept_and_read(api, services):
     tenant = await api.tenant([Role.ADMIN])
     save = """mutation($input: CostCentreInput!) { saveCostCentre(input: $input) {
-      __typename ... on CostCentrePayload { costCentre { id invoiceReference } } ... on MutationError { code field } } }"""
+      __typename ... on CostCentrePayload { costCentre { id invoiceReference } }
+      ... on MutationError { code field } } }"""
     address = {"street": "S 1", "postalCode": "0150", "city": "Oslo"}
     made = (await api.query(save, {"input": {"name": "Care", "code": "care", "invoiceAddress": address,
                                              "invoiceReference": " AP  12 "}}, tenant[Role.ADMIN].token))
