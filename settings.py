@@ -18,7 +18,7 @@ MIN_JWT_SECRET_BYTES = 32
 # The seller on invoices outside production (development, tests, the demo): a made-up supplier with valid numbers.
 DEMO_SUPPLIER = {
     "supplier_name": "Procura Demo Supplier AS",
-    "supplier_org_number": "923609016",
+    "supplier_org_number": "912345688",
     "supplier_street": "Storgata 1",
     "supplier_postal_code": "0155",
     "supplier_city": "Oslo",

@@ -83,7 +83,7 @@ def iban(value: str) -> str:
 
 
 def seller_org_number(settings: Settings) -> str:
-    """'Org.nr. 923 609 016 MVA': the Norwegian seller's number with MVA, as the bookkeeping rules want it."""
+    """'Org.nr. 912 345 688 MVA': the Norwegian seller's number with MVA, as the bookkeeping rules want it."""
     return f"Org.nr. {format_org_number(Country.NO, settings.supplier_org_number)} MVA"
 
 
@@ -161,12 +161,18 @@ def fit(pdf: FPDF, text: str, width: float) -> str:
     return text + "..."
 
 
+def _as_drawn(line: str) -> str:
+    """fpdf2 gives the broken lines back decoded as Latin-1, so the Windows-1252 characters of 0x80-0x9F
+    (€, …, curly quotes) come back as C1 control characters, which the font then refuses: decode them again."""
+    return "".join(bytes([ord(c)]).decode(ENCODING, "replace") if "\x80" <= c <= "\x9f" else c for c in line)
+
+
 def wrapped(pdf: FPDF, text: str, width: float, max_lines: int) -> list[str]:
     """`text` broken into at most `max_lines` lines of `width` mm in the current font."""
     if pdf.get_string_width(text) <= width - 2 * pdf.c_margin:  # most names: one line, without the line breaker
         return [text]
     drawn = pdf.multi_cell(width, LINE, text, dry_run=True, output="LINES", align="L")
-    lines = [str(one) for one in drawn] if isinstance(drawn, list) and drawn else [""]
+    lines = [_as_drawn(str(one)) for one in drawn] if isinstance(drawn, list) and drawn else [""]
     if len(lines) > max_lines:
         lines = [*lines[:max_lines - 1], fit(pdf, " ".join(lines[max_lines - 1:]), width)]
     return lines
