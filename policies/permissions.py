@@ -79,7 +79,7 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.ORDER_FULFIL: "Platform operators: mark orders fulfilled and record returns",
     Permission.CATALOGUE_READ: "See the supplier's products and categories",
     # Held by administrators, managers and the INVOICES_READ scope; invoicing itself comes later.
-    Permission.INVOICE_READ: "See the company's invoices (nothing uses it until invoicing arrives)",
+    Permission.INVOICE_READ: "See the company's invoices, credit notes, payments and whole transaction list",
     Permission.API_CLIENT_MANAGE: "Create, list, rotate and revoke the company's API clients",
     Permission.WEBHOOK_MANAGE: "Create, change and delete the company's webhook endpoints",
 }

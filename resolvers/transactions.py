@@ -131,16 +131,18 @@ async def _view(ctx: UseCaseContext, company_id: int | None) -> _View:
         return _View(company, True, None)
     if actor.company_id is None:
         raise Forbidden("This operation acts for a company: switch to one of your companies first")
-    if company_id is not None and company_id != actor.company_id:
-        raise DomainError(ErrorCode.NOT_FOUND, "No such company", "companyId")
-    company = await ctx.session.get_one(Company, actor.company_id)
     if ctx.allows(Permission.INVOICE_READ):
-        return _View(company, True, None)
-    if ctx.allows(Permission.ORDER_READ_ALL):
-        return _View(company, False, None)
-    if ctx.allows(Permission.ORDER_CREATE) and actor.membership_id is not None:
-        return _View(company, False, actor.membership_id)
-    raise Forbidden("You do not have permission to do this (requires invoice:read, order:read_all or order:create)")
+        ledger, buyer_id = True, None
+    elif ctx.allows(Permission.ORDER_READ_ALL):
+        ledger, buyer_id = False, None
+    elif ctx.allows(Permission.ORDER_CREATE) and actor.membership_id is not None:
+        ledger, buyer_id = False, actor.membership_id
+    else:
+        raise Forbidden(
+            "You do not have permission to do this (requires invoice:read, order:read_all or order:create)")
+    if company_id is not None and company_id != actor.company_id:
+        raise DomainError(ErrorCode.NOT_FOUND, "No such company", "companyId")  # another's, as a missing one
+    return _View(await ctx.session.get_one(Company, actor.company_id), ledger, buyer_id)
 
 
 # --- positions over each source's own columns -------------------------------------------------------------------

@@ -86,8 +86,8 @@ def _require_role_grant(ctx: UseCaseContext, role: Role) -> None:
 
 def _require_manageable(ctx: UseCaseContext, member: Membership, field: str = "id") -> None:
     if Role(member.role) in PRIVILEGED_ROLES and not ctx.allows(Permission.USER_ASSIGN_ROLE):
-        raise DomainError(ErrorCode.ROLE_NOT_ALLOWED, "Only an administrator may change administrators and managers",
-                          field)
+        raise DomainError(ErrorCode.ROLE_NOT_ALLOWED,
+                          "Only an administrator may change administrators, managers and accountants", field)
 
 
 def _payment_methods(methods: list[PaymentMethod]) -> list[str]:

@@ -76,7 +76,7 @@ class UserFilter:
 class InviteUserInput:
     email: str = strawberry.field(description="Email address to invite.")
     group_id: strawberry.ID = strawberry.field(description="The group the user will belong to.")
-    role: Role = strawberry.field(description="Role; administrator and manager need `user:assign_role`.")
+    role: Role = strawberry.field(description="Role; administrator, manager and accountant need `user:assign_role`.")
 
 
 @strawberry.input(description="Completing an invitation.")
@@ -93,7 +93,7 @@ class CreateUserInput:
     last_name: str = strawberry.field(description="Last name.")
     email: str = strawberry.field(description="Email address; must not have an account yet (invite existing people).")
     group_id: strawberry.ID = strawberry.field(description="The user's group.")
-    role: Role = strawberry.field(description="Role; administrator and manager need `user:assign_role`.")
+    role: Role = strawberry.field(description="Role; administrator, manager and accountant need `user:assign_role`.")
     payment_methods: list[PaymentMethod] = strawberry.field(
         default_factory=list, description="Approved payment methods.")
 

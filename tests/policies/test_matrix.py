@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import graphql
@@ -85,14 +86,28 @@ def typed(code: str) -> Outcome:
 
 
 def row(anonymous, admin, manager, customer, order_approver, operator,
-        clients: Outcome | dict[str, Outcome] | None = None) -> dict[str, Outcome]:
+        clients: Outcome | dict[str, Outcome] | None = None, *, accountant: Outcome | None = None,
+        ) -> dict[str, Outcome]:
     """What each caller gets. `clients`: what every API client caller gets, or clients(...) for each; without
-    it the row is for people only, and the entry adds its clients (test_entry_is_well_formed checks)."""
-    people = dict(zip(("anonymous", *MEMBER_CALLERS, "operator"),
+    it the row is for people only, and the entry adds its clients (test_entry_is_well_formed checks).
+    `accountant`: what the accountant gets, where it differs from the rule of `accountant_default`."""
+    people = dict(zip(("anonymous", "admin", "manager", "customer", "order_approver", "operator"),
                       (anonymous, admin, manager, customer, order_approver, operator), strict=True))
+    people["accountant"] = accountant or accountant_default(customer, order_approver)
     if clients is None:
         return people
     return people | (each_client(clients) if isinstance(clients, Outcome) else clients)
+
+
+def accountant_default(customer: Outcome, order_approver: Outcome) -> Outcome:
+    """The accountant holds neither order:create nor order:approve: where customers and order approvers get the
+    same, so do accountants; where one of them is allowed by their own permission, accountants get the other's
+    refusal (FORBIDDEN over a not-found: the permission is missing, not the object). Rows that need the
+    accountant's own permissions (order:read_all, invoice:read, credit:read) say so."""
+    if customer == order_approver:
+        return customer
+    refusals = {customer, order_approver} - {ALLOWED}
+    return FORBIDDEN if FORBIDDEN in refusals else refusals.pop()
 
 
 def clients(orders_read, invoices_read, catalogue_read, webhooks_manage, every_scope) -> dict[str, Outcome]:
@@ -128,7 +143,9 @@ OPERATOR = row(U, F, F, F, F, A, clients=F)  # catalogue:manage, order:fulfil, c
 # API clients:
 NO_CLIENT = each_client(F)  # no scope gives it, or a person's own (a session, `me`): refused
 COMPANY_READERS = MEMBERS | each_client(A)  # company:read: every role and every scope
-CATALOGUE_READERS = SIGNED_IN | clients(F, F, A, F, A)  # catalogue:read: every person, CATALOGUE_READ clients
+# catalogue:read: every person but accountants (who read the company's orders, invoices and credit, nothing else),
+# CATALOGUE_READ clients
+CATALOGUE_READERS = SIGNED_IN | clients(F, F, A, F, A) | {"accountant": F}
 ORDER_READERS = clients(A, N, N, N, A)  # an order of the client's company: ORDERS_READ sees it, others find nothing
 # webhook:manage and order:read_all (payloads carry whole orders): admins, clients with WEBHOOKS_MANAGE and ORDERS_READ
 WEBHOOK_MANAGERS = row(U, A, F, F, F, F, clients=clients(F, F, F, F, A))
@@ -220,7 +237,8 @@ async def verify_user(w: World, t: str, r: dict) -> None:
 
 async def verify_groups(w: World, t: str, r: dict) -> None:
     nodes = {edge["node"]["id"]: (edge["node"]["name"], edge["node"]["memberCount"]) for edge in r["edges"]}
-    assert nodes == {w.own.group_gid: ("Default", 5), w.own.spare_gid: ("Spare", 0)}
+    # one member per role and the target customer
+    assert nodes == {w.own.group_gid: ("Default", len(MEMBER_CALLERS) + 1), w.own.spare_gid: ("Spare", 0)}
 
 
 async def verify_group(w: World, t: str, r: dict) -> None:
@@ -270,7 +288,8 @@ async def visible_order_ids(w: World, side: Side) -> set[str]:
     decision, operators all, customers none (they see their own), other callers none."""
     rows = await w.fetch(select(Order.id, Order.status, Order.company_id).where(
         Order.buyer_id == side.target.membership_id, Order.status != "draft"))
-    if w.caller == "operator" or (side is w.own and w.caller in ("admin", "manager", "client_orders", "client_all")):
+    if w.caller == "operator" or (side is w.own and w.caller in ("admin", "manager", "accountant", "client_orders",
+                                                                  "client_all")):
         return {to_global_id("Order", r.id) for r in rows}
     if side is w.own and w.caller == "order_approver":
         return {to_global_id("Order", r.id) for r in rows if r.status == "pending_approval"}
@@ -338,6 +357,45 @@ async def verify_purchase_limit(w: World, t: str, r: dict) -> None:
 
 async def verify_credit(w: World, t: str, r: dict) -> None:
     assert r["companyId"] == w.own.gid
+
+
+async def verify_invoices(w: World, t: str, r: dict) -> None:
+    ids = {edge["node"]["id"] for edge in r["edges"]}
+    own = {to_global_id("Invoice", w.own.values[k]) for k in ("invoice", "credit_note")}
+    other = {to_global_id("Invoice", w.other.values[k]) for k in ("invoice", "credit_note")}
+    assert own <= ids and (other <= ids if w.caller == "operator" else not other & ids)
+    # a line's order shows to those who may see it (order:read_all, ORDERS_READ, operators)
+    orders = {line["order"]["id"] if line["order"] else None for edge in r["edges"] for line in edge["node"]["lines"]}
+    assert None not in orders if w.caller in ("admin", "manager", "accountant", "operator", "client_all") else (
+        orders == {None})
+
+
+def transaction_variables(w: World, t: str) -> dict:
+    today = utcnow().date()
+    variables = {"from": (today - timedelta(days=30)).isoformat(), "to": today.isoformat()}
+    if t != "own":  # operators name the company (without it: INVALID_INPUT); members may name only their own
+        variables["companyId"] = w.gid(t, "Company")
+    return variables
+
+
+async def verify_transactions(w: World, t: str, r: dict) -> None:
+    side = w.other if t == "other" else w.own
+    invoices = {edge["node"]["invoiceId"] for edge in r["edges"] if edge["node"]["kind"] == "INVOICE"}
+    orders = {edge["node"]["orderId"] for edge in r["edges"] if edge["node"]["kind"] == "PURCHASE"}
+    ledger = w.caller in ("admin", "manager", "accountant", "operator", "client_invoices", "client_all")
+    assert invoices == ({to_global_id("Invoice", side.values["invoice"])} if ledger else set())
+    assert (r["outstanding"] is not None) is ledger
+    assert all((edge["node"]["balance"] is not None) is ledger for edge in r["edges"])
+    every_order = {to_global_id("Order", side.values[f"order_{k}"]) for k in ("approved", "fulfilled", "pending")}
+    # the target customer's orders: the whole account's, never a buyer's own (they placed none)
+    assert orders == (every_order if w.caller not in ("customer",) else set())
+
+
+async def verify_company_invoicing(w: World, t: str, r: dict) -> None:
+    assert r["company"] == {"id": w.gid(t, "Company"), "invoiceDays": [10, 25], "paymentTermsDays": 20}
+    (row_,) = await w.fetch(select(Company.invoice_days, Company.payment_terms_days).where(
+        Company.id == w.side(t).company_id))
+    assert tuple(row_) == ([10, 25], 20)
 
 
 async def verify_pending_applications(w: World, t: str, r: list) -> None:
@@ -888,6 +946,14 @@ NOT_FOUND_FOR_ADMINS = where_allowed(ADMIN_ONLY, NF)
 NOT_FOUND_FOR_USER_ADMINS = where_allowed(USER_ADMINS, NF)
 NOT_FOUND_FOR_BUYERS = where_allowed(BUYERS, NF)
 NULL_FOR_USER_ADMINS = where_allowed(USER_ADMINS, N)
+# invoice:read: administrators, managers, accountants, INVOICES_READ clients; operators every company's
+INVOICE_READERS = row(U, A, A, F, F, A, clients=clients(F, A, F, F, A), accountant=A)
+# transactions: the whole account (invoice:read, operators naming the company), every purchase (order:read_all),
+# a buyer's own; order approvers and clients with neither scope are refused
+TRANSACTION_READERS = row(U, A, A, A, F, Outcome("error", "INVALID_INPUT"), clients=clients(A, A, F, F, A),
+                          accountant=A)
+TRANSACTIONS_OF_ANOTHER = where_allowed(TRANSACTION_READERS, Outcome("error", "NOT_FOUND")) | {
+    "operator": Outcome("error", "NOT_FOUND")}
 ID_TARGETS = ("own", "other", "missing")
 
 ENTRIES: dict[str, Spec] = {
@@ -930,7 +996,8 @@ ENTRIES: dict[str, Spec] = {
             "own:User": USER_ADMINS, "other:User": NULL_FOR_USER_ADMINS, "missing:User": NULL_FOR_USER_ADMINS,
             "own:Group": USER_ADMINS, "other:Group": NULL_FOR_USER_ADMINS, "missing:Group": NULL_FOR_USER_ADMINS,
             "own:Product": CATALOGUE_READERS, "missing:Product": where_allowed(CATALOGUE_READERS, N),
-            "own:Order": row(U, A, A, N, N, A, ORDER_READERS), "other:Order": row(U, N, N, N, N, A, clients=N),
+            "own:Order": row(U, A, A, N, N, A, ORDER_READERS, accountant=A),
+            "other:Order": row(U, N, N, N, N, A, clients=N),
             "missing:Order": row(U, N, N, N, N, N, clients=N),
             "own:DeliveryLocation": BUYERS, "other:DeliveryLocation": where_allowed(BUYERS, N),
             "missing:DeliveryLocation": where_allowed(BUYERS, N),
@@ -939,7 +1006,7 @@ ENTRIES: dict[str, Spec] = {
             # Node types fetched as their own queries answer
             "own:DeliverySlot": BUYERS, "other:DeliverySlot": where_allowed(BUYERS, N),
             "missing:DeliverySlot": where_allowed(BUYERS, N),
-            "own:OrderLine": row(U, A, A, N, N, A, ORDER_READERS),
+            "own:OrderLine": row(U, A, A, N, N, A, ORDER_READERS, accountant=A),
             "other:OrderLine": row(U, N, N, N, N, A, clients=N), "missing:OrderLine": row(U, N, N, N, N, N, clients=N),
             "own:SavedCart": BUYERS, "other:SavedCart": where_allowed(BUYERS, N),
             "missing:SavedCart": where_allowed(BUYERS, N),
@@ -951,11 +1018,11 @@ ENTRIES: dict[str, Spec] = {
             "missing:ApprovalRule": NULL_FOR_USER_ADMINS,
             "own:AuditEntry": ADMIN_ONLY, "other:AuditEntry": where_allowed(ADMIN_ONLY, N),
             "missing:AuditEntry": where_allowed(ADMIN_ONLY, N),
-            "own:InvoiceApplication": row(U, A, A, F, F, A, clients=F),
-            "other:InvoiceApplication": row(U, N, N, F, F, A, clients=F),
-            "missing:InvoiceApplication": row(U, N, N, F, F, N, clients=F),
+            "own:InvoiceApplication": row(U, A, A, F, F, A, clients=F, accountant=A),
+            "other:InvoiceApplication": row(U, N, N, F, F, A, clients=F, accountant=N),
+            "missing:InvoiceApplication": row(U, N, N, F, F, N, clients=F, accountant=N),
             "own:Person": USER_ADMINS, "other:Person": NULL_FOR_USER_ADMINS, "missing:Person": NULL_FOR_USER_ADMINS,
-            "own:OrderChange": row(U, A, A, N, N, A, ORDER_READERS),
+            "own:OrderChange": row(U, A, A, N, N, A, ORDER_READERS, accountant=A),
             "other:OrderChange": row(U, N, N, N, N, A, clients=N),
             "missing:OrderChange": row(U, N, N, N, N, N, clients=N),
             "own:ApiClient": ADMIN_ONLY, "other:ApiClient": where_allowed(ADMIN_ONLY, N),
@@ -968,14 +1035,17 @@ ENTRIES: dict[str, Spec] = {
             "own:ApprovalDelegation": row(U, A, N, N, A, N, clients=N),
             "other:ApprovalDelegation": row(U, N, N, N, N, N, clients=N),
             "missing:ApprovalDelegation": row(U, N, N, N, N, N, clients=N),
+            # invoice:read (administrators, managers, accountants, INVOICES_READ), operators every company's
+            "own:Invoice": INVOICE_READERS, "other:Invoice": where_allowed(INVOICE_READERS, N) | {"operator": A},
+            "missing:Invoice": where_allowed(INVOICE_READERS, N),
             "garbage": where_allowed(SIGNED_IN, N) | each_client(N),
         },
         verify_node, needs=("location", "orders", "cost_centre", "saved_carts", "budget", "invoice_application",
-                            "api_client", "webhooks", "delegations"),
+                            "api_client", "webhooks", "delegations", "invoices"),
         same_answer=tuple((f"other:{t}", f"missing:{t}") for t in (
             "Company", "User", "Group", "Order", "DeliveryLocation", "EndCustomer", "DeliverySlot", "OrderLine",
             "SavedCart", "CostCentre", "Budget", "ApprovalRule", "AuditEntry", "InvoiceApplication", "Person",
-            "OrderChange", "ApiClient", "WebhookEndpoint", "WebhookDelivery", "ApprovalDelegation")),
+            "OrderChange", "ApiClient", "WebhookEndpoint", "WebhookDelivery", "ApprovalDelegation", "Invoice")),
         same_answer_except=("operator",),
     ),
     # ------------------------------------------------------------------ queries: ordering
@@ -1012,7 +1082,8 @@ ENTRIES: dict[str, Spec] = {
     ),
     "order": Spec(
         "query", "query($id: ID!) { order(id: $id) { id status } }", lambda w, t: {"id": gid_of("Order")(w, t)},
-        {"own": row(U, A, A, N, N, A, ORDER_READERS), "own:pending": row(U, A, A, N, A, A, ORDER_READERS),
+        {"own": row(U, A, A, N, N, A, ORDER_READERS, accountant=A),
+         "own:pending": row(U, A, A, N, A, A, ORDER_READERS, accountant=A),
          "other": row(U, N, N, N, N, A, clients=N), "other:pending": row(U, N, N, N, N, A, clients=N),
          "missing": where_allowed(SIGNED_IN, N) | each_client(N)},
         verify_order, needs=("orders",), same_answer=(("other", "missing"), ("other:pending", "missing")),
@@ -1041,7 +1112,22 @@ ENTRIES: dict[str, Spec] = {
         same_answer=(("other", "missing"),),
     ),
     "companyCredit": Spec(
-        "query", "{ companyCredit { companyId } }", no_variables, {"own": USER_ADMINS}, verify_credit,
+        "query", "{ companyCredit { companyId } }", no_variables, {"own": USER_ADMINS | {"accountant": A}},
+        verify_credit,
+    ),
+    "invoices": Spec(
+        "query", "{ invoices(first: 100) { edges { node { id company { id } lines { order { id } } } } } }",
+        no_variables, {"own": INVOICE_READERS}, verify_invoices, needs=("invoices",),
+    ),
+    "transactions": Spec(
+        "query", "query($from: Date!, $to: Date!, $companyId: ID) { transactions(from: $from, to: $to, "
+                 "companyId: $companyId) { edges { node { kind invoiceId orderId balance { amount } } } "
+                 "outstanding { amount } } }",
+        transaction_variables,
+        {"own": TRANSACTION_READERS, "other": TRANSACTIONS_OF_ANOTHER | {"operator": A},
+         "missing": TRANSACTIONS_OF_ANOTHER},
+        verify_transactions, needs=("invoices",), same_answer=(("other", "missing"),),
+        same_answer_except=("operator",),
     ),
     "pendingInvoiceApplications": Spec(
         "query", "{ pendingInvoiceApplications { id companyId } }", no_variables, {"own": OPERATOR},
@@ -1404,6 +1490,13 @@ ENTRIES: dict[str, Spec] = {
         input_of(companyId=lambda w, t: w.gid(t, "Company"), creditLimit="1234.00"),
         {"own": OPERATOR, "other": OPERATOR, "missing": where_allowed(OPERATOR, NF)},
         verify_credit_of_target(lambda credit: credit["creditLimit"]["amount"] == "1234.00"),
+    ),
+    "setCompanyInvoicing": Spec(
+        "mutation",
+        mutation("setCompanyInvoicing", "SetCompanyInvoicingInput",
+                 "... on CompanyInvoicingPayload { company { id invoiceDays paymentTermsDays } }"),
+        input_of(companyId=lambda w, t: w.gid(t, "Company"), invoiceDays=[10, 25], paymentTermsDays=20),
+        {"own": OPERATOR, "other": OPERATOR, "missing": where_allowed(OPERATOR, NF)}, verify_company_invoicing,
     ),
     "registerPayment": Spec(
         "mutation",

@@ -65,7 +65,7 @@ from resolvers.spend import ensure_credit_account
 from schema.relay import to_global_id
 from tests.factories import PASSWORD, VALID_NO_ORG_NUMBERS, Member
 
-MEMBER_CALLERS = ("admin", "manager", "customer", "order_approver")
+MEMBER_CALLERS = ("admin", "manager", "customer", "order_approver", "accountant")
 # API clients of the "own" company, one per scope and one with every scope: their token is the client's secret.
 CLIENT_SCOPES = {
     "client_orders": (ApiScope.ORDERS_READ,), "client_invoices": (ApiScope.INVOICES_READ,),
