@@ -36,6 +36,7 @@ DEMO_USERS = [
     ("manager@demo.procura.test", "Magnus", "Manager", Role.MANAGER, "Administration", ["card", "invoice"]),
     ("customer@demo.procura.test", "Kari", "Kunde", Role.CUSTOMER, "Home care north", ["card", "invoice"]),
     ("approver@demo.procura.test", "Ola", "Approver", Role.ORDER_APPROVER, "Home care north", []),
+    ("accountant@demo.procura.test", "Randi", "Regnskap", Role.ACCOUNTANT, "Administration", []),
 ]
 DEMO_OPERATOR = "operator@demo.procura.test"
 DEMO_GROUPS = ["Administration", "Home care north", "Home care south"]
