@@ -9,6 +9,7 @@ from datetime import time, timedelta
 from sqlalchemy import func, select
 
 from demo.catalogue import demo_products
+from demo.invoices import load_demo_invoices
 from demo.spend import load_spend_controls
 from models import (
     Company,
@@ -89,6 +90,9 @@ async def load_demo_data(services: Services) -> tuple[bool, list[DemoSignIn]]:
         customers = await _locations(session, company.id)
         operator_actor = Actor(operator.id, 0, None, None, None, frozenset(), True)
         await load_spend_controls(services, session, company, members, groups)
+    # The invoice run commits per company: the invoiced history is loaded between the company and today's orders.
+    await load_demo_invoices(services, company.id, members, operator_actor)
+    async with services.db.transaction() as session:
         await _orders(services, session, members, operator_actor, customers)
     return True, sign_ins()
 
