@@ -176,24 +176,30 @@ async def test_expired_forged_tampered_and_access_tokens_are_refused_and_change_
     other_key = services.settings.model_copy(update={"jwt_secret": "another-secret-of-at-least-32-bytes-long"})
     forged = approval_link.sign(other_key, LinkClaims(**claims))
     header, payload, signature = links["approve"].split(".")
-    tampered_claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    tampered_claims["act"] = "reject"
-    tampered = ".".join([header, base64.urlsafe_b64encode(json.dumps(tampered_claims).encode()).decode().rstrip("="),
-                         signature])
+    original = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+    def with_claims(**changes) -> str:
+        """The approver's own link with claims changed and its signature kept."""
+        body = json.dumps({**original, **changes}).encode()
+        return ".".join([header, base64.urlsafe_b64encode(body).decode().rstrip("="), signature])
+
+    # Another action, another approver (the administrator), a longer life: the signature no longer matches.
+    tampered_links = [with_claims(act="reject"), with_claims(mid=st[Role.ADMIN].membership_id),
+                      with_claims(exp=original["exp"] + 3600)]
     # Signed with the access tokens' key itself (not the links' derived one), with the links' audience.
-    raw_key = jwt.encode({**tampered_claims, "act": "approve"}, services.settings.jwt_secret, algorithm="HS256")
-    unsigned = jwt.encode({**tampered_claims, "act": "approve"}, None, algorithm="none")
+    raw_key = jwt.encode(original, services.settings.jwt_secret, algorithm="HS256")
+    unsigned = jwt.encode(original, None, algorithm="none")
     before = await snapshot(services)
 
     assert (await open_page(client, expired)).status_code == 410
     refused = await confirm(client, expired)
     assert refused.status_code == 410 and "This link has expired" in refused.text
-    for token in (forged, tampered, approver.token, raw_key, unsigned, "garbled", links["approve"][:-3]):
+    for token in (forged, *tampered_links, approver.token, raw_key, unsigned, "garbled", links["approve"][:-3]):
         page = await open_page(client, token)
         assert page.status_code == 400 and "This link is not valid" in page.text, token
         assert "<form" not in page.text
     assert await snapshot(services) == before
-    for token in (forged, tampered, approver.token, raw_key, unsigned):
+    for token in (forged, *tampered_links, approver.token, raw_key, unsigned):
         refused = await confirm(client, token)
         assert refused.status_code == 400 and "This link is not valid" in refused.text, token
     [after] = await steps(services, order["id"])
