@@ -86,7 +86,8 @@ def from_cursor(cursor: str | None) -> use_cases.Key | None:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         at_text, rank, pk = json.loads(text)
         at = datetime.fromisoformat(at_text)
-        if at.utcoffset() is None or at.utcoffset().total_seconds() != 0:
+        offset = at.utcoffset()
+        if offset is None or offset.total_seconds() != 0:
             raise ValueError("cursor times are UTC")
         if type(rank) is not int or not 0 <= rank < len(use_cases.EntryKind):
             raise ValueError("not a kind")
