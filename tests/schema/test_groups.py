@@ -111,7 +111,7 @@ async def test_rename_group(api, services):
 
 
 async def test_delete_group_is_refused_while_it_has_members_then_allowed_after_moving_them(api, services):
-    tenant = await api.tenant()
+    tenant = await api.tenant([Role.ADMIN, Role.MANAGER, Role.CUSTOMER, Role.ORDER_APPROVER])
     token = tenant[Role.ADMIN].token
     invited = await create_member(services, tenant.company_id, tenant.group_id, Role.CUSTOMER,
                                   status=MembershipStatus.INVITED)
@@ -215,7 +215,7 @@ async def test_groups_of_another_company_are_not_found(api, services):
 
 
 async def test_moving_users(api, services):
-    tenant = await api.tenant()
+    tenant = await api.tenant([Role.ADMIN, Role.MANAGER, Role.CUSTOMER, Role.ORDER_APPROVER])
     manager = tenant[Role.MANAGER]
     target = (await ok(api, "createGroup", {"name": "Night"}, manager.token))["group"]
     before = await snapshot(services)

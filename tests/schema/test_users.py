@@ -94,7 +94,7 @@ async def permissions_of(api: Api, token: str) -> list[str]:
 
 
 async def test_users_are_paged_with_cursors_in_creation_order(api, services):
-    tenant = await api.tenant()
+    tenant = await api.tenant([Role.ADMIN, Role.MANAGER, Role.CUSTOMER, Role.ORDER_APPROVER])
     extra = [await create_member(services, tenant.company_id, tenant.group_id, Role.CUSTOMER) for _ in range(3)]
     expected = [m.gid for m in tenant.members.values()] + [m.gid for m in extra]
     assert len(expected) == 7
