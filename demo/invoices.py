@@ -39,7 +39,7 @@ class DemoInvoiceDays:
 def demo_invoice_days(company: Company, today: date) -> DemoInvoiceDays:
     """Three of the company's past invoice days: the latest before today for the credit note, and the latest
     whose invoices are overdue today for B and C, and the one before it for A."""
-    days = []
+    days: list[date] = []
     day = today - timedelta(days=1)
     while len(days) < 12:
         if day.day in company.invoice_days:

@@ -212,6 +212,6 @@ def test_any_text_renders(name: str, reference: str):
 def test_windows_1252_punctuation_survives_line_breaking():
     # fpdf2 hands wrapped lines back decoded as Latin-1: "…", "€" and curly quotes must still be drawn as such.
     reference = "Ref " + "“kvartal” … € " * 12
-    lines = [line(0, name="Kaffe “Premium” … 2 × 500 g € " * 4, order_reference=reference)]
+    lines = [line(0, name="Kaffe “Premium” … 2 x 500 g € " * 4, order_reference=reference)]
     words = text(pages_of(invoice(lines), lines))
     assert "…" in words and "€" in words and "“kvartal”" in words
