@@ -9,6 +9,8 @@ import csv
 import io
 from datetime import UTC, datetime, time, timedelta
 
+from sqlalchemy import event
+
 from models import ApiScope, Role
 from models.base import utcnow
 from models.invoice import InvoiceKind
@@ -190,3 +192,25 @@ async def test_the_csv_export_streams_what_the_query_shows_authorised_the_same_w
                            ({"from": params["to"], "to": params["from"]}, "to")):
         answer = await client.get("/export/transactions.csv", params=bad, headers=auth)
         assert (answer.status_code, answer.json()["error"]["parameter"]) == (400, parameter), bad
+
+
+async def test_a_page_takes_the_same_statements_whatever_its_size(api, services):
+    tenant, _, ids = await account(api, services)
+    engine = services.db.engine.sync_engine
+
+    async def statements(first: int) -> list[str]:
+        seen: list[str] = []
+
+        def record(conn, cursor, statement, parameters, context, executemany):
+            seen.append(statement)
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            page = await transactions(api, tenant[Role.ADMIN].token, ids["start"], first=first)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        assert len(page["edges"]) == first
+        return seen
+
+    small, large = await statements(2), await statements(6)
+    # the caller, the company, one read per source (5), the balance before the page (3), the credit account (2)
+    assert len(small) == len(large), "\n".join(s[:120] for s in large)
