@@ -115,6 +115,8 @@ async def export_transactions(request: Request) -> Response:
     stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     headers = {"Cache-Control": "no-store",
                "Content-Disposition": f'attachment; filename="transactions-{start}-{end}-{stamp}.csv"'}
+    if request.method == "HEAD":  # what a GET would answer, without reading a row
+        return Response(media_type="text/csv; charset=utf-8", headers=headers)
     resources = AsyncExitStack()
     session = await resources.enter_async_context(order_export.snapshot(services.db))
     ctx = UseCaseContext(services=services, session=session, actor=actor)

@@ -181,6 +181,9 @@ async def test_the_csv_export_streams_what_the_query_shows_authorised_the_same_w
     by_client = await client.get("/export/transactions.csv", params=params,
                                  headers={"authorization": f"Bearer {secret}"})
     assert by_client.text == response.text
+    head = await client.head("/export/transactions.csv", params=params,
+                             headers={"authorization": f"Bearer {secret}"})
+    assert (head.status_code, head.text, head.headers["content-type"]) == (200, "", response.headers["content-type"])
     assert (await client.get("/export/transactions.csv", params=params)).status_code == 401
     refused = await client.get("/export/transactions.csv", params=params,
                                headers={"authorization": f"Bearer {tenant[Role.ORDER_APPROVER].token}"})
