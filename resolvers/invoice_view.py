@@ -12,13 +12,15 @@ from datetime import date
 
 from sqlalchemy import ColumnElement, Select, and_, false, not_, or_, select
 
-from models import Company, CostCentre, Invoice, InvoiceLine
+from models import Company, CostCentre, Invoice, InvoiceLine, Order
 from models.base import utcnow
+from models.db import plain_rows
 from models.errors import DomainError, ErrorCode
 from models.invoice import InvoiceKind, InvoiceStatus
 from policies.permissions import Permission
-from policies.scopes import company_rows, cross_company
+from policies.scopes import company_rows, cross_company, visible_orders
 from resolvers.context import UseCaseContext
+from resolvers.order_view import OrderView, fetch_orders, order_rows
 from resolvers.pagination import check_page_size
 
 ARCHIVE_MONTHS = 24
@@ -99,6 +101,16 @@ class InvoiceView:
     credit_notes: list[Invoice] | None = None
     cost_centre: CostCentre | None = None
     company: Company | None = None
+    line_orders: LineOrders | None = None  # shared by the views of a page
+
+
+@dataclass
+class LineOrders:
+    """The orders of a page's invoice lines, read once for the whole page when a line's order is first asked for."""
+
+    ids: set[int]
+    views: dict[int, OrderView] | None = None
+    flows: dict | None = None
 
 
 @dataclass
@@ -170,8 +182,10 @@ async def load_details(ctx: UseCaseContext, views: list[InvoiceView], *, lines: 
                                                                                 InvoiceLine.id))
         for line in rows:
             by_invoice[line.invoice_id].append(line)
+        shared = LineOrders({line.order_id for lines_ in by_invoice.values() for line in lines_
+                             if line.order_id is not None})
         for view in views:
-            view.lines = by_invoice[view.invoice.id]
+            view.lines, view.line_orders = by_invoice[view.invoice.id], shared
     if credit_notes:
         notes: dict[int, list[Invoice]] = {i: [] for i in ids}
         for note in await ctx.session.scalars(company_rows(Invoice, invoices).where(
@@ -185,6 +199,16 @@ async def load_details(ctx: UseCaseContext, views: list[InvoiceView], *, lines: 
             company_rows(CostCentre, invoices).where(CostCentre.id.in_(centre_ids)))}
         for view in views:
             view.cost_centre = centres.get(view.invoice.cost_centre_id or 0)
+
+
+async def line_orders(ctx: UseCaseContext, order_ids: set[int]) -> dict[int, OrderView]:
+    """Those of the orders that the caller may see, as `order(id:)` shows them: one statement (and one for their
+    lines and events)."""
+    if not order_ids:
+        return {}
+    scope = visible_orders(ctx.require_signed_in(), ctx.services.authorizer)
+    rows = await plain_rows(ctx.session, scope.apply(order_rows()).where(Order.id.in_(sorted(order_ids))))
+    return {view.id: view for view in await fetch_orders(ctx.session, rows, with_events=True)}
 
 
 async def credit_notes_of(ctx: UseCaseContext, invoice: Invoice) -> list[Invoice]:

@@ -16,7 +16,6 @@ from models.invoice import InvoiceStatus as DomainStatus
 from models.invoice import document_totals, invoice_status
 from resolvers import approval_view, invoicing_settings
 from resolvers import invoice_view as use_cases
-from resolvers import order as order_use_cases
 from schema.company import Address, Company
 from schema.cost_centre import CostCentre
 from schema.errors import INPUT, MutationError, run_mutation
@@ -89,24 +88,31 @@ class InvoiceLine:
     end_customer_name: str = strawberry.field(description="The end customer ordered for (empty when none).")
     delivered_on: date | None = strawberry.field(description="When the order was delivered.")
     order_id: strawberry.Private[int | None]
+    orders: strawberry.Private[use_cases.LineOrders | None]
 
-    @strawberry.field(description="The order, when it still exists and you may see it; else null.")
+    @strawberry.field(description=(
+        "The order, when you may see it (`order:read_all`, your own, platform operators); else null. A page's "
+        "orders are read together."))
     async def order(self, info: strawberry.Info) -> Order | None:
-        if self.order_id is None:
+        if self.order_id is None or self.orders is None:
             return None
         async with info.context.reading() as ctx:
-            view = await order_use_cases.get_order(ctx, self.order_id)
-            flow = (await approval_view.flows(ctx, [view]))[view.id] if view else None
-        return order_from_view(view, flow) if view else None
+            if self.orders.views is None:
+                views = await use_cases.line_orders(ctx, self.orders.ids)
+                self.orders.flows = await approval_view.flows(ctx, list(views.values()))
+                self.orders.views = views
+        view = self.orders.views.get(self.order_id)
+        return order_from_view(view, (self.orders.flows or {}).get(view.id)) if view else None
 
     @classmethod
-    def from_model(cls, line: InvoiceLineModel, currency: str) -> InvoiceLine:
+    def from_model(cls, line: InvoiceLineModel, currency: str,
+                   orders: use_cases.LineOrders | None = None) -> InvoiceLine:
         return cls(
             sku=line.sku, name=line.name, unit=line.unit, quantity=line.quantity,
             unit_price=money(line.unit_price_minor, currency), vat_rate=line.vat_rate,
             net=money(line.net_minor, currency), order_number=line.order_number, order_reference=line.order_reference,
             po_number=line.po_number, buyer_name=line.buyer_name, end_customer_name=line.end_customer_name,
-            delivered_on=line.delivered_on, order_id=line.order_id)
+            delivered_on=line.delivered_on, order_id=line.order_id, orders=orders)
 
 
 def invoice_document_url(public_url: str, invoice_id: int, extension: str) -> str:
@@ -168,7 +174,8 @@ class Invoice(Node):
 
     @strawberry.field(description="The lines, in invoicing order.")
     async def lines(self, info: strawberry.Info) -> list[InvoiceLine]:
-        return [InvoiceLine.from_model(line, self.currency) for line in await self._lines(info)]
+        lines = await self._lines(info)
+        return [InvoiceLine.from_model(line, self.currency, self.view.line_orders) for line in lines]
 
     @strawberry.field(description="VAT per rate, highest rate first.")
     async def vat_breakdown(self, info: strawberry.Info) -> list[InvoiceVat]:

@@ -14,7 +14,7 @@ from models.invoice import InvoiceKind
 from schema.relay import to_global_id
 from tests.factories import error_code, operator
 from tests.helpers import count, outcome, snapshot
-from tests.schema.invoice_rows import LineSpec, create_invoice
+from tests.schema.invoice_rows import LineSpec, create_invoice, create_order
 from tests.schema.test_api_clients import new_client
 
 ROLES = (Role.ADMIN, Role.MANAGER, Role.CUSTOMER, Role.ORDER_APPROVER, Role.ACCOUNTANT)
@@ -180,10 +180,12 @@ async def test_another_companys_invoice_is_never_seen_but_operators_see_every_co
 
 
 async def test_a_page_of_invoices_takes_the_same_statements_for_2_invoices_as_for_12(api, services):
-    tenant = await api.tenant([Role.ADMIN])
+    tenant = await api.tenant([Role.ADMIN, Role.CUSTOMER])
     for n in range(12):
+        order = await create_order(services, tenant.company_id, tenant.group_id, tenant[Role.CUSTOMER].membership_id,
+                                   submitted=utcnow() - timedelta(days=n + 2), gross_minor=10_00)
         await create_invoice(services, tenant.company_id, issued=today() - timedelta(days=n),
-                             lines=[LineSpec(10_00 + n), LineSpec(5_00, 15)])
+                             lines=[LineSpec(10_00 + n, order_id=order), LineSpec(5_00, 15, order_id=order)])
     engine = services.db.engine.sync_engine
 
     async def statements(first: int) -> int:
@@ -197,6 +199,7 @@ async def test_a_page_of_invoices_takes_the_same_statements_for_2_invoices_as_fo
         finally:
             event.remove(engine, "before_cursor_execute", record)
         assert len(page["edges"]) == first and all(len(e["node"]["lines"]) == 2 for e in page["edges"])
+        assert all(line["order"]["id"] for e in page["edges"] for line in e["node"]["lines"])  # each line's order
         return seen
 
     small, large = await statements(2), await statements(12)
