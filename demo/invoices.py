@@ -20,7 +20,7 @@ from models.base import utcnow
 from models.company import payment_terms_days
 from models.user import PaymentMethod, Role
 from policies.actor import Actor
-from policies.scopes import cross_company
+from policies.scopes import company_rows, cross_company
 from resolvers import cart, order
 from resolvers.context import Services, UseCaseContext
 from resolvers.order_submit import submit_order
@@ -102,8 +102,8 @@ async def _delivered_order(services: Services, buyer: Actor, operator: Actor, ca
 
 
 async def _cost_centre_id(session, company_id: int | None, code: str) -> int:
-    return (await session.scalars(cross_company(
-        select(CostCentre.id).where(CostCentre.company_id == company_id, CostCentre.code == code), WHY))).one()
+    company = await session.get_one(Company, company_id)
+    return (await session.scalars(company_rows(CostCentre, company).where(CostCentre.code == code))).one().id
 
 
 async def _pay_in_full(services: Services, operator: Actor, order_id: int, received_on: date) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterator
+from http import HTTPStatus
 
 import pytest
 
@@ -74,7 +75,8 @@ def test_an_approve_link_from_the_email_shows_the_order_and_approves_on_confirma
     assert response.headers["referrer-policy"] == "no-referrer" and response.headers["cache-control"] == "no-store"
     expect(page).to_have_url(f"{server.base_url}/approval", timeout=TIMEOUT_MS)  # the token left the address bar
     expect(page.get_by_role("heading", level=1)).to_have_text("Approve order")
-    expect(page.get_by_text(f"Order {order['number']} waits for your decision")).to_be_visible()
+    waiting = re.compile(rf"^Order {order['number']} of [0-9]+\.[0-9]{{2}} NOK waits for your decision")
+    expect(page.get_by_text(waiting)).to_be_visible()
     expect(page.get_by_text("Orders above 2 000 NOK, tier 1")).to_be_visible()
     button = page.get_by_role("button", name=f"Approve order {order['number']}")
     expect(button).to_be_visible()
@@ -98,6 +100,7 @@ def test_an_approve_link_from_the_email_shows_the_order_and_approves_on_confirma
     expect(page.get_by_role("heading", level=1)).to_have_text("Already decided", timeout=TIMEOUT_MS)
     expect(page.get_by_role("alert")).to_contain_text(f"You already approved order {order['number']}")
     expect(page.locator("form")).to_have_count(0)
+    forgive_document_status(tab, 409)
     tab.check_clean()
 
 
@@ -132,7 +135,16 @@ def test_a_reject_link_requires_a_reason_in_the_browser_and_on_the_server(server
     expect(page.get_by_role("status")).to_have_text(
         f"You rejected order {order['number']}. The buyer is told, with your reason.")
     assert graphql(server, ORDER, {"id": order["id"]}, token=token)["order"]["status"] == "REJECTED"
+    forgive_document_status(tab, 422)
     tab.check_clean()
+
+
+def forgive_document_status(tab, status: int) -> None:
+    """Chromium reports a page served with an error status (409 already decided, 422 reason missing) as a console
+    error; that status is the page's own answer. The page's assets never answer 409 or 422."""
+    tab.errors = [error for error in tab.errors
+                  if error != f"Failed to load resource: the server responded with a status of {status} "
+                              f"({HTTPStatus(status).phrase})"]
 
 
 def fits_page(page, width: int) -> None:

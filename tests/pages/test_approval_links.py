@@ -102,7 +102,8 @@ async def test_an_emailed_approve_link_opens_a_page_that_decides_only_when_confi
     assert "form-action 'self'" in page.headers["content-security-policy"]
     assert "unsafe-inline" not in page.headers["content-security-policy"]
     body = text_of(page)
-    for expected in (f"Order <strong>{order['number']}</strong> waits for your decision", "Astrid", "200.00 NOK",
+    for expected in (f"Order <strong>{order['number']}</strong> of <strong>200.00 NOK</strong> waits for your decision",
+                     "Astrid",
                      "Amount rule, tier 1", "800.00 of 1000.00 NOK left after it", "Comment (optional)",
                      f"Approve order {order['number']}</button>", 'method="post" action="approval"'):
         assert expected in body, (expected, body)
