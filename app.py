@@ -178,7 +178,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz), Route("/readyz", readyz), Route("/favicon.ico", no_favicon),
         Route("/graphql", graphql, methods=["GET", "POST"]), WebSocketRoute("/graphql", graphql),
         *pages.routes(),  # the pages emailed links open (in production too)
-        *exports.routes(),  # GET /export/orders.ndjson and .csv (README "Bulk export")
+        # GET /export/orders.ndjson and .csv (README "Bulk export"), /export/transactions.csv and
+        # /export/invoices/{id}.xml and .pdf (README "Invoicing").
+        *exports.routes(),
     ]
     if not settings.is_production:
         routes.append(Mount("/graphiql-assets", StaticFiles(directory=str(GRAPHIQL_ASSETS)), name="graphiql-assets"))

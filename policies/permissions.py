@@ -78,7 +78,7 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.CREDIT_MANAGE: "Platform operators: set credit limits, decide invoice applications, register payments",
     Permission.ORDER_FULFIL: "Platform operators: mark orders fulfilled and record returns",
     Permission.CATALOGUE_READ: "See the supplier's products and categories",
-    # Held by administrators, managers and the INVOICES_READ scope; invoicing itself comes later.
+    # Held by administrators, managers, accountants and the INVOICES_READ scope.
     Permission.INVOICE_READ: "See the company's invoices, credit notes, payments and whole transaction list",
     Permission.API_CLIENT_MANAGE: "Create, list, rotate and revoke the company's API clients",
     Permission.WEBHOOK_MANAGE: "Create, change and delete the company's webhook endpoints",

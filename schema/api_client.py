@@ -26,7 +26,8 @@ class ApiScope(Enum):
         "Read every order of the company (`orders`, `order`, the order history and change feed, the export): "
         "`order:read_all`."))
     INVOICES_READ = strawberry.enum_value(DomainScope.INVOICES_READ.value, description=(
-        "Read the company's invoices (`invoice:read`), once invoicing arrives; until then it grants nothing else."))
+        "Read the company's invoices and credit notes (`invoices`, their EHF and PDF downloads) and the account's "
+        "`transactions`: `invoice:read`."))
     CATALOGUE_READ = strawberry.enum_value(DomainScope.CATALOGUE_READ.value, description=(
         "Read the supplier's catalogue (`products`, `product`, `productCategories`): `catalogue:read`."))
     WEBHOOKS_MANAGE = strawberry.enum_value(DomainScope.WEBHOOKS_MANAGE.value, description=(
