@@ -75,7 +75,7 @@ async def _approvers(ctx: UseCaseContext, order: Order, steps: list[OrderApprova
     ids = {m for s in steps for m in s.membership_ids}
     rows = await ctx.session.execute(
         company_rows(Membership, order, Membership.id, User.email).join(User, User.id == Membership.user_id).where(
-            Membership.status == MembershipStatus.ACTIVE.value,
+            Membership.status == MembershipStatus.ACTIVE.value, Membership.blocked_at.is_(None),
             Membership.id != order.buyer_id, or_(Membership.role.in_(roles), Membership.id.in_(ids)),
         ).order_by(Membership.id)
     )

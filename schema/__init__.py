@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.schema.config import StrawberryConfig
 
+from schema.access_block import AccessBlockMutation
 from schema.api_client import ApiClient, ApiClientMutation, ApiClientQuery
 from schema.approval import ApprovalMutation, ApprovalQuery
 from schema.approval_queue import ApprovalQueueQuery
@@ -45,7 +46,7 @@ class Query(ViewerQuery, CompanyQuery, UserQuery, GroupQuery, CatalogueQuery, Lo
 @strawberry.type(description="Everything that can be changed; each mutation is one transaction.")
 class Mutation(AuthMutation, CompanyMutation, UserMutation, GroupMutation, CatalogueMutation, LocationMutation,
                OrderMutation, SavedCartMutation, CostCentreMutation, BudgetMutation, CreditMutation, ApprovalMutation,
-               ApiClientMutation, WebhookMutation, DelegationMutation, InvoiceMutation):
+               ApiClientMutation, WebhookMutation, DelegationMutation, InvoiceMutation, AccessBlockMutation):
     pass
 
 

@@ -43,6 +43,8 @@ class ErrorCode(Enum):
         "INVALID_TOKEN", description="A link or refresh token is unknown, expired or already used.")
     TOKEN_REUSED = strawberry.enum_value(
         "TOKEN_REUSED", description="A spent refresh token was presented again; its whole session has been ended.")
+    ACCOUNT_BLOCKED = strawberry.enum_value("ACCOUNT_BLOCKED", description=(
+        "Access to the company is blocked on suspected misuse; only an administrator of the company can unblock it."))
     LAST_ADMIN = strawberry.enum_value(
         "LAST_ADMIN", description="The change would leave the company without an active administrator.")
     ROLE_NOT_ALLOWED = strawberry.enum_value(
