@@ -449,6 +449,17 @@ BAD_INPUTS: dict[str, list[Bad]] = {
     ],
     "deactivateUser": [bad("admin", lambda s: _async({"id": s.member(Role.ADMIN).gid}), "SELF_ACTION", "id")],
     "reactivateUser": [bad("admin", lambda s: _async({"id": s.member(Role.CUSTOMER).gid}), "INVALID_STATE", "id")],
+    "blockMyAccess": [bad("customer", {"reason": "x" * 501}, "INVALID_INPUT", "reason")],
+    "blockMember": [
+        bad("admin", lambda s: _async({"memberId": s.member(Role.CUSTOMER).gid, "reason": " "}), "INVALID_INPUT",
+            "reason"),
+        bad("admin", {"memberId": gid("User", MISSING), "reason": "Stolen phone"}, "NOT_FOUND", "memberId"),
+        bad("admin", lambda s: _async({"memberId": s.member(Role.ADMIN).gid, "reason": "Mine"}), "SELF_ACTION",
+            "memberId"),
+    ],
+    "unblockMember": [
+        bad("admin", lambda s: _async({"memberId": s.member(Role.CUSTOMER).gid}), "INVALID_STATE", "memberId"),
+    ],
     "moveUsersToGroup": [
         bad(
             "admin",
