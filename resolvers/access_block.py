@@ -21,6 +21,7 @@ from sqlalchemy import CursorResult, update
 from models import AuthSession, Card, CardBlockReason, CardStatus, Company, Membership, RecurringOrder, RecurringStatus
 from models.base import utcnow
 from models.errors import DomainError, ErrorCode
+from policies.errors import Forbidden
 from policies.permissions import Permission
 from policies.scopes import company_update, find_member, load_member, person_memberships
 from resolvers.audit import audit
@@ -52,9 +53,13 @@ def _reason(reason: str | None, field: str, *, required: bool) -> str:
 
 async def block_my_access(ctx: UseCaseContext, *, reason: str | None) -> BlockOutcome:
     """The caller blocks every membership of theirs, in every company, and every session of theirs ends: whoever
-    holds their password or a token of theirs can do nothing more. An API client is no person and is refused."""
+    holds their password or a token of theirs can do nothing more. An API client is no person and is refused; so is
+    a platform operator signed in outside every company, whose access the platform manages (there is no membership
+    to block, and ending sessions alone would not stop the next sign-in)."""
     actor = ctx.require_signed_in()
     person_id = actor.person_id
+    if actor.membership_id is None:
+        raise Forbidden("A platform operator's access is managed by the platform: ask another operator")
     text = _reason(reason, "reason", required=False)
     members = list((await ctx.session.scalars(
         person_memberships(person_id).where(Membership.blocked_at.is_(None)).order_by(Membership.id)

@@ -565,6 +565,28 @@ def verify_status(status: str):
 
 
 
+BLOCK_PAYLOAD = "... on BlockAccessPayload { users { id blocked } sessionsEnded }"
+
+
+async def verify_block_my_access(w: World, t: str, r: dict) -> None:
+    assert (r["users"], r["sessionsEnded"]) == ([{"id": w.caller_member.gid, "blocked": True}], 1)
+    assert error_code(await w.api.raw("{ me { email } }", token=w.token)) == "UNAUTHENTICATED"
+
+
+async def verify_block_member(w: World, t: str, r: dict) -> None:
+    assert r["users"] == [{"id": w.own.target.gid, "blocked": True}]
+    (blocked_at,) = (await w.fetch(select(Membership.blocked_at).where(
+        Membership.id == w.own.target.membership_id)))[0]
+    assert blocked_at is not None
+
+
+async def verify_unblocked(w: World, t: str, r: dict) -> None:
+    assert r["user"]["id"] == w.gid(t, "User", "blocked")
+    (blocked_at,) = (await w.fetch(select(Membership.blocked_at).where(
+        Membership.id == w.own.values["blocked_member"])))[0]
+    assert blocked_at is None
+
+
 def move_variables(w: World, t: str) -> dict:
     if t.endswith(":group"):
         return {"input": {"userIds": [w.own.target.gid], "groupId": w.gid(t, "Group")}}
@@ -1247,6 +1269,23 @@ ENTRIES: dict[str, Spec] = {
         input_of(id=lambda w, t: w.gid(t, "User")),
         {"own": ADMIN_ONLY, "other": NOT_FOUND_FOR_ADMINS, "missing": NOT_FOUND_FOR_ADMINS},
         verify_status("ACTIVE"), needs=("deactivated",), same_answer=(("other", "missing"),),
+    ),
+    "blockMyAccess": Spec(
+        "mutation", mutation("blockMyAccess", "BlockMyAccessInput", BLOCK_PAYLOAD),
+        lambda w, t: {"input": {"reason": "Lost my phone"}}, {"own": MEMBERS | NO_CLIENT}, verify_block_my_access,
+    ),
+    "blockMember": Spec(
+        "mutation", mutation("blockMember", "BlockMemberInput", BLOCK_PAYLOAD),
+        input_of(memberId=lambda w, t: w.gid(t, "User"), reason="Card used abroad"),
+        {"own": ADMIN_ONLY, "other": NOT_FOUND_FOR_ADMINS, "missing": NOT_FOUND_FOR_ADMINS,
+         "self": row(U, typed("SELF_ACTION"), F, F, F, F, clients=F)},
+        verify_block_member, same_answer=(("other", "missing"),),
+    ),
+    "unblockMember": Spec(
+        "mutation", mutation("unblockMember", "UnblockMemberInput", USER_PAYLOAD),
+        input_of(memberId=lambda w, t: w.gid(t, "User", "blocked")),
+        {"own": ADMIN_ONLY, "other": NOT_FOUND_FOR_ADMINS, "missing": NOT_FOUND_FOR_ADMINS},
+        verify_unblocked, needs=("blocked",), same_answer=(("other", "missing"),),
     ),
     "moveUsersToGroup": Spec(
         "mutation",

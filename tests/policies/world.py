@@ -105,12 +105,14 @@ class Side:
 
     @property
     def member_gids(self) -> set[str]:
-        return {m.gid for m in self.members.values()} | {self.target.gid}
+        blocked = {to_global_id("User", self.values["blocked_member"])} if "blocked_member" in self.values else set()
+        return {m.gid for m in self.members.values()} | {self.target.gid} | blocked
 
     def id_of(self, type_name: str, variant: str | None = None) -> int:
         """The primary key of this side's object of a type (a variant picks among several)."""
         keys = {
-            "Company": lambda: self.company_id, "User": lambda: self.target.membership_id,
+            "Company": lambda: self.company_id,
+            "User": lambda: self.values[f"{variant}_member"] if variant else self.target.membership_id,
             "Group": lambda: self.spare_group_id,
             "Order": lambda: self.values[f"order_{variant or 'approved'}"],
             "DeliveryLocation": lambda: self.values["location"], "EndCustomer": lambda: self.values["end_customer"],
@@ -399,6 +401,23 @@ async def setup_deactivated(w: World) -> None:
                               .values(status=MembershipStatus.DEACTIVATED.value))
 
 
+async def setup_blocked(w: World) -> None:
+    """A customer of each company whose access is blocked on suspected misuse (as blockMember leaves them); not the
+    target, whom other features give cards and orders."""
+    async with w.services.db.transaction() as session:
+        for side in (w.own, w.other):
+            user = User(email=f"blocked.{side.company_id}@example.com", first_name="Test", last_name="Blocked")
+            session.add(user)
+            await session.flush()
+            membership = Membership(
+                company_id=side.company_id, user_id=user.id, group_id=side.group_id, role=Role.CUSTOMER.value,
+                status=MembershipStatus.ACTIVE.value, payment_methods=[], blocked_at=utcnow(),
+                block_reason="Phone stolen")
+            session.add(membership)
+            await session.flush()
+            side.values["blocked_member"] = membership.id
+
+
 async def setup_restricted(w: World) -> None:
     async with w.services.db.transaction() as session:
         for side in (w.own, w.other):
@@ -481,6 +500,7 @@ FEATURES: dict[str, Callable[[World], Awaitable[None]]] = {  # built in this ord
     "saved_carts": _saved_carts, "caller_cart": _caller_cart, "caller_saved_cart": _caller_saved_cart,
     "invoice_application": _invoice_application, "refresh": setup_refresh, "reset_link": setup_reset,
     "invitation": setup_invitations, "deactivated": setup_deactivated, "restricted": setup_restricted,
+    "blocked": setup_blocked,
     "own_product": _own_product, "api_client": _api_client, "webhooks": _webhooks, "delegations": _delegations,
     "invoices": _invoices,
 }
