@@ -18,7 +18,7 @@ from typing import cast
 
 from sqlalchemy import CursorResult, update
 
-from models import AuthSession, Card, CardBlockReason, CardStatus, Company, Membership, RecurringOrder, RecurringStatus
+from models import AuthSession, Card, CardBlockReason, CardStatus, Company, Membership
 from models.base import utcnow
 from models.errors import DomainError, ErrorCode
 from policies.errors import Forbidden
@@ -26,6 +26,7 @@ from policies.permissions import Permission
 from policies.scopes import company_update, find_member, load_member, person_memberships
 from resolvers.audit import audit
 from resolvers.context import UseCaseContext
+from resolvers.recurring_order import stop_recurring_orders_of
 from resolvers.validation import clean_text
 
 SESSION_ENDED = "access_blocked"  # AuthSession.revoked_reason
@@ -134,7 +135,7 @@ async def _block(ctx: UseCaseContext, member: Membership, reason: str, outcome: 
     now = utcnow()
     member.blocked_at, member.block_reason = now, reason
     cards = await block_cards_of(ctx, member)
-    stopped = await stop_recurring_orders_of(ctx, member)
+    stopped = await stop_recurring_orders_of(ctx, member.id)
     outcome.cards_blocked += cards
     outcome.recurring_orders_stopped += stopped
     await audit(ctx, "user", member.id, "block", company_id=member.company_id,
@@ -151,13 +152,3 @@ async def block_cards_of(ctx: UseCaseContext, member: Membership) -> int:
         .values(status=CardStatus.BLOCKED.value, block_reason=CardBlockReason.MISUSE.value, blocked_at=now,
                 blocked_by_id=actor.user_id, updated_at=now))
     return _count(blocked)
-
-
-async def stop_recurring_orders_of(ctx: UseCaseContext, member: Membership) -> int:
-    """Stop the member's running and paused recurring purchases: no run is submitted for a blocked buyer."""
-    stopped = await ctx.session.execute(
-        company_update(RecurringOrder, member).where(
-            RecurringOrder.buyer_id == member.id,
-            RecurringOrder.status.in_([RecurringStatus.ACTIVE.value, RecurringStatus.PAUSED.value]))
-        .values(status=RecurringStatus.STOPPED.value, updated_at=utcnow()))
-    return _count(stopped)
