@@ -24,6 +24,7 @@ from tests import helpers
 from tests.factories import Api, Member, Tenant, create_member, error_code
 from tests.helpers import snapshot
 from tests.ordering_helpers import add_to_cart, approval_rule, create_product, shop, submit
+from tests.websocket_helpers import graphql_socket, until
 
 RESULT = """__typename ... on BlockAccessPayload { users { id blocked blockedAt blockReason } sessionsEnded
   cardsBlocked recurringOrdersStopped message } ... on MutationError { code message field }"""
@@ -234,3 +235,21 @@ async def test_a_blocked_approver_is_no_approver(api: Api):
     buyer = tenant[Role.CUSTOMER]
     helpers.succeeded(await add_to_cart(api, buyer, product_id=product, quantity=1), "addToCart")
     assert helpers.failed(await submit(api, buyer), "submitOrder")["code"] == "NO_APPROVER"
+
+
+async def test_a_blocked_member_loses_their_live_subscriptions(api: Api, database_url: str):
+    """An open subscription reloads its caller at its next check: a block ends it like a logout."""
+    from tests.schema.test_subscription import ORDER_EVENTS, another_app, subscribed
+
+    async with another_app(database_url, subscription_recheck_seconds=0.2) as (address, services):
+        tenant = await api.tenant([Role.ADMIN, Role.MANAGER, Role.CUSTOMER])
+        manager, customer = tenant[Role.MANAGER], tenant[Role.CUSTOMER]
+        async with graphql_socket(address, manager.token) as by_admin, \
+                graphql_socket(address, customer.token) as by_self:
+            await subscribed(by_admin, services, ORDER_EVENTS)
+            await subscribed(by_self, services, ORDER_EVENTS, count=2)
+            helpers.succeeded(await block_member(api, tenant[Role.ADMIN].token, manager), "blockMember")
+            helpers.succeeded(await block_me(api, customer.token), "blockMyAccess")
+            assert await by_admin.closed() == (4403, "Forbidden")
+            assert await by_self.closed() == (4403, "Forbidden")
+        await until(lambda: services.broker.live_subscribers() == 0, "the subscriptions to end")
