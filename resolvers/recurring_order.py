@@ -26,7 +26,6 @@ from models.base import utcnow
 from models.errors import DomainError, ErrorCode
 from policies.permissions import Permission
 from policies.scopes import company_rows, cross_company
-from resolvers.audit import audit
 from resolvers.context import UseCaseContext
 from resolvers.cost_centre import resolve_cost_centre
 from resolvers.location import find_end_customer
@@ -123,8 +122,6 @@ async def create_recurring_order(ctx: UseCaseContext, *, saved_cart_id: int, spe
     await _apply(ctx, schedule, spec, now, creating=True)
     ctx.session.add(schedule)
     await ctx.session.flush()
-    await audit(ctx, "recurring_order", schedule.id, "create",
-                after={"schedule": schedule.rrule, "saved_cart_id": saved_cart_id})
     return schedule
 
 
@@ -214,10 +211,7 @@ async def list_recurring_orders(
 async def update_recurring_order(ctx: UseCaseContext, *, recurring_order_id: int, spec: ScheduleSpec) -> RecurringOrder:
     schedule = await _find(ctx, recurring_order_id)
     _require_live(schedule)
-    before = {"schedule": schedule.rrule, "name": schedule.name}
     await _apply(ctx, schedule, spec, utcnow(), creating=False)
-    await audit(ctx, "recurring_order", schedule.id, "update", before=before,
-                after={"schedule": schedule.rrule, "name": schedule.name})
     await ctx.session.flush()
     return schedule
 
@@ -232,7 +226,6 @@ async def pause_recurring_order(ctx: UseCaseContext, *, recurring_order_id: int)
     if schedule.status != RecurringStatus.ACTIVE.value:
         raise DomainError(ErrorCode.INVALID_STATE, f"The recurring order is {schedule.status}, not active", "id")
     schedule.status, schedule.next_run_at = RecurringStatus.PAUSED.value, None
-    await audit(ctx, "recurring_order", schedule.id, "pause")
     await ctx.session.flush()
     return schedule
 
@@ -246,7 +239,6 @@ async def resume_recurring_order(ctx: UseCaseContext, *, recurring_order_id: int
     if following is None:
         raise DomainError(ErrorCode.INVALID_STATE, "The schedule has no run after now", "id")
     schedule.status, schedule.next_run_at = RecurringStatus.ACTIVE.value, following
-    await audit(ctx, "recurring_order", schedule.id, "resume")
     await ctx.session.flush()
     return schedule
 
@@ -255,7 +247,6 @@ async def cancel_recurring_order(ctx: UseCaseContext, *, recurring_order_id: int
     schedule = await _find(ctx, recurring_order_id)
     _require_live(schedule)
     schedule.status, schedule.next_run_at = RecurringStatus.CANCELLED.value, None
-    await audit(ctx, "recurring_order", schedule.id, "cancel")
     await ctx.session.flush()
     return schedule
 

@@ -111,6 +111,12 @@ async def run_schedule(ctx: UseCaseContext, schedule: RecurringOrder, *, now: da
     """The run of the occurrence `schedule.next_run_at`, in the caller's transaction (the schedule locked)."""
     assert schedule.next_run_at is not None
     occurrence = schedule.next_run_at
+    done = await ctx.session.scalar(select(RecurringOrderRun).where(
+        RecurringOrderRun.recurring_order_id == schedule.id, RecurringOrderRun.occurrence == occurrence))
+    if done is not None:  # made before (the schedule was set back onto it): never twice, only move on
+        schedule.next_run_at = next_after(schedule, max(now, occurrence))
+        await ctx.session.flush()
+        return done
     run = RecurringOrderRun(recurring_order_id=schedule.id, occurrence=occurrence,
                             status=RecurringRunStatus.SUBMITTED.value, error_message="")
     ctx.session.add(run)
