@@ -256,13 +256,13 @@ async def _invoice(work: _Company, cost_centre_id: int | None, cutoff: datetime)
                 select(OrderLine.id).where(OrderLine.order_id.in_(chunk)))).values(credit_note_id=invoice.id)
             .execution_options(synchronize_session=False))
     for start in range(0, len(purchase_ids), 500):
-        purchases = purchase_ids[start:start + 500]
-        await work.session.execute(company_update(CardPurchase, work.company).where(CardPurchase.id.in_(purchases))
+        some = purchase_ids[start:start + 500]
+        await work.session.execute(company_update(CardPurchase, work.company).where(CardPurchase.id.in_(some))
                                    .values(invoice_id=invoice.id).execution_options(synchronize_session=False))
         # Refunds before invoicing lowered the invoiced amount, as returns do: settled by the invoice.
         await work.session.execute(
             company_update(CardRefund, work.company).where(CardRefund.credit_note_id.is_(None),
-                                                          CardRefund.purchase_id.in_(purchases))
+                                                          CardRefund.purchase_id.in_(some))
             .values(credit_note_id=invoice.id).execution_options(synchronize_session=False))
     work.issued.invoices.append(invoice.number)
 
