@@ -38,6 +38,7 @@ class Permission(StrEnum):
     INVOICE_READ = "invoice:read"
     API_CLIENT_MANAGE = "api_client:manage"
     WEBHOOK_MANAGE = "webhook:manage"
+    CARD_AUTHORIZE = "card:authorize"
 
     @property
     def obj(self) -> str:
@@ -82,5 +83,7 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.INVOICE_READ: "See the company's invoices, credit notes, payments and whole transaction list",
     Permission.API_CLIENT_MANAGE: "Create, list, rotate and revoke the company's API clients",
     Permission.WEBHOOK_MANAGE: "Create, change and delete the company's webhook endpoints",
+    Permission.CARD_AUTHORIZE: ("Platform operators: authorise and refund company card purchases in the supplier's "
+                                "stores, and read any company's card purchases"),
 }
 OPERATOR_ROLE = "operator"  # the platform's own staff; a Casbin role outside every company

@@ -12,6 +12,7 @@ from schema.approval_queue import ApprovalQueueQuery
 from schema.audit import AuditQuery
 from schema.auth import AuthMutation
 from schema.budget import BudgetMutation, BudgetQuery
+from schema.card_purchase import CardPurchase, CardPurchaseMutation, CardPurchaseQuery
 from schema.catalogue import CatalogueMutation, CatalogueQuery, Product
 from schema.company import Company, CompanyMutation, CompanyQuery
 from schema.cost_centre import CostCentre, CostCentreMutation, CostCentreQuery
@@ -39,14 +40,16 @@ from settings import Settings
 class Query(ViewerQuery, CompanyQuery, UserQuery, GroupQuery, CatalogueQuery, LocationQuery, OrderQuery,
             SavedCartQuery, CostCentreQuery, BudgetQuery, CreditQuery, ApprovalQuery,
             ApprovalQueueQuery, AuditQuery, OrderChangeQuery,
-            ApiClientQuery, WebhookQuery, DelegationQuery, InvoiceQuery, TransactionQuery, NodeQuery):
+            ApiClientQuery, WebhookQuery, DelegationQuery, InvoiceQuery, TransactionQuery, CardPurchaseQuery,
+            NodeQuery):
     pass
 
 
 @strawberry.type(description="Everything that can be changed; each mutation is one transaction.")
 class Mutation(AuthMutation, CompanyMutation, UserMutation, GroupMutation, CatalogueMutation, LocationMutation,
                OrderMutation, SavedCartMutation, CostCentreMutation, BudgetMutation, CreditMutation, ApprovalMutation,
-               ApiClientMutation, WebhookMutation, DelegationMutation, InvoiceMutation, AccessBlockMutation):
+               ApiClientMutation, WebhookMutation, DelegationMutation, InvoiceMutation, AccessBlockMutation,
+               CardPurchaseMutation):
     pass
 
 
@@ -66,7 +69,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return ProcuraSchema(
         query=Query, mutation=Mutation, subscription=Subscription,
         types=[Company, Group, User, Product, DeliveryLocation, EndCustomer, Order, SavedCart, CostCentre, Person,
-               OrderChange, ApiClient, Invoice],
+               OrderChange, ApiClient, Invoice, CardPurchase],
         extensions=extensions_for(settings), config=StrawberryConfig(batching_config=None),
         execution_context_class=executor_for(settings), scalar_overrides=SCALAR_OVERRIDES,
     )

@@ -24,6 +24,7 @@ from schema.api_client import fetch_api_client
 from schema.approval import ApprovalRule
 from schema.audit import AuditEntry
 from schema.budget import budget_from_status
+from schema.card_purchase import fetch_card_purchase
 from schema.catalogue import Product
 from schema.company import Company
 from schema.cost_centre import CostCentre
@@ -129,7 +130,7 @@ NODE_FETCHERS = {
     "AuditEntry": _audit_entry, "InvoiceApplication": _invoice_application, "Person": _person,
     "OrderChange": fetch_change, "ApiClient": fetch_api_client,
     "WebhookEndpoint": fetch_webhook_endpoint, "WebhookDelivery": fetch_webhook_delivery,
-    "ApprovalDelegation": fetch_delegation, "Invoice": fetch_invoice,
+    "ApprovalDelegation": fetch_delegation, "Invoice": fetch_invoice, "CardPurchase": fetch_card_purchase,
 }
 
 

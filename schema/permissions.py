@@ -54,6 +54,7 @@ class Permission(Enum):
     INVOICE_READ = _permission(DomainPermission.INVOICE_READ)
     API_CLIENT_MANAGE = _permission(DomainPermission.API_CLIENT_MANAGE)
     WEBHOOK_MANAGE = _permission(DomainPermission.WEBHOOK_MANAGE)
+    CARD_AUTHORIZE = _permission(DomainPermission.CARD_AUTHORIZE)
 
 
 assert [(p.name, p.value) for p in Permission] == [(p.name, p.value) for p in DomainPermission]

@@ -12,7 +12,7 @@ from policies.permissions import Permission as P
 ALL = frozenset(P)
 
 # The platform's own staff: permissions outside every company, held by no company role.
-OPERATOR_ONLY = frozenset({P.CATALOGUE_MANAGE, P.ORDER_FULFIL, P.CREDIT_MANAGE})
+OPERATOR_ONLY = frozenset({P.CATALOGUE_MANAGE, P.ORDER_FULFIL, P.CREDIT_MANAGE, P.CARD_AUTHORIZE})
 COMPANY_PERMISSIONS = ALL - OPERATOR_ONLY
 
 EXPECTED_ROLE_PERMISSIONS: dict[str, frozenset[P]] = {

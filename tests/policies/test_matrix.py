@@ -29,6 +29,7 @@ proves that another company's object gets, byte for byte, the answer of a missin
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -58,6 +59,7 @@ from tests.policies.world import (
     snapshot,
     world_for,
 )
+from tests.schema.card_purchase_helpers import PIN as CARD_PIN
 
 CALLERS = ("anonymous", *MEMBER_CALLERS, "operator", *CLIENT_CALLERS)
 NEW_PASSWORD = "a-new-Password-123"
@@ -243,6 +245,28 @@ async def verify_groups(w: World, t: str, r: dict) -> None:
 
 async def verify_group(w: World, t: str, r: dict) -> None:
     assert (r["id"], r["name"], r["memberCount"]) == (w.own.spare_gid, "Spare", 0)
+
+
+async def verify_card_authorized(w: World, t: str, r: dict) -> None:
+    assert r["purchase"]["status"] == "APPROVED" and r["replayed"] is False
+    async with w.services.db.read_sessions() as session:
+        company = await session.scalar(select(models.CardPurchase.company_id).where(
+            models.CardPurchase.id == parse_global_id(r["purchase"]["id"])[1]))
+    assert company == w.side(t).company_id
+
+
+async def verify_card_refunded(w: World, t: str, r: dict) -> None:
+    assert (r["purchase"]["id"], r["purchase"]["refunded"]) == (w.gid(t, "CardPurchase"), {"amount": "1.00"})
+
+
+def card_purchase_variables(w: World, t: str) -> dict:
+    return {"filter": {"companyId": w.gid(t, "Company")}} if w.caller == "operator" else {}
+
+
+async def verify_card_purchases(w: World, t: str, r: dict) -> None:
+    ids = {edge["node"]["id"] for edge in r["edges"]}
+    whole_account = w.caller not in ("customer", "order_approver")  # the others are no holders: nothing of theirs
+    assert ids == ({to_global_id("CardPurchase", w.own.values["card_purchase"])} if whole_account else set())
 
 
 async def verify_node(w: World, t: str, r: dict) -> None:
@@ -969,6 +993,8 @@ NOT_FOUND_FOR_USER_ADMINS = where_allowed(USER_ADMINS, NF)
 NOT_FOUND_FOR_BUYERS = where_allowed(BUYERS, NF)
 NULL_FOR_USER_ADMINS = where_allowed(USER_ADMINS, N)
 # invoice:read: administrators, managers, accountants, INVOICES_READ clients; operators every company's
+# card purchases: ORDERS_READ and INVOICES_READ clients read the account's, the others are refused
+CARD_PURCHASE_CLIENTS = clients(A, A, F, F, A)
 INVOICE_READERS = row(U, A, A, F, F, A, clients=clients(F, A, F, F, A), accountant=A)
 # transactions: the whole account (invoice:read, operators naming the company), every purchase (order:read_all),
 # a buyer's own; order approvers and clients with neither scope are refused
@@ -1060,14 +1086,20 @@ ENTRIES: dict[str, Spec] = {
             # invoice:read (administrators, managers, accountants, INVOICES_READ), operators every company's
             "own:Invoice": INVOICE_READERS, "other:Invoice": where_allowed(INVOICE_READERS, N) | {"operator": A},
             "missing:Invoice": where_allowed(INVOICE_READERS, N),
+            # invoice:read or order:read_all (and their clients), operators every company's; else the holder's own
+            "own:CardPurchase": row(U, A, A, N, N, A, clients=CARD_PURCHASE_CLIENTS, accountant=A),
+            "other:CardPurchase": row(U, N, N, N, N, A, clients=where_allowed(CARD_PURCHASE_CLIENTS, N), accountant=N),
+            "missing:CardPurchase": row(U, N, N, N, N, N, clients=where_allowed(CARD_PURCHASE_CLIENTS, N),
+                                        accountant=N),
             "garbage": where_allowed(SIGNED_IN, N) | each_client(N),
         },
         verify_node, needs=("location", "orders", "cost_centre", "saved_carts", "budget", "invoice_application",
-                            "api_client", "webhooks", "delegations", "invoices"),
+                            "api_client", "webhooks", "delegations", "invoices", "card_purchases"),
         same_answer=tuple((f"other:{t}", f"missing:{t}") for t in (
             "Company", "User", "Group", "Order", "DeliveryLocation", "EndCustomer", "DeliverySlot", "OrderLine",
             "SavedCart", "CostCentre", "Budget", "ApprovalRule", "AuditEntry", "InvoiceApplication", "Person",
-            "OrderChange", "ApiClient", "WebhookEndpoint", "WebhookDelivery", "ApprovalDelegation", "Invoice")),
+            "OrderChange", "ApiClient", "WebhookEndpoint", "WebhookDelivery", "ApprovalDelegation", "Invoice",
+            "CardPurchase")),
         same_answer_except=("operator",),
     ),
     # ------------------------------------------------------------------ queries: ordering
@@ -1140,6 +1172,11 @@ ENTRIES: dict[str, Spec] = {
     "invoices": Spec(
         "query", "{ invoices(first: 100) { edges { node { id company { id } lines { order { id } } } } } }",
         no_variables, {"own": INVOICE_READERS}, verify_invoices, needs=("invoices",),
+    ),
+    "cardPurchases": Spec(
+        "query", "query($filter: CardPurchaseFilter) { cardPurchases(filter: $filter) { edges { node { id } } } }",
+        card_purchase_variables, {"own": row(U, A, A, A, A, A, clients=CARD_PURCHASE_CLIENTS, accountant=A)},
+        verify_card_purchases, needs=("card_purchases",),
     ),
     "transactions": Spec(
         "query", "query($from: Date!, $to: Date!, $companyId: ID) { transactions(from: $from, to: $to, "
@@ -1521,6 +1558,24 @@ ENTRIES: dict[str, Spec] = {
         input_of(id=lambda w, t: w.gid(t, "InvoiceApplication"), approve=True),
         {"own": OPERATOR, "other": OPERATOR, "missing": where_allowed(OPERATOR, NF)},
         verify_credit_of_target(lambda credit: credit["invoiceEnabled"] is True), needs=("invoice_application",),
+    ),
+    # ------------------------------------------------------------------ card purchases (platform operators)
+    "authorizeCardPurchase": Spec(
+        "mutation",
+        mutation("authorizeCardPurchase", "AuthorizeCardPurchaseInput",
+                 "... on CardAuthorizationPayload { purchase { id status declineCode } replayed }"),
+        input_of(cardNumber=lambda w, t: w.side(t).values["card_number"], pin=CARD_PIN, amount="5.00",
+                 storeReference="Matrix store", idempotencyKey=lambda w, t: f"matrix-{secrets.token_hex(8)}"),
+        {"own": OPERATOR, "other": OPERATOR}, verify_card_authorized, needs=("card_purchases",),
+    ),
+    "refundCardPurchase": Spec(
+        "mutation",
+        mutation("refundCardPurchase", "RefundCardPurchaseInput",
+                 "... on CardRefundPayload { purchase { id refunded { amount } } }"),
+        input_of(purchaseId=lambda w, t: w.gid(t, "CardPurchase"), amount="1.00", reason="Matrix",
+                 idempotencyKey=lambda w, t: f"matrix-{secrets.token_hex(8)}"),
+        {"own": OPERATOR, "other": OPERATOR, "missing": where_allowed(OPERATOR, NF)}, verify_card_refunded,
+        needs=("card_purchases",),
     ),
     "setCreditLimit": Spec(
         "mutation",

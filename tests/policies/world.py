@@ -64,6 +64,7 @@ from resolvers.security import token_digest
 from resolvers.spend import ensure_credit_account
 from schema.relay import to_global_id
 from tests.factories import PASSWORD, VALID_NO_ORG_NUMBERS, Member
+from tests.schema.card_purchase_helpers import world_card_purchases
 
 MEMBER_CALLERS = ("admin", "manager", "customer", "order_approver", "accountant")
 # API clients of the "own" company, one per scope and one with every scope: their token is the client's secret.
@@ -127,6 +128,7 @@ class Side:
             "WebhookDelivery": lambda: self.values["webhook_delivery"],
             "ApprovalDelegation": lambda: self.values["delegation"],
             "Invoice": lambda: self.values[variant or "invoice"],
+            "CardPurchase": lambda: self.values["card_purchase"],
         }
         return keys[type_name]()
 
@@ -503,6 +505,7 @@ FEATURES: dict[str, Callable[[World], Awaitable[None]]] = {  # built in this ord
     "blocked": setup_blocked,
     "own_product": _own_product, "api_client": _api_client, "webhooks": _webhooks, "delegations": _delegations,
     "invoices": _invoices,
+    "card_purchases": world_card_purchases,
 }
 FEATURE_NEEDS = {"caller_saved_cart": {"caller_cart"}, "invoices": {"orders"}}
 

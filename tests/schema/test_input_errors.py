@@ -44,6 +44,11 @@ SCHEMA = build_schema()._schema
 MISSING = 987_654_321
 
 
+def _purchase_request(**changes) -> dict:
+    return {"cardNumber": "9901 0000 0000 0000", "pin": "1234", "amount": "10.00", "storeReference": "Store 1",
+            "idempotencyKey": "input-errors-key"} | changes
+
+
 # --- what a path into an input is, read off the schema ----------------------------------------------
 
 
@@ -358,6 +363,20 @@ BAD_INPUTS: dict[str, list[Bad]] = {
         bad("operator", lambda s: _async({"companyId": s.tenant.gid, "invoiceDays": [1], "paymentTermsDays": 121}),
             "INVALID_INPUT", "paymentTermsDays"),
         bad("operator", {"companyId": gid("Company", MISSING), "invoiceDays": [1]}, "NOT_FOUND", "companyId"),
+    ],
+    # --- card purchases (the checks of the request come before the card is looked up)
+    "authorizeCardPurchase": [
+        bad("operator", _purchase_request(amount="0"), "INVALID_INPUT", "amount"),
+        bad("operator", _purchase_request(amount="1.001"), "INVALID_INPUT", "amount"),
+        bad("operator", _purchase_request(storeReference=" "), "INVALID_INPUT", "storeReference"),
+        bad("operator", _purchase_request(idempotencyKey="short"), "INVALID_INPUT", "idempotencyKey"),
+        bad("operator", _purchase_request(vatRate=17), "INVALID_INPUT", "vatRate"),
+    ],
+    "refundCardPurchase": [
+        bad("operator", {"purchaseId": gid("CardPurchase", MISSING), "amount": "1.00",
+                         "idempotencyKey": "refund-key-1"}, "NOT_FOUND", "purchaseId"),
+        bad("operator", {"purchaseId": gid("CardPurchase", MISSING), "amount": "1.001",
+                         "idempotencyKey": "refund-key-1"}, "INVALID_INPUT", "amount"),
     ],
     "registerPayment": [
         bad("operator", lambda s: _async({"companyId": s.tenant.gid, "amount": "0"}), "INVALID_INPUT", "amount"),
