@@ -392,7 +392,11 @@ async def _views(ctx: UseCaseContext, purchases: list[CardPurchase]) -> list[Pur
                                          .join(Membership, Membership.id == Card.holder_id)
                                          .join(User, User.id == Membership.user_id).where(Card.id.in_(card_ids)))
         names = {row.id: (row.last4, f"{row.first_name} {row.last_name}".strip()) for row in rows}
-    return [PurchaseView(p, *(names.get(p.card_id) if p.card_id in names else (None, None))) for p in purchases]
+    views = []
+    for p in purchases:
+        last4, holder = names.get(p.card_id, (None, None)) if p.card_id is not None else (None, None)
+        views.append(PurchaseView(p, last4, holder))
+    return views
 
 
 async def get_card_purchase(ctx: UseCaseContext, pk: int) -> PurchaseView | None:

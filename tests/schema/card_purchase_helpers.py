@@ -55,8 +55,9 @@ def key() -> str:
 async def authorize(api: Api, token: str | None, number: str, amount: str, *, pin: str = PIN,
                     idempotency_key: str | None = None, store: str | None = None, vat_rate: int | None = None) -> dict:
     """The authorizeCardPurchase answer (payload or MutationError dict; GraphQLError with its code)."""
-    data = {"cardNumber": number, "pin": pin, "amount": amount, "storeReference": store or f"Store {next(_sequence)}",
-            "idempotencyKey": idempotency_key or key()}
+    data: dict[str, str | int] = {
+        "cardNumber": number, "pin": pin, "amount": amount, "storeReference": store or f"Store {next(_sequence)}",
+        "idempotencyKey": idempotency_key or key()}
     if vat_rate is not None:
         data["vatRate"] = vat_rate
     body = await api.mutate("authorizeCardPurchase", "AuthorizeCardPurchaseInput", AUTHORIZE, data, token)
