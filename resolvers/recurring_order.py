@@ -74,7 +74,7 @@ def _bad(message: str) -> DomainError:
 def occurrences_after(schedule: RecurringOrder, after: datetime, count: int = 1) -> list[datetime]:
     """The next `count` occurrences strictly after `after`, in UTC."""
     rule = parse_rule(schedule.rrule, schedule.starts_at, schedule.timezone)
-    found = []
+    found: list[datetime] = []
     moment = after.astimezone(ZoneInfo(schedule.timezone))
     while len(found) < count and (moment := rule.after(moment, inc=False)) is not None:
         found.append(moment.astimezone(ZoneInfo("UTC")))
