@@ -209,3 +209,20 @@ async def test_two_runs_at_once_invoice_every_card_purchase_once(api, services, 
     assert all(invoice.gross_minor == 25_00 for invoice in issued)
     on = [await purchase_invoice(services, purchase) for purchase in purchases]
     assert sorted(on) == sorted(invoice.id for invoice in issued for _ in (1, 2))
+
+
+async def test_a_swedish_company_s_card_invoice_and_credit_note_are_valid(api, services):
+    shop = await invoice_shop(api, country="SE")
+    card = await card_for(services, shop.company_id, shop.buyer.membership_id)
+    food = await card_purchase(services, card, 99_99, at(date(2026, 12, 4)), vat_rate=12)
+    books = await card_purchase(services, card, 33_33, at(date(2026, 12, 4)), vat_rate=6)
+    await run_invoicing(services, DAY)
+    await card_refund(services, food, 99_99, at(date(2026, 12, 20)))
+    await card_refund(services, books, 3_33, at(date(2026, 12, 20)))
+    await run_invoicing(services, NEXT)
+
+    invoice, note = await documents(services)
+    assert [line.net_minor for line in await lines_of(services, invoice.id)] == [net_of(99_99, 12), net_of(33_33, 6)]
+    assert [line.net_minor for line in await lines_of(services, note.id)] == [
+        net_of(99_99, 12), net_of(33_33, 6) - net_of(30_00, 6)]
+    assert (invoice.kid, validate_ehf(invoice.ehf_xml), validate_ehf(note.ehf_xml)) == (None, [], [])
