@@ -26,6 +26,7 @@ from schema.node import NodeQuery
 from schema.order import OrderMutation, OrderQuery
 from schema.order_changes import OrderChange, OrderChangeQuery
 from schema.order_types import Order
+from schema.recurring_order import RecurringOrder, RecurringOrderMutation, RecurringOrderQuery
 from schema.saved_cart import SavedCart, SavedCartMutation, SavedCartQuery
 from schema.scalars import SCALAR_OVERRIDES
 from schema.subscription import OrderSubscription
@@ -41,6 +42,7 @@ class Query(ViewerQuery, CompanyQuery, UserQuery, GroupQuery, CatalogueQuery, Lo
             SavedCartQuery, CostCentreQuery, BudgetQuery, CreditQuery, ApprovalQuery,
             ApprovalQueueQuery, AuditQuery, OrderChangeQuery,
             ApiClientQuery, WebhookQuery, DelegationQuery, InvoiceQuery, TransactionQuery, CardPurchaseQuery,
+            RecurringOrderQuery,
             NodeQuery):
     pass
 
@@ -49,7 +51,8 @@ class Query(ViewerQuery, CompanyQuery, UserQuery, GroupQuery, CatalogueQuery, Lo
 class Mutation(AuthMutation, CompanyMutation, UserMutation, GroupMutation, CatalogueMutation, LocationMutation,
                OrderMutation, SavedCartMutation, CostCentreMutation, BudgetMutation, CreditMutation, ApprovalMutation,
                ApiClientMutation, WebhookMutation, DelegationMutation, InvoiceMutation, AccessBlockMutation,
-               CardPurchaseMutation):
+               CardPurchaseMutation,
+               RecurringOrderMutation):
     pass
 
 
@@ -69,7 +72,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return ProcuraSchema(
         query=Query, mutation=Mutation, subscription=Subscription,
         types=[Company, Group, User, Product, DeliveryLocation, EndCustomer, Order, SavedCart, CostCentre, Person,
-               OrderChange, ApiClient, Invoice, CardPurchase],
+               OrderChange, ApiClient, Invoice, CardPurchase, RecurringOrder],
         extensions=extensions_for(settings), config=StrawberryConfig(batching_config=None),
         execution_context_class=executor_for(settings), scalar_overrides=SCALAR_OVERRIDES,
     )

@@ -35,6 +35,7 @@ from schema.invoice import fetch_invoice
 from schema.location import DeliveryLocation, DeliverySlot, EndCustomer
 from schema.order_changes import fetch_change
 from schema.order_types import order_from_view, order_line_from_view
+from schema.recurring_order import fetch_recurring_order
 from schema.relay import Node, parse_global_id
 from schema.saved_cart import SavedCart
 from schema.user import User
@@ -130,6 +131,7 @@ NODE_FETCHERS = {
     "AuditEntry": _audit_entry, "InvoiceApplication": _invoice_application, "Person": _person,
     "OrderChange": fetch_change, "ApiClient": fetch_api_client,
     "WebhookEndpoint": fetch_webhook_endpoint, "WebhookDelivery": fetch_webhook_delivery,
+    "RecurringOrder": fetch_recurring_order,
     "ApprovalDelegation": fetch_delegation, "Invoice": fetch_invoice, "CardPurchase": fetch_card_purchase,
 }
 

@@ -42,12 +42,20 @@ from sqlalchemy import select, update
 import models
 from models import AuthSession, Company, Group, LinkPurpose, LinkToken, Membership, Order, OrderLine, User
 from models.base import utcnow
+from models.recurring import RecurringStatus
 from policies.permissions import OPERATOR_ROLE
 from schema import build_schema
 from schema.relay import parse_global_id, to_global_id
 from tests.change_helpers import all_settled
 from tests.factories import PASSWORD, error_code
 from tests.policies.roles import EXPECTED_ROLE_PERMISSIONS
+from tests.recurring_helpers import (
+    recurring_gid,
+    saved_gid,
+    verify_created,
+    verify_recurring_orders,
+    verify_recurring_status,
+)
 from tests.policies.world import (
     CLIENT_CALLERS,
     FEATURES,
@@ -181,6 +189,7 @@ class Spec:
 
 
 ERR = "... on MutationError { code message field }"
+RECURRING = "recurringOrder { id status schedule }"
 USER_FIELDS = "id email firstName role status group { id } restrictedPermissions"
 ORDER_FIELDS = "id status number buyer { userId } lines { productId quantity substitutionAllowed } reference"
 USER_PAYLOAD = f"... on UserPayload {{ user {{ {USER_FIELDS} }} }}"
@@ -1091,15 +1100,20 @@ ENTRIES: dict[str, Spec] = {
             "other:CardPurchase": row(U, N, N, N, N, A, clients=where_allowed(CARD_PURCHASE_CLIENTS, N), accountant=N),
             "missing:CardPurchase": row(U, N, N, N, N, N, clients=where_allowed(CARD_PURCHASE_CLIENTS, N),
                                         accountant=N),
+            # the buyer's own (order:create), any of the company's with order:manage (administrators, managers)
+            "own:RecurringOrder": row(U, A, A, N, F, F, clients=F),
+            "other:RecurringOrder": row(U, N, N, N, F, F, clients=F),
+            "missing:RecurringOrder": row(U, N, N, N, F, F, clients=F),
             "garbage": where_allowed(SIGNED_IN, N) | each_client(N),
         },
         verify_node, needs=("location", "orders", "cost_centre", "saved_carts", "budget", "invoice_application",
-                            "api_client", "webhooks", "delegations", "invoices", "card_purchases"),
+                            "api_client", "webhooks", "delegations", "invoices", "card_purchases",
+                            "recurring_orders"),
         same_answer=tuple((f"other:{t}", f"missing:{t}") for t in (
             "Company", "User", "Group", "Order", "DeliveryLocation", "EndCustomer", "DeliverySlot", "OrderLine",
             "SavedCart", "CostCentre", "Budget", "ApprovalRule", "AuditEntry", "InvoiceApplication", "Person",
             "OrderChange", "ApiClient", "WebhookEndpoint", "WebhookDelivery", "ApprovalDelegation", "Invoice",
-            "CardPurchase")),
+            "CardPurchase", "RecurringOrder")),
         same_answer_except=("operator",),
     ),
     # ------------------------------------------------------------------ queries: ordering
@@ -1150,6 +1164,10 @@ ENTRIES: dict[str, Spec] = {
     "savedCarts": Spec(
         "query", "{ savedCarts { id ownedByMe } }", no_variables, {"own": BUYERS}, verify_saved_carts,
         needs=("saved_carts", "caller_saved_cart"),
+    ),
+    "recurringOrders": Spec(
+        "query", "{ recurringOrders(first: 100) { edges { node { id } } } }", no_variables, {"own": BUYERS},
+        verify_recurring_orders, needs=("recurring_orders",),
     ),
     # ------------------------------------------------------------------ queries: spend control
     "costCentres": Spec(
@@ -1444,6 +1462,25 @@ ENTRIES: dict[str, Spec] = {
         verify_saved_cart, needs=("saved_carts", "caller_saved_cart"),
         same_answer=(("other:shared", "missing"), ("own:private", "missing")),
     ),
+    "createRecurringOrder": Spec(
+        "mutation", mutation("createRecurringOrder", "CreateRecurringOrderInput",
+                             f"... on RecurringOrderPayload {{ {RECURRING} }}"),
+        input_of(savedCartId=saved_gid, schedule="FREQ=WEEKLY;BYDAY=FR", name="Fridays"),
+        {"own:new": BUYERS}, verify_created, needs=("caller_saved_cart",),
+    ),
+    **{name: Spec(
+        "mutation", mutation(name, input_type, f"... on RecurringOrderPayload {{ {RECURRING} }}"),
+        input_of(id=recurring_gid, **extra),
+        {own: BUYERS, f"own:target{suffix}": row(U, A, A, NF, F, F, clients=F),
+         f"other:target{suffix}": NOT_FOUND_FOR_BUYERS, "missing": NOT_FOUND_FOR_BUYERS},
+        verify_recurring_status(status), needs=("recurring_orders",),
+        same_answer=((f"other:target{suffix}", "missing"),),
+    ) for name, input_type, extra, own, suffix, status in (
+        ("updateRecurringOrder", "UpdateRecurringOrderInput", {"name": "Renamed"}, "own", "", RecurringStatus.ACTIVE),
+        ("pauseRecurringOrder", "RecurringOrderIdInput", {}, "own", "", RecurringStatus.PAUSED),
+        ("resumeRecurringOrder", "RecurringOrderIdInput", {}, "own:paused", "_paused", RecurringStatus.ACTIVE),
+        ("cancelRecurringOrder", "RecurringOrderIdInput", {}, "own", "", RecurringStatus.CANCELLED),
+    )},
     "deleteSavedCart": Spec(
         "mutation", mutation("deleteSavedCart", "SavedCartIdInput", "... on DeleteSavedCartPayload { deletedId }"),
         lambda w, t: {"input": {"id": saved_cart_gid(w, t)}},

@@ -64,6 +64,7 @@ from resolvers.security import token_digest
 from resolvers.spend import ensure_credit_account
 from schema.relay import to_global_id
 from tests.factories import PASSWORD, VALID_NO_ORG_NUMBERS, Member
+from tests.recurring_helpers import world_recurring_orders
 from tests.schema.card_purchase_helpers import world_card_purchases
 
 MEMBER_CALLERS = ("admin", "manager", "customer", "order_approver", "accountant")
@@ -129,6 +130,7 @@ class Side:
             "ApprovalDelegation": lambda: self.values["delegation"],
             "Invoice": lambda: self.values[variant or "invoice"],
             "CardPurchase": lambda: self.values["card_purchase"],
+            "RecurringOrder": lambda: self.values["recurring"],
         }
         return keys[type_name]()
 
@@ -506,6 +508,7 @@ FEATURES: dict[str, Callable[[World], Awaitable[None]]] = {  # built in this ord
     "own_product": _own_product, "api_client": _api_client, "webhooks": _webhooks, "delegations": _delegations,
     "invoices": _invoices,
     "card_purchases": world_card_purchases,
+    "recurring_orders": world_recurring_orders,
 }
 FEATURE_NEEDS = {"caller_saved_cart": {"caller_cart"}, "invoices": {"orders"}}
 

@@ -658,6 +658,24 @@ BAD_INPUTS: dict[str, list[Bad]] = {
     ],
     "deleteSavedCart": [bad("customer", {"id": gid("SavedCart", MISSING)}, "NOT_FOUND", "id")],
     "addSavedCartToCart": [bad("customer", {"id": gid("SavedCart", MISSING)}, "NOT_FOUND", "id")],
+    "createRecurringOrder": [
+        bad("customer", lambda s: _recurring_input(s, schedule="FREQ=HOURLY"), "INVALID_INPUT", "schedule"),
+        bad("customer", lambda s: _recurring_input(s, schedule="every monday"), "INVALID_INPUT", "schedule"),
+        bad("customer", lambda s: _recurring_input(s, name=" "), "INVALID_INPUT", "name"),
+        bad("customer", lambda s: _recurring_input(s, deliverySlotId=gid("DeliverySlot", MISSING)),
+            "INVALID_DELIVERY", "deliverySlotId"),
+        bad("customer", lambda s: _recurring_input(s, endCustomerId=gid("EndCustomer", MISSING)), "NOT_FOUND",
+            "endCustomerId"),
+        bad("customer", {"savedCartId": gid("SavedCart", MISSING), "schedule": "FREQ=DAILY", "name": "x"},
+            "NOT_FOUND", "savedCartId"),
+    ],
+    "updateRecurringOrder": [
+        bad("customer", lambda s: _recurring_update(s, schedule="FREQ=MINUTELY"), "INVALID_INPUT", "schedule"),
+        bad("customer", {"id": gid("RecurringOrder", MISSING), "name": "x"}, "NOT_FOUND", "id"),
+    ],
+    "pauseRecurringOrder": [bad("customer", {"id": gid("RecurringOrder", MISSING)}, "NOT_FOUND", "id")],
+    "resumeRecurringOrder": [bad("customer", lambda s: _recurring_update(s), "INVALID_STATE", "id")],
+    "cancelRecurringOrder": [bad("customer", {"id": gid("RecurringOrder", MISSING)}, "NOT_FOUND", "id")],
     # --- spend control
     "saveCostCentre": [
         bad(
@@ -845,6 +863,15 @@ async def _approved_return_input(s: Shop) -> dict:
 
 async def _saved_input(s: Shop, **changes) -> dict:
     return {"id": await s.saved_cart()} | changes
+
+
+async def _recurring_input(s: Shop, **changes) -> dict:
+    return {"savedCartId": await s.saved_cart(), "schedule": "FREQ=WEEKLY;BYDAY=MO", "name": "Mondays"} | changes
+
+
+async def _recurring_update(s: Shop, **changes) -> dict:
+    created = await s.call("createRecurringOrder", await _recurring_input(s), "customer")
+    return {"id": created["recurringOrder"]["id"]} | changes
 
 
 # --- the tests --------------------------------------------------------------------------------------------
