@@ -3,6 +3,8 @@ at the purchase's net amount, refunds before invoicing netted and after it credi
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from datetime import date
 
 from invoicing.card_lines import net_of
@@ -10,6 +12,7 @@ from invoicing.pdf import build_invoice_pdf
 from invoicing.peppol import validate_ehf
 from invoicing.run import run_invoicing
 from models import Company, Order
+from models.db import Database
 from tests.invoicing.card_rows import (
     at,
     card_for,
@@ -181,3 +184,45 @@ async def test_another_company_s_card_purchases_stay_off_this_company_s_invoice(
     by_company = {invoice.company_id: invoice.id for invoice in await documents(services)}
     assert await purchase_invoice(services, mine) == by_company[shop.company_id]
     assert await purchase_invoice(services, theirs) == by_company[other.company_id]
+
+
+async def test_two_runs_at_once_invoice_every_card_purchase_once(api, services, backend):
+    """Two runs of one date at once (two tasks; on PostgreSQL two engines, as two workers): each purchase on one
+    invoice, numbers without a gap."""
+    shops = [await invoice_shop(api)]
+    shops += [await invoice_shop(api, op=shops[0].op) for _ in range(2)]
+    purchases = []
+    for shop in shops:
+        card = await card_for(services, shop.company_id, shop.buyer.membership_id)
+        purchases += [await card_purchase(services, card, 12_50, at(date(2026, 12, day))) for day in (1, 2)]
+    other_db = Database.connect(services.settings.database_url) if backend == "postgresql" else None
+    other_worker = dataclasses.replace(services, db=other_db) if other_db else services
+    try:
+        one, two = await asyncio.gather(run_invoicing(services, DAY, validate=lambda xml: []),
+                                        run_invoicing(other_worker, DAY, validate=lambda xml: []))
+    finally:
+        if other_db:
+            await other_db.dispose()
+    assert sorted(one.invoices + two.invoices) == [1, 2, 3]
+    issued = await documents(services)
+    assert [invoice.number for invoice in issued] == [1, 2, 3]
+    assert all(invoice.gross_minor == 25_00 for invoice in issued)
+    on = [await purchase_invoice(services, purchase) for purchase in purchases]
+    assert sorted(on) == sorted(invoice.id for invoice in issued for _ in (1, 2))
+
+
+async def test_a_swedish_company_s_card_invoice_and_credit_note_are_valid(api, services):
+    shop = await invoice_shop(api, country="SE")
+    card = await card_for(services, shop.company_id, shop.buyer.membership_id)
+    food = await card_purchase(services, card, 99_99, at(date(2026, 12, 4)), vat_rate=12)
+    books = await card_purchase(services, card, 33_33, at(date(2026, 12, 4)), vat_rate=6)
+    await run_invoicing(services, DAY)
+    await card_refund(services, food, 99_99, at(date(2026, 12, 20)))
+    await card_refund(services, books, 3_33, at(date(2026, 12, 20)))
+    await run_invoicing(services, NEXT)
+
+    invoice, note = await documents(services)
+    assert [line.net_minor for line in await lines_of(services, invoice.id)] == [net_of(99_99, 12), net_of(33_33, 6)]
+    assert [line.net_minor for line in await lines_of(services, note.id)] == [
+        net_of(99_99, 12), net_of(33_33, 6) - net_of(30_00, 6)]
+    assert (invoice.kid, validate_ehf(invoice.ehf_xml), validate_ehf(note.ehf_xml)) == (None, [], [])
