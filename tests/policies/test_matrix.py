@@ -49,13 +49,6 @@ from schema.relay import parse_global_id, to_global_id
 from tests.change_helpers import all_settled
 from tests.factories import PASSWORD, error_code
 from tests.policies.roles import EXPECTED_ROLE_PERMISSIONS
-from tests.recurring_helpers import (
-    recurring_gid,
-    saved_gid,
-    verify_created,
-    verify_recurring_orders,
-    verify_recurring_status,
-)
 from tests.policies.world import (
     CLIENT_CALLERS,
     FEATURES,
@@ -66,6 +59,13 @@ from tests.policies.world import (
     changes,
     snapshot,
     world_for,
+)
+from tests.recurring_helpers import (
+    recurring_gid,
+    saved_gid,
+    verify_created,
+    verify_recurring_orders,
+    verify_recurring_status,
 )
 from tests.schema.card_purchase_helpers import PIN as CARD_PIN
 
