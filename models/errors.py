@@ -47,6 +47,7 @@ class ErrorCode(StrEnum):
     NO_APPROVER = "NO_APPROVER"
     URL_NOT_ALLOWED = "URL_NOT_ALLOWED"
     CHANGES_EXPIRED = "CHANGES_EXPIRED"
+    CARD_LIMIT_REACHED = "CARD_LIMIT_REACHED"
 
 
 class DomainError(Exception):

@@ -21,6 +21,9 @@ class Permission(StrEnum):
     ORDER_APPROVE = "order:approve"
     BUDGET_MANAGE = "budget:manage"
     BUDGET_READ = "budget:read"
+    CARD_MANAGE = "card:manage"
+    CARD_READ = "card:read"
+    CARD_UNBLOCK = "card:unblock"
     ORDER_MANAGE = "order:manage"
     LOCATION_READ = "location:read"
     LOCATION_MANAGE = "location:manage"
@@ -65,6 +68,10 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.ORDER_APPROVE: "Approve or reject orders",
     Permission.BUDGET_MANAGE: "Create and change budgets and purchase limits",
     Permission.BUDGET_READ: "See all budgets",
+    Permission.CARD_MANAGE: "Order, block and cancel the account's company cards, and lift their holders' and "
+                            "administrators' blocks",
+    Permission.CARD_READ: "See all the account's company cards (others see their own)",
+    Permission.CARD_UNBLOCK: "Platform operators: lift any block of a company card, a wrong-PIN block included",
     Permission.ORDER_MANAGE: "Cancel other users' orders before approval",
     Permission.LOCATION_READ: "See delivery locations and end customers",
     Permission.LOCATION_MANAGE: "Create and change delivery locations, slots and end customers",

@@ -16,6 +16,7 @@ from schema.relay import Connection, Node, connection, from_cursor, to_global_id
 # the buyer's (PurchaseLimit is not an object of its own, its `userId` names the User), a company's credit
 # is the company's (CompanyCredit.companyId); every other kind is its own type.
 ENTITY_TYPES = {
+    "card": "Card",
     "approval_rule": "ApprovalRule", "budget": "Budget", "company": "Company", "cost_centre": "CostCentre",
     "credit": "Company", "invoice_application": "InvoiceApplication", "order": "Order", "purchase_limit": "User",
     "user": "User", "webhook_endpoint": "WebhookEndpoint", "api_client": "ApiClient",

@@ -97,6 +97,9 @@ class ErrorCode(Enum):
     CHANGES_EXPIRED = strawberry.enum_value("CHANGES_EXPIRED", description=(
         "The change-feed cursor is older than the changes kept (at least 90 days): resynchronise with the "
         "export (GET /export/orders.ndjson) and continue the feed from the cursor it gives."))
+    CARD_LIMIT_REACHED = strawberry.enum_value("CARD_LIMIT_REACHED", description=(
+        "The account already has as many live (active or blocked) cards as it may (MAX_LIVE_CARDS, 10 by "
+        "default): cancel one to order another."))
 
 
 assert {code.name for code in ErrorCode} >= {code.value for code in DomainCode}
