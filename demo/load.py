@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from demo.catalogue import demo_products
 from demo.invoices import load_demo_invoices
+from demo.pre_approvals import load_pre_approvals
 from demo.recurring import load_recurring_purchase
 from demo.spend import load_spend_controls
 from models import (
@@ -95,6 +96,7 @@ async def load_demo_data(services: Services) -> tuple[bool, list[DemoSignIn]]:
     await load_demo_invoices(services, company.id, members, operator_actor)
     async with services.db.transaction() as session:
         await _orders(services, session, members, operator_actor, customers)
+    await load_pre_approvals(services, members)
     await load_recurring_purchase(services, members)
     return True, sign_ins()
 

@@ -18,7 +18,7 @@ from models.money import format_amount
 from models.order_state import OrderEventKind, OrderStatus, Transition
 from policies.permissions import Permission
 from policies.scopes import company_rows, company_scope, eligible_step
-from resolvers import delegation
+from resolvers import delegation, pre_approval
 from resolvers.approval_mail import approval_request
 from resolvers.audit import audit
 from resolvers.context import UseCaseContext
@@ -133,6 +133,7 @@ async def decide(ctx: UseCaseContext, *, order_id: int, approve: bool, comment: 
         await transition(ctx, order, Transition.REJECT, comment=timeline)
         await release_spend(ctx, order)
         await _notify_buyer(ctx, order, "rejected", comment)
+    await pre_approval.follow_order(ctx, order)
     await ctx.session.flush()
     return await reread_order(ctx.session, order)
 

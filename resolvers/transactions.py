@@ -39,6 +39,7 @@ from models.card import CardPurchaseStatus
 from models.errors import DomainError, ErrorCode
 from models.invoice import InvoiceKind
 from models.order_state import OrderStatus
+from models.pre_approval import OrderKind
 from policies.errors import Forbidden
 from policies.permissions import Permission
 from policies.scopes import company_rows
@@ -205,7 +206,8 @@ _CARD_REFUND_TIME = _Time(CardRefund.created_at, False)
 
 def _orders(view: _View) -> Select:
     query = company_rows(Order, view.company, Order.id, Order.submitted_at, Order.gross_minor, Order.currency,
-                         Order.number, Order.reference).where(Order.status.in_(COMMITTED))
+                         Order.number, Order.reference).where(Order.status.in_(COMMITTED),
+                                                              Order.kind == OrderKind.PURCHASE.value)
     return query.where(Order.buyer_id == view.buyer_id) if view.buyer_id is not None else query
 
 

@@ -12,7 +12,6 @@ from schema.approval_queue import ApprovalQueueQuery
 from schema.audit import AuditQuery
 from schema.auth import AuthMutation
 from schema.budget import BudgetMutation, BudgetQuery
-from schema.card import CardMutation, CardQuery
 from schema.card_purchase import CardPurchase, CardPurchaseMutation, CardPurchaseQuery
 from schema.catalogue import CatalogueMutation, CatalogueQuery, Product
 from schema.company import Company, CompanyMutation, CompanyQuery
@@ -27,6 +26,7 @@ from schema.node import NodeQuery
 from schema.order import OrderMutation, OrderQuery
 from schema.order_changes import OrderChange, OrderChangeQuery
 from schema.order_types import Order
+from schema.pre_approval import PreApprovalMutation, PreApprovalQuery
 from schema.recurring_order import RecurringOrder, RecurringOrderMutation, RecurringOrderQuery
 from schema.saved_cart import SavedCart, SavedCartMutation, SavedCartQuery
 from schema.scalars import SCALAR_OVERRIDES
@@ -39,8 +39,8 @@ from settings import Settings
 
 
 @strawberry.type(description="Everything that can be read.")
-class Query(ViewerQuery, CompanyQuery, UserQuery, GroupQuery, CatalogueQuery, LocationQuery, OrderQuery, CardQuery,
-            SavedCartQuery, CostCentreQuery, BudgetQuery, CreditQuery, ApprovalQuery,
+class Query(ViewerQuery, CompanyQuery, UserQuery, GroupQuery, CatalogueQuery, LocationQuery, OrderQuery,
+            SavedCartQuery, CostCentreQuery, BudgetQuery, CreditQuery, ApprovalQuery, PreApprovalQuery,
             ApprovalQueueQuery, AuditQuery, OrderChangeQuery,
             ApiClientQuery, WebhookQuery, DelegationQuery, InvoiceQuery, TransactionQuery, CardPurchaseQuery,
             RecurringOrderQuery,
@@ -50,7 +50,7 @@ class Query(ViewerQuery, CompanyQuery, UserQuery, GroupQuery, CatalogueQuery, Lo
 
 @strawberry.type(description="Everything that can be changed; each mutation is one transaction.")
 class Mutation(AuthMutation, CompanyMutation, UserMutation, GroupMutation, CatalogueMutation, LocationMutation,
-               CardMutation,
+               PreApprovalMutation,
                OrderMutation, SavedCartMutation, CostCentreMutation, BudgetMutation, CreditMutation, ApprovalMutation,
                ApiClientMutation, WebhookMutation, DelegationMutation, InvoiceMutation, AccessBlockMutation,
                CardPurchaseMutation,

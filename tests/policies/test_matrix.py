@@ -38,7 +38,6 @@ from typing import Any
 import graphql
 import pytest
 from sqlalchemy import select, update
-from stdnum import luhn
 
 import models
 from models import AuthSession, Company, Group, LinkPurpose, LinkToken, Membership, Order, OrderLine, User
@@ -621,51 +620,6 @@ async def verify_unblocked(w: World, t: str, r: dict) -> None:
     assert blocked_at is None
 
 
-# company cards
-
-CARD_PAYLOAD = "... on CardPayload { card { id status blockReason pinSet holder { id } } }"
-
-
-def card_gid(w: World, t: str) -> str:
-    """The target's card: own:blocked_card names that card of the own company; self the caller's own card (the
-    target customer's where the caller holds none)."""
-    if t == "self":
-        return to_global_id("Card", w.values.get("caller_card") or w.own.values["card"])
-    return w.gid(t, "Card", t.split(":")[1] if ":" in t else None)
-
-
-async def verify_cards(w: World, t: str, r: dict) -> None:
-    """Administrators and accountants every card of the company (the world's other features may add some), the
-    others their own."""
-    from models.card import Card
-    ids = {edge["node"]["id"] for edge in r["edges"]}
-    query = select(Card.id).where(Card.company_id == w.own.company_id)
-    if w.caller not in ("admin", "accountant"):
-        query = query.where(Card.holder_id == w.caller_member.membership_id)
-    assert ids == {to_global_id("Card", card_id) for (card_id,) in await w.fetch(query)}
-    assert {to_global_id("Card", w.own.values["pin_card"]) in ids} == {w.caller in ("admin", "accountant")}
-
-
-async def verify_card_ordered(w: World, t: str, r: dict) -> None:
-    assert luhn.is_valid(r["cardNumber"]) and len(r["cardNumber"]) == 16
-    assert (r["card"]["holder"]["id"], r["card"]["status"], r["card"]["last4"]) == (
-        w.own.target.gid, "ACTIVE", r["cardNumber"][-4:])
-
-
-async def verify_card_pin(w: World, t: str, r: dict) -> None:
-    assert (r["card"]["id"], r["card"]["pinSet"]) == (card_gid(w, t), True)
-
-
-def verify_card_status(status: str):
-    async def verify(w: World, t: str, r: dict) -> None:
-        assert (r["card"]["id"], r["card"]["status"]) == (card_gid(w, t), status)
-    return verify
-
-
-async def verify_all_cards_blocked(w: World, t: str, r: dict) -> None:
-    assert r["blockedCount"] == 1  # the target's active card; the other two were blocked already
-
-
 def move_variables(w: World, t: str) -> dict:
     if t.endswith(":group"):
         return {"input": {"userIds": [w.own.target.gid], "groupId": w.gid(t, "Group")}}
@@ -832,6 +786,33 @@ async def verify_saved_cart_added(w: World, t: str, r: dict) -> None:
     await verify_cart_changed(w, t, r)
     products = {line["productId"] for line in r["order"]["lines"]}
     assert to_global_id("Product", w.catalogue.paper if t == "own:shared" else w.catalogue.active) in products
+
+
+def pre_approval_gid(w: World, t: str) -> str:
+    """own: the caller's own pre-approval; own:target / other:target: a company's target customer's."""
+    side = w.side(t)
+    if side is None:
+        return to_global_id("PreApproval", MISSING_PK)
+    if t == "own":
+        return to_global_id("PreApproval", w.values.get("pre_approval", MISSING_PK + 1))
+    return to_global_id("PreApproval", side.values["pre_approval"])
+
+
+async def verify_pre_approvals(w: World, t: str, r: dict) -> None:
+    ids = {edge["node"]["id"] for edge in r["edges"]}
+    target = to_global_id("PreApproval", w.own.values["pre_approval"])
+    mine = {to_global_id("PreApproval", w.values["pre_approval"])} if "pre_approval" in w.values else set()
+    # order:read_all (administrators, managers, accountants, ORDERS_READ clients) sees the company's; a buyer their own.
+    assert ids == (mine | {target} if w.caller in ("admin", "manager", "accountant", "client_orders", "client_all")
+                   else mine)
+
+
+async def verify_pre_approval_requested(w: World, t: str, r: dict) -> None:
+    assert (r["preApproval"]["status"], r["preApproval"]["amount"]["amount"]) == ("APPROVED", "100.00")
+
+
+async def verify_pre_approval_cancelled(w: World, t: str, r: dict) -> None:
+    assert (r["preApproval"]["id"], r["preApproval"]["status"]) == (pre_approval_gid(w, t), "CANCELLED")
 
 
 # mutations: spend control
@@ -1150,20 +1131,21 @@ ENTRIES: dict[str, Spec] = {
             "own:RecurringOrder": row(U, A, A, N, F, F, clients=F),
             "other:RecurringOrder": row(U, N, N, N, F, F, clients=F),
             "missing:RecurringOrder": row(U, N, N, N, F, F, clients=F),
-            # card:read (administrators, accountants), else the holder's own
-            "own:Card": row(U, A, N, N, N, F, clients=F, accountant=A),
-            "other:Card": row(U, N, N, N, N, F, clients=F, accountant=N),
-            "missing:Card": row(U, N, N, N, N, F, clients=F, accountant=N),
+            # the buyer's own (order:create), any of the company's with order:read_all (and ORDERS_READ clients)
+            "own:PreApproval": row(U, A, A, N, F, F, clients(A, F, F, F, A), accountant=A),
+            "other:PreApproval": row(U, N, N, N, F, F, clients(N, F, F, F, N), accountant=N),
+            "missing:PreApproval": row(U, N, N, N, F, F, clients(N, F, F, F, N), accountant=N),
             "garbage": where_allowed(SIGNED_IN, N) | each_client(N),
         },
-        verify_node, needs=("location", "orders", "cost_centre", "saved_carts", "budget", "invoice_application",
-                            "api_client", "webhooks", "delegations", "invoices", "cards", "card_purchases",
+        verify_node, needs=("pre_approvals", "location", "orders", "cost_centre", "saved_carts", "budget",
+                            "invoice_application",
+                            "api_client", "webhooks", "delegations", "invoices", "card_purchases",
                             "recurring_orders"),
-        same_answer=tuple((f"other:{t}", f"missing:{t}") for t in (
+        same_answer=(("other:PreApproval", "missing:PreApproval"), *((f"other:{t}", f"missing:{t}") for t in (
             "Company", "User", "Group", "Order", "DeliveryLocation", "EndCustomer", "DeliverySlot", "OrderLine",
             "SavedCart", "CostCentre", "Budget", "ApprovalRule", "AuditEntry", "InvoiceApplication", "Person",
             "OrderChange", "ApiClient", "WebhookEndpoint", "WebhookDelivery", "ApprovalDelegation", "Invoice",
-            "CardPurchase", "RecurringOrder")),
+            "CardPurchase", "RecurringOrder"))),
         same_answer_except=("operator",),
     ),
     # ------------------------------------------------------------------ queries: ordering
@@ -1218,6 +1200,11 @@ ENTRIES: dict[str, Spec] = {
     "recurringOrders": Spec(
         "query", "{ recurringOrders(first: 100) { edges { node { id } } } }", no_variables, {"own": BUYERS},
         verify_recurring_orders, needs=("recurring_orders",),
+    ),
+    "preApprovals": Spec(
+        "query", "{ preApprovals(first: 100) { edges { node { id } } } }", no_variables,
+        {"own": row(U, A, A, A, F, F, clients(A, F, F, F, A), accountant=A)}, verify_pre_approvals,
+        needs=("pre_approvals",),
     ),
     # ------------------------------------------------------------------ queries: spend control
     "costCentres": Spec(
@@ -1531,6 +1518,21 @@ ENTRIES: dict[str, Spec] = {
         ("resumeRecurringOrder", "RecurringOrderIdInput", {}, "own:paused", "_paused", RecurringStatus.ACTIVE),
         ("cancelRecurringOrder", "RecurringOrderIdInput", {}, "own", "", RecurringStatus.CANCELLED),
     )},
+    "requestPreApproval": Spec(
+        "mutation", mutation("requestPreApproval", "RequestPreApprovalInput",
+                             "... on PreApprovalPayload { preApproval { id status amount { amount } } }"),
+        input_of(amount="100.00", purpose="Matrix", validUntil=lambda w, t: (utcnow() + timedelta(days=5)).isoformat()),
+        {"own": BUYERS}, verify_pre_approval_requested,
+    ),
+    "cancelPreApproval": Spec(
+        "mutation", mutation("cancelPreApproval", "CancelPreApprovalInput",
+                             "... on PreApprovalPayload { preApproval { id status } }"),
+        input_of(id=pre_approval_gid, reason="Matrix"),
+        {"own": BUYERS, "own:target": NOT_FOUND_FOR_BUYERS, "other:target": NOT_FOUND_FOR_BUYERS,
+         "missing": NOT_FOUND_FOR_BUYERS},
+        verify_pre_approval_cancelled, needs=("pre_approvals",),
+        same_answer=(("other:target", "missing"), ("own:target", "missing")),
+    ),
     "deleteSavedCart": Spec(
         "mutation", mutation("deleteSavedCart", "SavedCartIdInput", "... on DeleteSavedCartPayload { deletedId }"),
         lambda w, t: {"input": {"id": saved_cart_gid(w, t)}},
@@ -1705,56 +1707,6 @@ ENTRIES: dict[str, Spec] = {
         input_of(id=lambda w, t: w.gid(t, "ApprovalRule")),
         {"own": ADMIN_ONLY, "other": NOT_FOUND_FOR_ADMINS, "missing": NOT_FOUND_FOR_ADMINS},
         verify_rule_deleted, needs=("orders",), same_answer=(("other", "missing"),),
-    ),
-    # ------------------------------------------------------------------ company cards
-    "cards": Spec(
-        "query", "{ cards(first: 100) { edges { node { id } } } }", no_variables,
-        {"own": row(U, A, A, A, A, F, clients=F, accountant=A)}, verify_cards, needs=("cards",),
-    ),
-    "orderCard": Spec(
-        "mutation", mutation("orderCard", "OrderCardInput",
-                             "... on OrderCardPayload { cardNumber card { id status last4 holder { id } } }"),
-        input_of(holderId=lambda w, t: w.gid(t, "User"), monthlyLimit="2500.00"),
-        {"own": ADMIN_ONLY, "other": NOT_FOUND_FOR_ADMINS, "missing": NOT_FOUND_FOR_ADMINS},
-        verify_card_ordered, same_answer=(("other", "missing"),),
-    ),
-    "setCardPin": Spec(
-        "mutation", mutation("setCardPin", "SetCardPinInput", CARD_PAYLOAD),
-        input_of(cardId=card_gid, pin="4821"),
-        {"own": row(U, NF, NF, NF, NF, NF, clients=F), "other": row(U, NF, NF, NF, NF, NF, clients=F),
-         "missing": row(U, NF, NF, NF, NF, NF, clients=F),
-         # the holder only: administrators, managers and customers hold a card of their own here
-         "self": row(U, A, A, A, NF, NF, clients=F)},
-        verify_card_pin, needs=("cards", "caller_card"), same_answer=(("other", "missing"),),
-    ),
-    "blockCard": Spec(
-        "mutation", mutation("blockCard", "BlockCardInput", CARD_PAYLOAD),
-        input_of(cardId=card_gid, reason="Lost"),
-        {"own": row(U, A, NF, NF, NF, F, clients=F, accountant=F),
-         "other": row(U, NF, NF, NF, NF, F, clients=F, accountant=NF),
-         "missing": row(U, NF, NF, NF, NF, F, clients=F, accountant=NF)},
-        verify_card_status("BLOCKED"), needs=("cards",), same_answer=(("other", "missing"),),
-    ),
-    "blockAllCards": Spec(
-        "mutation", mutation("blockAllCards", "BlockAllCardsInput", "... on BlockAllCardsPayload { blockedCount }"),
-        lambda w, t: {"input": {"reason": "Stolen"}}, {"own": ADMIN_ONLY}, verify_all_cards_blocked, needs=("cards",),
-    ),
-    "unblockCard": Spec(
-        "mutation", mutation("unblockCard", "CardIdInput", CARD_PAYLOAD),
-        input_of(cardId=card_gid),
-        {"own:blocked_card": row(U, A, NF, NF, NF, A, clients=F, accountant=F),
-         # only a platform operator lifts a PIN block, of any company's card
-         "own:pin_card": row(U, F, NF, NF, NF, A, clients=F, accountant=F),
-         "other:blocked_card": row(U, NF, NF, NF, NF, A, clients=F, accountant=NF),
-         "missing": row(U, NF, NF, NF, NF, NF, clients=F, accountant=NF)},
-        verify_card_status("ACTIVE"), needs=("cards",), same_answer=(("other:blocked_card", "missing"),),
-        same_answer_except=("operator",),
-    ),
-    "cancelCard": Spec(
-        "mutation", mutation("cancelCard", "CardIdInput", CARD_PAYLOAD),
-        input_of(cardId=card_gid),
-        {"own": ADMIN_ONLY, "other": NOT_FOUND_FOR_ADMINS, "missing": NOT_FOUND_FOR_ADMINS},
-        verify_card_status("CANCELLED"), needs=("cards",), same_answer=(("other", "missing"),),
     ),
     # ------------------------------------------------------------------ API clients
     "createApiClient": Spec(

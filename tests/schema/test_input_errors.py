@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from graphql import (
 from sqlalchemy import select
 
 from models import OutboxMessage, Role
+from models.base import utcnow
 from schema import build_schema
 from tests.factories import VALID_NO_ORG_NUMBERS, Api, Member, Tenant
 from tests.ordering_helpers import (
@@ -617,6 +619,22 @@ BAD_INPUTS: dict[str, list[Bad]] = {
         bad("customer", _unsellable_cart, "PRODUCT_UNAVAILABLE"),
     ],
     "cancelOrder": [bad("customer", {"id": gid("Order", MISSING), "reason": ""}, "NOT_FOUND", "id")],
+    "requestPreApproval": [
+        bad("customer", {"amount": "0", "purpose": "Event", "validUntil": "2999-01-01T00:00:00Z"}, "INVALID_INPUT",
+            "amount"),
+        bad("customer", {"amount": "1.234", "purpose": "Event", "validUntil": "2999-01-01T00:00:00Z"},
+            "INVALID_INPUT", "amount"),
+        bad("customer", {"amount": "100", "purpose": " ", "validUntil": "2999-01-01T00:00:00Z"}, "INVALID_INPUT",
+            "purpose"),
+        bad("customer", {"amount": "100", "purpose": "Event", "validUntil": "2020-01-01T00:00:00Z"}, "INVALID_INPUT",
+            "validUntil"),
+        # More than a year ahead.
+        bad("customer", {"amount": "100", "purpose": "Event", "validUntil": "2999-01-01T00:00:00Z"}, "INVALID_INPUT",
+            "validUntil"),
+        bad("customer", lambda s: _async({"amount": "100", "purpose": "Event", "validUntil": _in_a_month(),
+                                          "costCentreId": gid("CostCentre", MISSING)}), "NOT_FOUND", "costCentreId"),
+    ],
+    "cancelPreApproval": [bad("customer", {"id": gid("PreApproval", MISSING), "reason": ""}, "NOT_FOUND", "id")],
     "fulfilOrder": [bad("operator", lambda s: _pending_input(s, comment=""), "INVALID_TRANSITION", "id")],
     "recordReturn": [
         bad(
@@ -796,38 +814,7 @@ BAD_INPUTS: dict[str, list[Bad]] = {
         bad("admin", {"id": gid("ApprovalDelegation", MISSING)}, "NOT_FOUND", "id"),
         bad("admin", lambda s: _ended_delegation(s), "INVALID_STATE", "id"),
     ],
-    # --- company cards
-    "orderCard": [
-        bad("admin", {"holderId": gid("User", MISSING), "monthlyLimit": "100"}, "NOT_FOUND", "holderId"),
-        bad("admin", lambda s: _async({"holderId": s.member(Role.CUSTOMER).gid, "monthlyLimit": "0"}),
-            "INVALID_INPUT", "monthlyLimit"),
-        bad("admin", lambda s: _async({"holderId": s.member(Role.CUSTOMER).gid, "monthlyLimit": "ten"}),
-            "INVALID_INPUT", "monthlyLimit"),
-        bad("admin", lambda s: _async({"holderId": s.member(Role.ORDER_APPROVER).gid, "monthlyLimit": "100"}),
-            "ROLE_NOT_ALLOWED", "holderId"),
-    ],
-    "setCardPin": [
-        bad("customer", {"cardId": gid("Card", MISSING), "pin": "4821"}, "NOT_FOUND", "cardId"),
-        bad("customer", lambda s: _card_input(s, pin="1234"), "INVALID_INPUT", "pin"),
-        bad("customer", lambda s: _card_input(s, pin="48210"), "INVALID_INPUT", "pin"),
-    ],
-    "blockCard": [
-        bad("admin", {"cardId": gid("Card", MISSING)}, "NOT_FOUND", "cardId"),
-        bad("admin", lambda s: _card_input(s, reason="x" * 501), "INVALID_INPUT", "reason"),
-    ],
-    "blockAllCards": [bad("admin", {"reason": "x" * 501}, "INVALID_INPUT", "reason")],
-    "unblockCard": [
-        bad("admin", {"cardId": gid("Card", MISSING)}, "NOT_FOUND", "cardId"),
-        bad("admin", lambda s: _card_input(s), "INVALID_STATE", "cardId"),
-    ],
-    "cancelCard": [bad("admin", {"cardId": gid("Card", MISSING)}, "NOT_FOUND", "cardId")],
 }
-
-
-async def _card_input(s: Shop, **changes) -> dict:
-    """An active card of the shop's customer, ordered by its administrator."""
-    ordered = await s.call("orderCard", {"holderId": s.member(Role.CUSTOMER).gid, "monthlyLimit": "1000"})
-    return {"cardId": ordered["card"]["id"]} | changes
 
 
 async def _ended_delegation(s: Shop) -> dict:
@@ -850,6 +837,10 @@ async def _client_input(s: Shop, *, revoked: bool = False, **changes) -> dict:
     if revoked:
         assert (await s.call("revokeApiClient", {"id": client_id}))["__typename"] == "ApiClientPayload"
     return {"id": client_id} | changes
+
+
+def _in_a_month() -> str:
+    return (utcnow() + timedelta(days=30)).isoformat()
 
 
 async def _async(value: dict) -> dict:
