@@ -12,6 +12,7 @@ from schema.approval_queue import ApprovalQueueQuery
 from schema.audit import AuditQuery
 from schema.auth import AuthMutation
 from schema.budget import BudgetMutation, BudgetQuery
+from schema.card import CardMutation, CardQuery
 from schema.card_purchase import CardPurchase, CardPurchaseMutation, CardPurchaseQuery
 from schema.catalogue import CatalogueMutation, CatalogueQuery, Product
 from schema.company import Company, CompanyMutation, CompanyQuery
@@ -39,7 +40,7 @@ from settings import Settings
 
 
 @strawberry.type(description="Everything that can be read.")
-class Query(ViewerQuery, CompanyQuery, UserQuery, GroupQuery, CatalogueQuery, LocationQuery, OrderQuery,
+class Query(ViewerQuery, CompanyQuery, UserQuery, GroupQuery, CatalogueQuery, LocationQuery, OrderQuery, CardQuery,
             SavedCartQuery, CostCentreQuery, BudgetQuery, CreditQuery, ApprovalQuery, PreApprovalQuery,
             ApprovalQueueQuery, AuditQuery, OrderChangeQuery,
             ApiClientQuery, WebhookQuery, DelegationQuery, InvoiceQuery, TransactionQuery, CardPurchaseQuery,
@@ -51,6 +52,7 @@ class Query(ViewerQuery, CompanyQuery, UserQuery, GroupQuery, CatalogueQuery, Lo
 @strawberry.type(description="Everything that can be changed; each mutation is one transaction.")
 class Mutation(AuthMutation, CompanyMutation, UserMutation, GroupMutation, CatalogueMutation, LocationMutation,
                PreApprovalMutation,
+               CardMutation,
                OrderMutation, SavedCartMutation, CostCentreMutation, BudgetMutation, CreditMutation, ApprovalMutation,
                ApiClientMutation, WebhookMutation, DelegationMutation, InvoiceMutation, AccessBlockMutation,
                CardPurchaseMutation,

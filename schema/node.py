@@ -24,6 +24,7 @@ from schema.api_client import fetch_api_client
 from schema.approval import ApprovalRule
 from schema.audit import AuditEntry
 from schema.budget import budget_from_status
+from schema.card import fetch_card
 from schema.card_purchase import fetch_card_purchase
 from schema.catalogue import Product
 from schema.company import Company
@@ -126,6 +127,7 @@ async def _person(ctx, pk: int):
 
 # Every type that implements Node has an entry (a test generated from the schema checks it).
 NODE_FETCHERS = {
+    "Card": fetch_card,
     "Company": _company, "Group": _group, "User": _user, "Product": _product, "Order": _order,
     "DeliveryLocation": _location, "EndCustomer": _end_customer, "DeliverySlot": _slot, "OrderLine": _order_line,
     "SavedCart": _saved_cart, "CostCentre": _cost_centre, "Budget": _budget, "ApprovalRule": _approval_rule,

@@ -38,6 +38,7 @@ from typing import Any
 import graphql
 import pytest
 from sqlalchemy import select, update
+from stdnum import luhn
 
 import models
 from models import AuthSession, Company, Group, LinkPurpose, LinkToken, Membership, Order, OrderLine, User
@@ -620,6 +621,51 @@ async def verify_unblocked(w: World, t: str, r: dict) -> None:
     assert blocked_at is None
 
 
+# company cards
+
+CARD_PAYLOAD = "... on CardPayload { card { id status blockReason pinSet holder { id } } }"
+
+
+def card_gid(w: World, t: str) -> str:
+    """The target's card: own:blocked_card names that card of the own company; self the caller's own card (the
+    target customer's where the caller holds none)."""
+    if t == "self":
+        return to_global_id("Card", w.values.get("caller_card") or w.own.values["card"])
+    return w.gid(t, "Card", t.split(":")[1] if ":" in t else None)
+
+
+async def verify_cards(w: World, t: str, r: dict) -> None:
+    """Administrators and accountants every card of the company (the world's other features may add some), the
+    others their own."""
+    from models.card import Card
+    ids = {edge["node"]["id"] for edge in r["edges"]}
+    query = select(Card.id).where(Card.company_id == w.own.company_id)
+    if w.caller not in ("admin", "accountant"):
+        query = query.where(Card.holder_id == w.caller_member.membership_id)
+    assert ids == {to_global_id("Card", card_id) for (card_id,) in await w.fetch(query)}
+    assert {to_global_id("Card", w.own.values["pin_card"]) in ids} == {w.caller in ("admin", "accountant")}
+
+
+async def verify_card_ordered(w: World, t: str, r: dict) -> None:
+    assert luhn.is_valid(r["cardNumber"]) and len(r["cardNumber"]) == 16
+    assert (r["card"]["holder"]["id"], r["card"]["status"], r["card"]["last4"]) == (
+        w.own.target.gid, "ACTIVE", r["cardNumber"][-4:])
+
+
+async def verify_card_pin(w: World, t: str, r: dict) -> None:
+    assert (r["card"]["id"], r["card"]["pinSet"]) == (card_gid(w, t), True)
+
+
+def verify_card_status(status: str):
+    async def verify(w: World, t: str, r: dict) -> None:
+        assert (r["card"]["id"], r["card"]["status"]) == (card_gid(w, t), status)
+    return verify
+
+
+async def verify_all_cards_blocked(w: World, t: str, r: dict) -> None:
+    assert r["blockedCount"] == 1  # the target's active card; the other two were blocked already
+
+
 def move_variables(w: World, t: str) -> dict:
     if t.endswith(":group"):
         return {"input": {"userIds": [w.own.target.gid], "groupId": w.gid(t, "Group")}}
@@ -1131,6 +1177,10 @@ ENTRIES: dict[str, Spec] = {
             "own:RecurringOrder": row(U, A, A, N, F, F, clients=F),
             "other:RecurringOrder": row(U, N, N, N, F, F, clients=F),
             "missing:RecurringOrder": row(U, N, N, N, F, F, clients=F),
+            # card:read (administrators, accountants), else the holder's own
+            "own:Card": row(U, A, N, N, N, F, clients=F, accountant=A),
+            "other:Card": row(U, N, N, N, N, F, clients=F, accountant=N),
+            "missing:Card": row(U, N, N, N, N, F, clients=F, accountant=N),
             # the buyer's own (order:create), any of the company's with order:read_all (and ORDERS_READ clients)
             "own:PreApproval": row(U, A, A, N, F, F, clients(A, F, F, F, A), accountant=A),
             "other:PreApproval": row(U, N, N, N, F, F, clients(N, F, F, F, N), accountant=N),
@@ -1139,7 +1189,7 @@ ENTRIES: dict[str, Spec] = {
         },
         verify_node, needs=("pre_approvals", "location", "orders", "cost_centre", "saved_carts", "budget",
                             "invoice_application",
-                            "api_client", "webhooks", "delegations", "invoices", "card_purchases",
+                            "api_client", "webhooks", "delegations", "invoices", "cards", "card_purchases",
                             "recurring_orders"),
         same_answer=(("other:PreApproval", "missing:PreApproval"), *((f"other:{t}", f"missing:{t}") for t in (
             "Company", "User", "Group", "Order", "DeliveryLocation", "EndCustomer", "DeliverySlot", "OrderLine",
@@ -1707,6 +1757,56 @@ ENTRIES: dict[str, Spec] = {
         input_of(id=lambda w, t: w.gid(t, "ApprovalRule")),
         {"own": ADMIN_ONLY, "other": NOT_FOUND_FOR_ADMINS, "missing": NOT_FOUND_FOR_ADMINS},
         verify_rule_deleted, needs=("orders",), same_answer=(("other", "missing"),),
+    ),
+    # ------------------------------------------------------------------ company cards
+    "cards": Spec(
+        "query", "{ cards(first: 100) { edges { node { id } } } }", no_variables,
+        {"own": row(U, A, A, A, A, F, clients=F, accountant=A)}, verify_cards, needs=("cards",),
+    ),
+    "orderCard": Spec(
+        "mutation", mutation("orderCard", "OrderCardInput",
+                             "... on OrderCardPayload { cardNumber card { id status last4 holder { id } } }"),
+        input_of(holderId=lambda w, t: w.gid(t, "User"), monthlyLimit="2500.00"),
+        {"own": ADMIN_ONLY, "other": NOT_FOUND_FOR_ADMINS, "missing": NOT_FOUND_FOR_ADMINS},
+        verify_card_ordered, same_answer=(("other", "missing"),),
+    ),
+    "setCardPin": Spec(
+        "mutation", mutation("setCardPin", "SetCardPinInput", CARD_PAYLOAD),
+        input_of(cardId=card_gid, pin="4821"),
+        {"own": row(U, NF, NF, NF, NF, NF, clients=F), "other": row(U, NF, NF, NF, NF, NF, clients=F),
+         "missing": row(U, NF, NF, NF, NF, NF, clients=F),
+         # the holder only: administrators, managers and customers hold a card of their own here
+         "self": row(U, A, A, A, NF, NF, clients=F)},
+        verify_card_pin, needs=("cards", "caller_card"), same_answer=(("other", "missing"),),
+    ),
+    "blockCard": Spec(
+        "mutation", mutation("blockCard", "BlockCardInput", CARD_PAYLOAD),
+        input_of(cardId=card_gid, reason="Lost"),
+        {"own": row(U, A, NF, NF, NF, F, clients=F, accountant=F),
+         "other": row(U, NF, NF, NF, NF, F, clients=F, accountant=NF),
+         "missing": row(U, NF, NF, NF, NF, F, clients=F, accountant=NF)},
+        verify_card_status("BLOCKED"), needs=("cards",), same_answer=(("other", "missing"),),
+    ),
+    "blockAllCards": Spec(
+        "mutation", mutation("blockAllCards", "BlockAllCardsInput", "... on BlockAllCardsPayload { blockedCount }"),
+        lambda w, t: {"input": {"reason": "Stolen"}}, {"own": ADMIN_ONLY}, verify_all_cards_blocked, needs=("cards",),
+    ),
+    "unblockCard": Spec(
+        "mutation", mutation("unblockCard", "CardIdInput", CARD_PAYLOAD),
+        input_of(cardId=card_gid),
+        {"own:blocked_card": row(U, A, NF, NF, NF, A, clients=F, accountant=F),
+         # only a platform operator lifts a PIN block, of any company's card
+         "own:pin_card": row(U, F, NF, NF, NF, A, clients=F, accountant=F),
+         "other:blocked_card": row(U, NF, NF, NF, NF, A, clients=F, accountant=NF),
+         "missing": row(U, NF, NF, NF, NF, NF, clients=F, accountant=NF)},
+        verify_card_status("ACTIVE"), needs=("cards",), same_answer=(("other:blocked_card", "missing"),),
+        same_answer_except=("operator",),
+    ),
+    "cancelCard": Spec(
+        "mutation", mutation("cancelCard", "CardIdInput", CARD_PAYLOAD),
+        input_of(cardId=card_gid),
+        {"own": ADMIN_ONLY, "other": NOT_FOUND_FOR_ADMINS, "missing": NOT_FOUND_FOR_ADMINS},
+        verify_card_status("CANCELLED"), needs=("cards",), same_answer=(("other", "missing"),),
     ),
     # ------------------------------------------------------------------ API clients
     "createApiClient": Spec(

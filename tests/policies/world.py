@@ -131,6 +131,7 @@ class Side:
             "ApprovalDelegation": lambda: self.values["delegation"],
             "Invoice": lambda: self.values[variant or "invoice"],
             "PreApproval": lambda: self.values["pre_approval"],
+            "Card": lambda: self.values[variant or "card"],
             "CardPurchase": lambda: self.values["card_purchase"],
             "RecurringOrder": lambda: self.values["recurring"],
         }
@@ -493,6 +494,31 @@ async def _invoices(w: World) -> None:
             side.values.update(made)
 
 
+async def _cards(w: World) -> None:
+    """Three cards of each company's target customer, ordered by its administrator: one active, one blocked by the
+    administrator, one blocked after three wrong PINs."""
+    from models.card import Card
+    from resolvers import card as cards
+    for side in (w.own, w.other):
+        for name in ("card", "blocked_card", "pin_card"):
+            ordered = await run_as(w, side.members["admin"], partial(
+                cards.order_card, holder_id=side.target.membership_id, monthly_limit_minor=1_000_00))
+            side.values[name] = ordered.view.card.id
+        await run_as(w, side.members["admin"], partial(cards.block_card, card_id=side.values["blocked_card"]))
+        async with w.services.db.transaction() as session:
+            await session.execute(update(Card).where(Card.id == side.values["pin_card"]).values(
+                status="blocked", block_reason="pin", blocked_at=utcnow(), failed_pin_attempts=3))
+
+
+async def _caller_card(w: World) -> None:
+    """A card of the caller's own, when the caller is a member who may hold one (they place orders)."""
+    from resolvers import card as cards
+    if w.caller in ("admin", "manager", "customer"):
+        ordered = await run_as(w, w.own.members["admin"], partial(
+            cards.order_card, holder_id=w.own.members[w.caller].membership_id, monthly_limit_minor=1_000_00))
+        w.values["caller_card"] = ordered.view.card.id
+
+
 async def _own_product(w: World) -> None:
     """A product of the operator's own (the catalogue is global: changing the shared ones would leak between cases)."""
     fields = catalogue.ProductFields(
@@ -508,7 +534,7 @@ FEATURES: dict[str, Callable[[World], Awaitable[None]]] = {  # built in this ord
     "invitation": setup_invitations, "deactivated": setup_deactivated, "restricted": setup_restricted,
     "blocked": setup_blocked,
     "own_product": _own_product, "api_client": _api_client, "webhooks": _webhooks, "delegations": _delegations,
-    "invoices": _invoices,
+    "invoices": _invoices, "cards": _cards, "caller_card": _caller_card,
     "card_purchases": world_card_purchases,
     "recurring_orders": world_recurring_orders,
     "pre_approvals": world_pre_approvals,

@@ -814,7 +814,38 @@ BAD_INPUTS: dict[str, list[Bad]] = {
         bad("admin", {"id": gid("ApprovalDelegation", MISSING)}, "NOT_FOUND", "id"),
         bad("admin", lambda s: _ended_delegation(s), "INVALID_STATE", "id"),
     ],
+    # --- company cards
+    "orderCard": [
+        bad("admin", {"holderId": gid("User", MISSING), "monthlyLimit": "100"}, "NOT_FOUND", "holderId"),
+        bad("admin", lambda s: _async({"holderId": s.member(Role.CUSTOMER).gid, "monthlyLimit": "0"}),
+            "INVALID_INPUT", "monthlyLimit"),
+        bad("admin", lambda s: _async({"holderId": s.member(Role.CUSTOMER).gid, "monthlyLimit": "ten"}),
+            "INVALID_INPUT", "monthlyLimit"),
+        bad("admin", lambda s: _async({"holderId": s.member(Role.ORDER_APPROVER).gid, "monthlyLimit": "100"}),
+            "ROLE_NOT_ALLOWED", "holderId"),
+    ],
+    "setCardPin": [
+        bad("customer", {"cardId": gid("Card", MISSING), "pin": "4821"}, "NOT_FOUND", "cardId"),
+        bad("customer", lambda s: _card_input(s, pin="1234"), "INVALID_INPUT", "pin"),
+        bad("customer", lambda s: _card_input(s, pin="48210"), "INVALID_INPUT", "pin"),
+    ],
+    "blockCard": [
+        bad("admin", {"cardId": gid("Card", MISSING)}, "NOT_FOUND", "cardId"),
+        bad("admin", lambda s: _card_input(s, reason="x" * 501), "INVALID_INPUT", "reason"),
+    ],
+    "blockAllCards": [bad("admin", {"reason": "x" * 501}, "INVALID_INPUT", "reason")],
+    "unblockCard": [
+        bad("admin", {"cardId": gid("Card", MISSING)}, "NOT_FOUND", "cardId"),
+        bad("admin", lambda s: _card_input(s), "INVALID_STATE", "cardId"),
+    ],
+    "cancelCard": [bad("admin", {"cardId": gid("Card", MISSING)}, "NOT_FOUND", "cardId")],
 }
+
+
+async def _card_input(s: Shop, **changes) -> dict:
+    """An active card of the shop's customer, ordered by its administrator."""
+    ordered = await s.call("orderCard", {"holderId": s.member(Role.CUSTOMER).gid, "monthlyLimit": "1000"})
+    return {"cardId": ordered["card"]["id"]} | changes
 
 
 async def _ended_delegation(s: Shop) -> dict:
