@@ -141,11 +141,6 @@ class Settings(BaseSettings):
     supplier_bic: str = ""
     supplier_email: str = ""
     default_credit_limit: int = 300_000_00  # minor units: 300 000 NOK, the ceiling of the source services
-    # Company cards (README "Company cards"): live (active or blocked) cards an account may have, and the issuer
-    # prefix of new card numbers. 990100 lies in major industry identifier 9 (ISO/IEC 7812-1: national assignment),
-    # where no international card scheme issues numbers, so a card from a test or demo can never be a real card.
-    max_live_cards: int = Field(10, gt=0)
-    card_number_prefix: str = Field("990100", pattern=r"^[0-9]{6,8}$")
 
     @model_validator(mode="after")
     def _default_public_url(self) -> Settings:

@@ -8,11 +8,8 @@ from datetime import time, timedelta
 
 from sqlalchemy import func, select
 
-from demo.cards import load_demo_cards
 from demo.catalogue import demo_products
 from demo.invoices import load_demo_invoices
-from demo.pre_approvals import load_pre_approvals
-from demo.recurring import load_recurring_purchase
 from demo.spend import load_spend_controls
 from models import (
     Company,
@@ -95,11 +92,8 @@ async def load_demo_data(services: Services) -> tuple[bool, list[DemoSignIn]]:
         await load_spend_controls(services, session, company, members, groups)
     # The invoice run commits per company: the invoiced history is loaded between the company and today's orders.
     await load_demo_invoices(services, company.id, members, operator_actor)
-    await load_demo_cards(services, company.id, members, operator_actor)
     async with services.db.transaction() as session:
         await _orders(services, session, members, operator_actor, customers)
-    await load_pre_approvals(services, members)
-    await load_recurring_purchase(services, members)
     return True, sign_ins()
 
 

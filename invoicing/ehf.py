@@ -284,13 +284,11 @@ def _monetary_total(builder: _Builder, root: etree._Element, totals: DocumentTot
 
 
 def _line_note(line: InvoiceLine) -> str:
-    """What an accountant needs to re-invoice the line: the order, its references, buyer and end customer (for a
-    card purchase: the card, its holder and the day of the purchase)."""
+    """What an accountant needs to re-invoice the line: the order, its references, buyer and end customer."""
     parts = [("Order", line.order_number), ("Reference", line.order_reference), ("PO", line.po_number),
              ("Buyer", line.buyer_name), ("End customer", line.end_customer_name)]
     if line.delivered_on is not None:
-        card = line.card_purchase_id is not None or line.card_refund_id is not None
-        parts.append(("Purchased" if card else "Delivered", line.delivered_on.isoformat()))
+        parts.append(("Delivered", line.delivered_on.isoformat()))
     return "; ".join(f"{label}: {_text(value)}" for label, value in parts if _text(value))
 
 

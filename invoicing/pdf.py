@@ -23,7 +23,6 @@ from itertools import groupby
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from invoicing.card_lines import is_card_line
 from models.company import Company, Country, format_org_number
 from models.invoice import Invoice, InvoiceKind, InvoiceLine, document_totals
 from models.money import to_amount
@@ -253,11 +252,6 @@ def _table_header(pdf: InvoicePdf) -> None:
 
 def _order_heading(lines: Sequence[InvoiceLine]) -> str:
     first = lines[0]
-    if is_card_line(first):  # "Card •••• 1234 (holder)  ·  Purchased ..."
-        bought = sorted({line.delivered_on for line in lines if line.delivered_on is not None})
-        when = ("Purchased " + (day(bought[0]) if len(bought) == 1 else f"{day(bought[0])} to {day(bought[-1])}")
-                if bought else "")
-        return "  ·  ".join(part for part in (f"{first.order_reference} ({first.buyer_name})", when) if part)
     parts = [f"Order {first.order_number}" if first.order_number else ""]
     parts += [f"{label}: {value}" for label, value in (
         ("Reference", first.order_reference), ("PO", first.po_number), ("Buyer", first.buyer_name),
@@ -269,9 +263,8 @@ def _order_heading(lines: Sequence[InvoiceLine]) -> str:
     return "  ·  ".join(part for part in parts if part)
 
 
-def _group_key(line: InvoiceLine) -> tuple[str | bool, ...]:
-    return (is_card_line(line), line.order_number, line.order_reference, line.po_number, line.buyer_name,
-            line.end_customer_name)
+def _group_key(line: InvoiceLine) -> tuple[str, ...]:
+    return (line.order_number, line.order_reference, line.po_number, line.buyer_name, line.end_customer_name)
 
 
 def _lines_table(pdf: InvoicePdf, lines: Sequence[InvoiceLine]) -> None:

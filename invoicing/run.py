@@ -3,9 +3,6 @@ invoiced yet, and one credit note per credited invoice for the returns since (RE
 
 - Paid by invoice: orders whose payment method is `invoice` (chosen at checkout, or the company's method for
   orders on behalf of end customers). Card orders were paid at checkout and are never invoiced.
-- Company card purchases (Bedriftskort) go on the company's own invoice, never a cost centre's: the cards are the
-  account's. One line each, net of the gross amount (invoicing/card_lines.py says how it is rounded); refunds of
-  invoiced purchases go on the credit note of the invoice they credit, with the returns.
 - Each company is invoiced in a transaction of its own: its orders are locked and marked with their invoice in
   the transaction that takes the invoice numbers (invoicing/numbers.py), so a second run of the date, or one on
   another worker at the same moment, finds nothing left, and a company whose document the rule sets refuse is
@@ -18,32 +15,21 @@ invoiced yet, and one credit note per credited invoice for the returns since (RE
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import groupby
 from typing import Any
 
 import structlog
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoicing.card_lines import card_line_order, purchase_line, refund_line
 from invoicing.due_dates import due_date
 from invoicing.kid import kid_for
 from invoicing.numbers import next_invoice_number
-from invoicing.selection import (
-    card_purchases_of,
-    card_refunds_to_credit,
-    due_companies,
-    end_of,
-    orders_of,
-    recipients,
-    returns_to_credit,
-)
+from invoicing.selection import due_companies, end_of, orders_of, recipients, returns_to_credit
 from models import (
-    CardPurchase,
-    CardRefund,
     Company,
     CostCentre,
     Invoice,
@@ -198,13 +184,9 @@ async def _finish(services: Services, report: InvoiceRunReport) -> None:
 async def _invoice_company(work: _Company) -> None:
     """Credit notes first (they lower the balance the invoices then carry), then one invoice per recipient."""
     cutoff = end_of(work.run_date)
-    credits: dict[int, tuple[list[Any], list[tuple[Any, int]]]] = defaultdict(lambda: ([], []))
-    for row in await returns_to_credit(work.session, work.company, cutoff):
-        credits[row.invoice_id][0].append(row)
-    for refund in await card_refunds_to_credit(work.session, work.company, cutoff):
-        credits[refund[0].invoice_id][1].append(refund)
-    for invoice_id in sorted(credits):
-        await _credit_note(work, invoice_id, *credits[invoice_id])
+    returns = await returns_to_credit(work.session, work.company, cutoff)
+    for invoice_id, group in groupby(returns, key=lambda row: row.invoice_id):
+        await _credit_note(work, invoice_id, list(group))
     for cost_centre_id in await recipients(work.session, work.company, cutoff):
         await _invoice(work, cost_centre_id, cutoff)
     if work.issued.invoices or work.issued.credit_notes:
@@ -233,13 +215,6 @@ async def _invoice(work: _Company, cost_centre_id: int | None, cutoff: datetime)
                 buyer_name=f"{order.first_name} {order.last_name}".strip(),
                 end_customer_name=order.end_customer or "",
                 delivered_on=order.delivery_date or (order.fulfilled_at.date() if order.fulfilled_at else None)))
-    purchase_ids: list[int] = []
-    if cost_centre_id is None:  # card purchases are the account's: on the company's own invoice
-        card_lines: list[InvoiceLine] = []
-        async for purchases in card_purchases_of(work.session, work.company, cutoff):
-            purchase_ids += [purchase.id for purchase in purchases]
-            card_lines += [line for line in map(purchase_line, purchases) if line is not None]
-        lines += sorted(card_lines, key=card_line_order)
     if not lines:
         return  # only fully returned orders: nothing to bill; they join their recipient's next invoice
     invoice = await _new_document(work, InvoiceKind.INVOICE, await _recipient(work, cost_centre_id))
@@ -255,29 +230,17 @@ async def _invoice(work: _Company, cost_centre_id: int | None, cutoff: datetime)
             update(LineReturn).where(LineReturn.credit_note_id.is_(None), LineReturn.order_line_id.in_(
                 select(OrderLine.id).where(OrderLine.order_id.in_(chunk)))).values(credit_note_id=invoice.id)
             .execution_options(synchronize_session=False))
-    for start in range(0, len(purchase_ids), 500):
-        some = purchase_ids[start:start + 500]
-        await work.session.execute(company_update(CardPurchase, work.company).where(CardPurchase.id.in_(some))
-                                   .values(invoice_id=invoice.id).execution_options(synchronize_session=False))
-        # Refunds before invoicing lowered the invoiced amount, as returns do: settled by the invoice.
-        await work.session.execute(
-            company_update(CardRefund, work.company).where(CardRefund.credit_note_id.is_(None),
-                                                          CardRefund.purchase_id.in_(some))
-            .values(credit_note_id=invoice.id).execution_options(synchronize_session=False))
     work.issued.invoices.append(invoice.number)
 
 
-async def _credit_note(work: _Company, invoice_id: int, returns: list[Any],
-                       refunds: Sequence[tuple[Any, int]] = ()) -> None:
-    """One credit note for the returns and card refunds crediting one invoice."""
+async def _credit_note(work: _Company, invoice_id: int, returns: list[Any]) -> None:
     credited = (await work.session.scalars(company_rows(Invoice, work.company).where(Invoice.id == invoice_id)
                                            .with_for_update())).one()
     # A credit note line repeats what its invoice line said of the order (number, reference, buyer, end customer).
     invoiced = {line.order_line_id: line for line in (await work.session.scalars(
         select(InvoiceLine).where(InvoiceLine.invoice_id == credited.id, InvoiceLine.order_line_id.in_(
-            {row.OrderLine.id for row in returns})))).all()} if returns else {}
+            {row.OrderLine.id for row in returns})))).all()}
     lines = [_credit_line(row, invoiced.get(row.OrderLine.id)) for row in returns]
-    lines += [refund_line(row, refunded_before) for row, refunded_before in refunds]
     recipient = (credited.recipient_name, credited.recipient_reference, credited.recipient_street,
                  credited.recipient_postal_code, credited.recipient_city)
     note = await _new_document(work, InvoiceKind.CREDIT_NOTE, recipient)
@@ -287,10 +250,6 @@ async def _credit_note(work: _Company, invoice_id: int, returns: list[Any],
     credited.credited_minor += note.gross_minor
     for row in returns:
         row.LineReturn.credit_note_id = note.id
-    refund_ids = [row.refund_id for row, _ in refunds]
-    if refund_ids:
-        await work.session.execute(company_update(CardRefund, work.company).where(CardRefund.id.in_(refund_ids))
-                                   .values(credit_note_id=note.id).execution_options(synchronize_session=False))
     work.issued.credit_notes.append(note.number)
 
 

@@ -11,20 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import Row, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import (
-    Card,
-    CardPurchase,
-    CardRefund,
-    Company,
-    EndCustomer,
-    LineReturn,
-    Membership,
-    Order,
-    OrderEvent,
-    OrderLine,
-    User,
-)
-from models.card import CardPurchaseStatus
+from models import Company, EndCustomer, LineReturn, Membership, Order, OrderEvent, OrderLine, User
 from models.order_state import OrderEventKind, OrderStatus
 from models.user import PaymentMethod
 from policies.scopes import company_rows, cross_company
@@ -76,11 +63,8 @@ def _to_invoice(company: Company, cutoff: datetime):
 
 async def recipients(session: AsyncSession, company: Company, cutoff: datetime) -> list[int | None]:
     """The invoice recipients with something to invoice: cost centre ids, None for the company itself."""
-    found = list((await session.scalars(_to_invoice(company, cutoff).with_only_columns(Order.cost_centre_id)
-                                        .distinct())).all())
-    if None not in found and await session.scalar(_cards_to_invoice(company, cutoff).with_only_columns(
-            CardPurchase.id).limit(1)) is not None:
-        found.append(None)  # card purchases go to the company itself
+    found = (await session.scalars(_to_invoice(company, cutoff).with_only_columns(Order.cost_centre_id)
+                                   .distinct())).all()
     return sorted(found, key=lambda centre: (centre is not None, centre or 0))
 
 
@@ -127,53 +111,3 @@ async def returns_to_credit(session: AsyncSession, company: Company, cutoff: dat
         .join(OrderLine, OrderLine.order_id == Order.id).join(LineReturn, LineReturn.order_line_id == OrderLine.id)
         .where(Order.invoice_id.is_not(None), LineReturn.credit_note_id.is_(None), LineReturn.created_at < cutoff)
         .order_by(Order.invoice_id, LineReturn.id).with_for_update(of=LineReturn))).all())
-
-
-def _cards_to_invoice(company: Company, cutoff: datetime):
-    """Approved card purchases authorised before the cutoff and on no invoice yet."""
-    return company_rows(CardPurchase, company).where(
-        CardPurchase.status == CardPurchaseStatus.APPROVED.value, CardPurchase.invoice_id.is_(None),
-        CardPurchase.authorized_at < cutoff)
-
-
-def _with_card_and_holder(query):
-    return (query.join(Card, Card.id == CardPurchase.card_id)
-            .join(Membership, Membership.id == CardPurchase.holder_id).join(User, User.id == Membership.user_id))
-
-
-async def card_purchases_of(session: AsyncSession, company: Company, cutoff: datetime) -> AsyncIterator[Sequence[Row]]:
-    """The company's card purchases to invoice, locked like orders, a batch at a time: the purchase's columns with
-    the card's last four digits and the holder's name."""
-    after = 0
-    while True:
-        locked = (await session.scalars(_cards_to_invoice(company, cutoff).with_only_columns(CardPurchase.id)
-                                        .where(CardPurchase.id > after).order_by(CardPurchase.id).limit(BATCH)
-                                        .with_for_update())).all()
-        if not locked:
-            return
-        after = locked[-1]
-        yield (await session.execute(_with_card_and_holder(company_rows(
-            CardPurchase, company, CardPurchase.id, CardPurchase.amount_minor, CardPurchase.refunded_minor,
-            CardPurchase.vat_rate, CardPurchase.store_reference, CardPurchase.authorized_at, Card.last4,
-            User.first_name, User.last_name)).where(CardPurchase.id.in_(locked)).order_by(CardPurchase.id))).all()
-
-
-async def card_refunds_to_credit(session: AsyncSession, company: Company,
-                                 cutoff: datetime) -> list[tuple[Row, int]]:
-    """Refunds recorded by the run date of invoiced card purchases and on no credit note yet, locked, in the order
-    of the invoice they credit, each with what the purchase's earlier refunds gave back."""
-    rows = (await session.execute(_with_card_and_holder(company_rows(
-        CardPurchase, company, CardRefund.id.label("refund_id"), CardRefund.amount_minor.label("refund_amount_minor"),
-        CardPurchase.id.label("purchase_id"), CardPurchase.invoice_id, CardPurchase.amount_minor,
-        CardPurchase.vat_rate, CardPurchase.store_reference, CardPurchase.authorized_at, Card.last4,
-        User.first_name, User.last_name).join(CardRefund, CardRefund.purchase_id == CardPurchase.id))
-        .where(CardPurchase.invoice_id.is_not(None), CardRefund.credit_note_id.is_(None),
-               CardRefund.created_at < cutoff)
-        .order_by(CardPurchase.invoice_id, CardRefund.id).with_for_update(of=CardRefund))).all()
-    if not rows:
-        return []
-    earlier = (await session.execute(company_rows(CardRefund, company, CardRefund.purchase_id, CardRefund.id,
-                                                  CardRefund.amount_minor).where(
-        CardRefund.purchase_id.in_({row.purchase_id for row in rows})))).all()
-    return [(row, sum(refund.amount_minor for refund in earlier
-                      if refund.purchase_id == row.purchase_id and refund.id < row.refund_id)) for row in rows]

@@ -6,15 +6,6 @@ from models.audit import AuditEntry
 from models.auth import AuthSession, LinkPurpose, LinkToken, LoginThrottle, RefreshToken
 from models.base import Base
 from models.budget import Budget, BudgetUsage, OrderCharge
-from models.card import (
-    Card,
-    CardBlockReason,
-    CardMonthlySpend,
-    CardPurchase,
-    CardPurchaseStatus,
-    CardRefund,
-    CardStatus,
-)
 from models.catalogue import Product
 from models.change import FeedPosition, OrderChange
 from models.company import Company, Country
@@ -37,8 +28,6 @@ from models.location import DeliveryLocation, DeliverySlot, EndCustomer
 from models.mail import OutboxMessage
 from models.order import LineReturn, Order, OrderEvent, OrderLine, OrderNumberCounter
 from models.order_state import OrderStatus
-from models.pre_approval import OrderKind, PreApproval, PreApprovalStatus
-from models.recurring import RecurringOrder, RecurringOrderRun, RecurringRunStatus, RecurringStatus
 from models.saved_cart import SavedCart, SavedCartLine
 from models.user import (
     MemberMonthlySpend,
@@ -63,13 +52,6 @@ __all__ = [
     "Base",
     "Budget",
     "BudgetUsage",
-    "Card",
-    "CardBlockReason",
-    "CardMonthlySpend",
-    "CardPurchase",
-    "CardPurchaseStatus",
-    "CardRefund",
-    "CardStatus",
     "Company",
     "CostCentre",
     "Country",
@@ -103,7 +85,6 @@ __all__ = [
     "OrderChange",
     "OrderCharge",
     "OrderEvent",
-    "OrderKind",
     "OrderLine",
     "OrderNumberCounter",
     "OrderStatus",
@@ -111,13 +92,7 @@ __all__ = [
     "Payment",
     "PaymentMethod",
     "PermissionRestriction",
-    "PreApproval",
-    "PreApprovalStatus",
     "Product",
-    "RecurringOrder",
-    "RecurringOrderRun",
-    "RecurringRunStatus",
-    "RecurringStatus",
     "RefreshToken",
     "Role",
     "SavedCart",

@@ -108,8 +108,6 @@ class InvoiceLine(Base):
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     order_line_id: Mapped[int | None] = mapped_column(ForeignKey("order_lines.id"), index=True)
     line_return_id: Mapped[int | None] = mapped_column(ForeignKey("line_returns.id"), index=True)
-    card_purchase_id: Mapped[int | None] = mapped_column(ForeignKey("card_purchases.id"), index=True)
-    card_refund_id: Mapped[int | None] = mapped_column(ForeignKey("card_refunds.id"), index=True)
     sku: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     unit: Mapped[str] = mapped_column(String(20))

@@ -60,11 +60,6 @@ class Order(Base):
     credited_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     idempotency_key: Mapped[str | None] = mapped_column(String(100))
     content_digest: Mapped[str | None] = mapped_column(String(64))
-    # `purchase`, or `pre_approval`: the carrier of a pre-approval request through the approval rules
-    # (models/pre_approval.py), which has no lines and is never charged, fulfilled or invoiced.
-    kind: Mapped[str] = mapped_column(String(20), default="purchase", server_default="purchase")
-    # The pre-approval this purchase drew on (it then needed no approval step).
-    pre_approval_id: Mapped[int | None] = mapped_column(ForeignKey("pre_approvals.id", use_alter=True), index=True)
     # The invoice this order was billed on; None until an invoice run picks it up.
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id", use_alter=True), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

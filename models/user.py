@@ -75,11 +75,6 @@ class Membership(Base):
     # Purchase limits (köpgräns); None means no limit.
     order_limit_minor: Mapped[int | None] = mapped_column(BigInteger)
     monthly_limit_minor: Mapped[int | None] = mapped_column(BigInteger)
-    # Access blocked on suspected misuse (by the person themselves or an administrator): no sign-in, no session,
-    # cards blocked, recurring purchases stopped, until an administrator unblocks it. Who blocked and unblocked
-    # it is in the audit log.
-    blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    block_reason: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -1,4 +1,4 @@
-"""Who is calling: loaded from the database on every request, so that a deactivation, a block, a
+"""Who is calling: loaded from the database on every request, so that a deactivation, a
 role change, a restriction, or an API client's revocation or secret expiry applies to the very
 next request, not at token expiry."""
 
@@ -76,7 +76,7 @@ def _actor_statement(dialect: str):
     statement = (
         select(
             User.is_operator, AuthSession.revoked_at, AuthSession.membership_id.label("session_membership_id"),
-            Membership.company_id, Membership.role, Membership.status, Membership.blocked_at,
+            Membership.company_id, Membership.role, Membership.status,
             _restrictions_column(dialect).label("restricted"),
         )
         .select_from(AuthSession)
@@ -99,7 +99,7 @@ async def load_actor(
         return None  # revoked, or the session has switched company since this token was issued
     if membership_id is None:
         return Actor(user_id, session_id, None, None, None, frozenset(), True) if row.is_operator else None
-    if row.status != MembershipStatus.ACTIVE.value or row.blocked_at is not None:
+    if row.status != MembershipStatus.ACTIVE.value:
         return None
     restricted = frozenset(row.restricted.split(",")) if row.restricted else frozenset()
     return Actor(user_id, session_id, membership_id, row.company_id, Role(row.role), restricted, row.is_operator)

@@ -21,9 +21,6 @@ class Permission(StrEnum):
     ORDER_APPROVE = "order:approve"
     BUDGET_MANAGE = "budget:manage"
     BUDGET_READ = "budget:read"
-    CARD_MANAGE = "card:manage"
-    CARD_READ = "card:read"
-    CARD_UNBLOCK = "card:unblock"
     ORDER_MANAGE = "order:manage"
     LOCATION_READ = "location:read"
     LOCATION_MANAGE = "location:manage"
@@ -41,7 +38,6 @@ class Permission(StrEnum):
     INVOICE_READ = "invoice:read"
     API_CLIENT_MANAGE = "api_client:manage"
     WEBHOOK_MANAGE = "webhook:manage"
-    CARD_AUTHORIZE = "card:authorize"
 
     @property
     def obj(self) -> str:
@@ -68,10 +64,6 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.ORDER_APPROVE: "Approve or reject orders",
     Permission.BUDGET_MANAGE: "Create and change budgets and purchase limits",
     Permission.BUDGET_READ: "See all budgets",
-    Permission.CARD_MANAGE: "Order, block and cancel the account's company cards, and lift their holders' and "
-                            "administrators' blocks",
-    Permission.CARD_READ: "See all the account's company cards (others see their own)",
-    Permission.CARD_UNBLOCK: "Platform operators: lift any block of a company card, a wrong-PIN block included",
     Permission.ORDER_MANAGE: "Cancel other users' orders before approval",
     Permission.LOCATION_READ: "See delivery locations and end customers",
     Permission.LOCATION_MANAGE: "Create and change delivery locations, slots and end customers",
@@ -90,7 +82,5 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.INVOICE_READ: "See the company's invoices, credit notes, payments and whole transaction list",
     Permission.API_CLIENT_MANAGE: "Create, list, rotate and revoke the company's API clients",
     Permission.WEBHOOK_MANAGE: "Create, change and delete the company's webhook endpoints",
-    Permission.CARD_AUTHORIZE: ("Platform operators: authorise and refund company card purchases in the supplier's "
-                                "stores, and read any company's card purchases"),
 }
 OPERATOR_ROLE = "operator"  # the platform's own staff; a Casbin role outside every company

@@ -88,7 +88,7 @@ OWNED_THROUGH_PARENT = {
     "budget_usage": "budgets", "approval_tiers": "approval_rules", "delivery_slots": "delivery_locations",
     "saved_cart_lines": "saved_carts", "member_cost_centres": "memberships", "member_monthly_spend": "memberships",
     "api_client_secrets": "api_clients", "webhook_attempts": "webhook_deliveries",
-    "invoice_lines": "invoices", "card_monthly_spend": "cards", "recurring_order_runs": "recurring_orders",
+    "invoice_lines": "invoices",
 }
 
 # The platform's tables and each person's own: no company's data.

@@ -18,7 +18,7 @@ from models.money import format_amount
 from models.order_state import OrderEventKind, OrderStatus, Transition
 from policies.permissions import Permission
 from policies.scopes import company_rows, company_scope, eligible_step
-from resolvers import delegation, pre_approval
+from resolvers import delegation
 from resolvers.approval_mail import approval_request
 from resolvers.audit import audit
 from resolvers.context import UseCaseContext
@@ -75,7 +75,7 @@ async def _approvers(ctx: UseCaseContext, order: Order, steps: list[OrderApprova
     ids = {m for s in steps for m in s.membership_ids}
     rows = await ctx.session.execute(
         company_rows(Membership, order, Membership.id, User.email).join(User, User.id == Membership.user_id).where(
-            Membership.status == MembershipStatus.ACTIVE.value, Membership.blocked_at.is_(None),
+            Membership.status == MembershipStatus.ACTIVE.value,
             Membership.id != order.buyer_id, or_(Membership.role.in_(roles), Membership.id.in_(ids)),
         ).order_by(Membership.id)
     )
@@ -133,7 +133,6 @@ async def decide(ctx: UseCaseContext, *, order_id: int, approve: bool, comment: 
         await transition(ctx, order, Transition.REJECT, comment=timeline)
         await release_spend(ctx, order)
         await _notify_buyer(ctx, order, "rejected", comment)
-    await pre_approval.follow_order(ctx, order)
     await ctx.session.flush()
     return await reread_order(ctx.session, order)
 

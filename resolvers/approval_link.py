@@ -137,11 +137,11 @@ WHO = "the approver an approval link names (the link is their credential for one
 
 async def link_actor(ctx: UseCaseContext, membership_id: int) -> Actor | None:
     """The approver as the use cases know a caller (role, restrictions), without a sign-in session; None when
-    the membership is gone, not active or blocked on suspected misuse."""
+    the membership is gone or not active."""
     row = (await ctx.session.execute(cross_company(
-        select(Membership.user_id, Membership.company_id, Membership.role, Membership.status, Membership.blocked_at)
+        select(Membership.user_id, Membership.company_id, Membership.role, Membership.status)
         .join(User, User.id == Membership.user_id).where(Membership.id == membership_id), WHO))).one_or_none()
-    if row is None or row.status != MembershipStatus.ACTIVE.value or row.blocked_at is not None:
+    if row is None or row.status != MembershipStatus.ACTIVE.value:
         return None
     restricted = await ctx.session.scalars(cross_company(
         select(PermissionRestriction.permission).where(PermissionRestriction.membership_id == membership_id), WHO))

@@ -64,8 +64,6 @@ def _order_context(ctx: UseCaseContext, view: OrderView) -> dict[str, Any]:
     assert totals is not None
     return {
         "order": view, "currency": view.currency, "public_url": ctx.settings.public_url,
-        # A pre-approval request has no lines: "pre-approval of <amount> for <purpose>" stands in their place.
-        "pre_approval": view.kind == "pre_approval",
         "lines": [{"name": line.name, "sku": line.sku, "quantity": line.quantity, "unit": line.unit,
                    "unit_price": format_amount(line.unit_price_minor), "net": format_amount(line.net_minor)}
                   for line in view.lines],

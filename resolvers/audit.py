@@ -11,9 +11,8 @@ from resolvers.pagination import Page, keyset_page
 # The kinds of thing the log records (AuditEntry.entity). audit() refuses any other kind, so that a new
 # one cannot reach the log before the API knows which object it names (schema/audit.py ENTITY_TYPES).
 ENTITIES = frozenset({
-    "card",  # a company card: ordered, its PIN set, blocked, unblocked, cancelled
-    "api_client", "approval_rule", "budget", "card_purchase", "company", "cost_centre", "credit",
-    "invoice_application", "order", "purchase_limit", "user", "webhook_endpoint",
+    "api_client", "approval_rule", "budget", "company", "cost_centre", "credit", "invoice_application", "order",
+    "purchase_limit", "user", "webhook_endpoint",
 })
 
 

@@ -18,8 +18,6 @@ from resolvers.security import new_opaque_token, token_digest
 from resolvers.throttle import TOO_MANY_ATTEMPTS, clear_account_failures, hold, record_failure, throttle_keys
 
 INVALID_CREDENTIALS = "Invalid email or password"
-ACCOUNT_BLOCKED = ("Your access to this company is blocked on suspected misuse; "
-                   "an administrator of the company can unblock it")
 
 
 @dataclass
@@ -39,10 +37,6 @@ async def login(ctx: UseCaseContext, *, email: str, password: str, company_id: i
     user = await ctx.session.scalar(select(User).where(User.email == normalize_email(email)))
     valid = await ctx.services.passwords.verify(user.password_hash if user else None, password)
     membership_id = await _default_membership(ctx, user, company_id) if valid and user else None
-    if (valid and user is not None and membership_id is None and (company_id is not None or not user.is_operator)
-            and await _blocked_membership(ctx, user.id, company_id)):
-        # The password was right: saying why is safe, and tells a person who blocked themselves what to do.
-        raise DomainError(ErrorCode.ACCOUNT_BLOCKED, ACCOUNT_BLOCKED, "companyId" if company_id else None)
     if not valid or user is None or (membership_id is None and not user.is_operator):
         await record_failure(ctx, keys)
         raise DomainError(ErrorCode.INVALID_CREDENTIALS, INVALID_CREDENTIALS, persist=True)
@@ -56,16 +50,8 @@ async def login(ctx: UseCaseContext, *, email: str, password: str, company_id: i
 async def _default_membership(ctx: UseCaseContext, user: User, company_id: int | None) -> int | None:
     query = person_memberships(user.id, Membership.id) if company_id is None else person_membership_in(
         user.id, company_id, Membership.id)
-    query = query.where(Membership.status == MembershipStatus.ACTIVE.value, Membership.blocked_at.is_(None))
+    query = query.where(Membership.status == MembershipStatus.ACTIVE.value)
     return await ctx.session.scalar(query.order_by(Membership.id).limit(1))
-
-
-async def _blocked_membership(ctx: UseCaseContext, user_id: int, company_id: int | None) -> bool:
-    """Whether the person has an active membership (in `company_id`, or any) blocked on suspected misuse."""
-    query = person_memberships(user_id, Membership.id) if company_id is None else person_membership_in(
-        user_id, company_id, Membership.id)
-    query = query.where(Membership.status == MembershipStatus.ACTIVE.value, Membership.blocked_at.is_not(None))
-    return await ctx.session.scalar(query.limit(1)) is not None
 
 
 async def _issue(ctx: UseCaseContext, auth_session: AuthSession) -> IssuedTokens:
@@ -105,9 +91,6 @@ async def refresh_tokens(ctx: UseCaseContext, *, refresh_token: str) -> IssuedTo
             ErrorCode.TOKEN_REUSED, "This refresh token was already used; the session has been ended", "refreshToken",
             persist=True,
         )
-    if auth_session.membership_id is not None and await _membership_blocked(ctx, auth_session):
-        await _revoke(ctx, auth_session, "access_blocked")
-        raise DomainError(ErrorCode.ACCOUNT_BLOCKED, ACCOUNT_BLOCKED, "refreshToken", persist=True)
     if auth_session.revoked_at is not None:
         raise DomainError(ErrorCode.INVALID_TOKEN, "The session has ended; sign in again", "refreshToken")
     # An UPDATE without RETURNING gives a CursorResult, which has the row count (as SQLAlchemy documents).
@@ -121,13 +104,6 @@ async def refresh_tokens(ctx: UseCaseContext, *, refresh_token: str) -> IssuedTo
         raise DomainError(ErrorCode.INVALID_TOKEN, "Your access to this company has ended", "refreshToken",
                           persist=True)
     return await _issue(ctx, auth_session)
-
-
-async def _membership_blocked(ctx: UseCaseContext, auth_session: AuthSession) -> bool:
-    blocked_at = await ctx.session.scalar(
-        person_memberships(auth_session.user_id, Membership.blocked_at).where(
-            Membership.id == auth_session.membership_id))
-    return blocked_at is not None
 
 
 async def _membership_active(ctx: UseCaseContext, auth_session: AuthSession) -> bool:
@@ -159,10 +135,8 @@ async def switch_company(ctx: UseCaseContext, *, company_id: int) -> IssuedToken
     actor = ctx.require_signed_in()
     membership_id = await ctx.session.scalar(
         person_membership_in(actor.person_id, company_id, Membership.id).where(
-            Membership.status == MembershipStatus.ACTIVE.value, Membership.blocked_at.is_(None))
+            Membership.status == MembershipStatus.ACTIVE.value)
     )
-    if membership_id is None and await _blocked_membership(ctx, actor.person_id, company_id):
-        raise DomainError(ErrorCode.ACCOUNT_BLOCKED, ACCOUNT_BLOCKED, "companyId")
     if membership_id is None:
         raise DomainError(ErrorCode.NOT_FOUND, "You are not an active member of that company", "companyId")
     auth_session = await ctx.session.get_one(AuthSession, actor.auth_session_id, with_for_update=True)

@@ -35,8 +35,8 @@ def _name(first: str | None, last: str | None, email: str) -> str:
 
 
 def _may_approve(ctx: UseCaseContext, member: Membership) -> bool:
-    """Active and not blocked, with a role that approves, and not restricted from approving."""
-    return (member.status == MembershipStatus.ACTIVE.value and member.blocked_at is None
+    """Active, with a role that approves, and not restricted from approving."""
+    return (member.status == MembershipStatus.ACTIVE.value
             and ctx.services.authorizer.role_allows(member.role, Permission.ORDER_APPROVE)
             and all(r.permission != Permission.ORDER_APPROVE.value for r in member.restrictions))
 
@@ -188,8 +188,7 @@ async def _substitutes_of(ctx: UseCaseContext, order, approver_ids: list[int]) -
         .join(Membership, Membership.id == ApprovalDelegation.delegate_id).join(User, User.id == Membership.user_id)
         .where(ApprovalDelegation.approver_id.in_(approver_ids), ApprovalDelegation.cancelled_at.is_(None),
                ApprovalDelegation.starts_at <= now, ApprovalDelegation.ends_at > now,
-               Membership.status == MembershipStatus.ACTIVE.value, Membership.blocked_at.is_(None),
-               Membership.id != order.buyer_id)
+               Membership.status == MembershipStatus.ACTIVE.value, Membership.id != order.buyer_id)
         .order_by(Membership.id).distinct())
     return [(mid, email) for mid, email in rows]
 

@@ -9,7 +9,6 @@ from sqlalchemy import select
 from models import LineReturn, Order, OrderLine
 from models.errors import DomainError, ErrorCode
 from models.order_state import OrderEventKind, OrderStatus, Transition
-from models.pre_approval import OrderKind
 from policies.errors import Forbidden
 from policies.permissions import Permission
 from policies.scopes import visible_orders
@@ -17,7 +16,6 @@ from resolvers.approval_mail import notify_cancelled, waiting_steps
 from resolvers.context import UseCaseContext
 from resolvers.order_events import record_event, transition
 from resolvers.order_view import LineView, OrderView, fetch_order, reread_order
-from resolvers.pre_approval import follow_order
 from resolvers.spend import credit_return, release_spend, settle_spend
 
 
@@ -54,7 +52,6 @@ async def cancel_order(ctx: UseCaseContext, *, order_id: int, reason: str) -> Or
     waiting = await waiting_steps(ctx, order) if order.status == OrderStatus.PENDING_APPROVAL.value else None
     await transition(ctx, order, Transition.CANCEL, comment=(reason or "").strip()[:1000])
     await release_spend(ctx, order)
-    await follow_order(ctx, order)
     if waiting is not None:  # the buyer and the approvers it waited for are told
         await notify_cancelled(ctx, order, waiting, (reason or "").strip()[:1000])
     return await reread_order(ctx.session, order)
@@ -63,8 +60,6 @@ async def cancel_order(ctx: UseCaseContext, *, order_id: int, reason: str) -> Or
 async def fulfil_order(ctx: UseCaseContext, *, order_id: int, comment: str) -> OrderView:
     ctx.services.authorizer.require_operator(ctx.actor, Permission.ORDER_FULFIL)
     order = await _order_for_change(ctx, order_id)
-    if order.kind != OrderKind.PURCHASE.value:
-        raise DomainError(ErrorCode.INVALID_TRANSITION, "A pre-approval is not a purchase: nothing to fulfil", "id")
     await transition(ctx, order, Transition.FULFIL, comment=(comment or "").strip()[:1000])
     await settle_spend(ctx, order)
     return await reread_order(ctx.session, order)

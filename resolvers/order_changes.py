@@ -25,7 +25,6 @@ from sqlalchemy import BigInteger, Integer, Select, bindparam, select, tuple_
 
 from models import Order, OrderChange
 from models.db import plain_rows
-from models.pre_approval import OrderKind
 from policies.errors import Forbidden
 from policies.scopes import OrderScope, order_change_shape_scope, order_scope, order_shape_scope
 from resolvers.changes import START, Position, check_retained, decode_cursor, feed_head, settled
@@ -71,8 +70,7 @@ def _page_statement(dialect: str, scope: OrderScope, keyset: bool) -> Select:
     statement = (
         select(OrderChange.id, OrderChange.kind, OrderChange.created_at, OrderChange.txid, OrderChange.order_id)
         .join(Order, Order.id == OrderChange.order_id)
-        # Purchases only: integrators must not take the carrier of a pre-approval for an order.
-        .where(settled(dialect), Order.kind == OrderKind.PURCHASE.value)
+        .where(settled(dialect))
     )
     if keyset:
         statement = statement.where(tuple_(OrderChange.txid, OrderChange.id) > tuple_(
@@ -129,8 +127,7 @@ async def get_change(ctx: UseCaseContext, change_id: int) -> ChangeView | None:
     scope, params = order_scope(actor, ctx.services.authorizer)
     statement = order_shape_scope(scope).apply(
         select(OrderChange.id, OrderChange.kind, OrderChange.created_at, OrderChange.txid, OrderChange.order_id)
-        .join(Order, Order.id == OrderChange.order_id).where(OrderChange.id == bindparam("change_id"),
-                                                             Order.kind == OrderKind.PURCHASE.value))
+        .join(Order, Order.id == OrderChange.order_id).where(OrderChange.id == bindparam("change_id")))
     rows = await plain_rows(ctx.session, statement, {**params, "change_id": change_id})
     if not rows:
         return None

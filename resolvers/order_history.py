@@ -18,7 +18,6 @@ from models import Order, OrderChange
 from models.db import plain_rows
 from models.errors import DomainError, ErrorCode
 from models.order_state import OrderStatus
-from models.pre_approval import OrderKind
 from policies.scopes import OrderScope, order_scope, order_shape_scope
 from resolvers.changes import Position
 from resolvers.context import UseCaseContext
@@ -147,8 +146,6 @@ def _page_statement(sort: OrderSort, scope: OrderScope, filters: tuple[str, ...]
     values as bound parameters: built once per shape, not per request."""
     # The page is chosen from `orders` alone (an index range scan), and only its rows are joined.
     page = order_shape_scope(scope).apply(select(*PAGE_COLUMNS)).where(*(_FILTERS[name] for name in filters))
-    # Purchases only: the carriers of pre-approvals are listed by `preApprovals` (and the export follows this).
-    page = page.where(Order.kind == OrderKind.PURCHASE.value)
     if keyset:
         key = tuple_(sort.column, Order.id)
         after = tuple_(bindparam("after_value", type_=sort.column.type), bindparam("after_id", type_=Order.id.type))

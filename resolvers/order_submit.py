@@ -28,7 +28,6 @@ from resolvers.context import UseCaseContext
 from resolvers.cost_centre import resolve_cost_centre
 from resolvers.order_events import record_event, transition
 from resolvers.order_view import OrderView, reread_order
-from resolvers.pre_approval import draw
 from resolvers.spend import commit_spend
 from resolvers.upsert import insert_for
 
@@ -75,8 +74,7 @@ async def _control_spend(ctx: UseCaseContext, order: Order, actor, categories: s
     # A WARN budget lets the order through by definition: only REQUIRE_APPROVAL budgets count as "over budget".
     facts = OrderFacts(**facts_base, over_budgets=tuple(outcome.approval_budgets),
                        over_purchase_limit=outcome.over_purchase_limit)
-    # Within an approved pre-approval, the rules it was judged by ask for nothing more (its amount taken here).
-    await route_submitted_order(ctx, order, facts, await draw(ctx, order, facts, rules), outcome.approval_budgets)
+    await route_submitted_order(ctx, order, facts, rules, outcome.approval_budgets)
 
 
 async def _cart_lines(ctx: UseCaseContext, cart: Order) -> list[tuple[OrderLine, Product]]:

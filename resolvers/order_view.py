@@ -106,8 +106,6 @@ class OrderView:
     lines: list[LineView] = field(default_factory=list)
     events: list[EventView] | None = None
     totals: Totals | None = None
-    kind: str = "purchase"  # or "pre_approval": the carrier of a pre-approval request (no lines)
-    pre_approval_id: int | None = None  # the pre-approval a purchase drew on
 
     @property
     def gross_minor(self) -> int:
@@ -119,7 +117,7 @@ _ORDER_COLUMN_NAMES = (
     "id", "company_id", "number", "status", "currency", "reference", "po_number", "buyer_id", "group_id",
     "end_customer_id", "location_id", "delivery_street", "delivery_postal_code", "delivery_city", "delivery_slot_id",
     "delivery_date", "payment_method", "cost_centre_id", "warnings", "net_minor", "vat_minor", "credited_minor",
-    "created_at", "submitted_at", "gross_minor", "updated_at", "kind", "pre_approval_id",
+    "created_at", "submitted_at", "gross_minor", "updated_at",
 )
 PAGE_COLUMNS = tuple(Order.__table__.c[name] for name in _ORDER_COLUMN_NAMES)
 
@@ -142,7 +140,7 @@ def _joined(o) -> Select:
             c.delivery_postal_code, c.delivery_city, c.delivery_slot_id, slots.c.weekday, slots.c.starts_at,
             slots.c.ends_at, c.delivery_date, c.payment_method, c.cost_centre_id,
             centres.c.name.label("cost_centre_name"), centres.c.code, c.warnings, c.net_minor, c.vat_minor,
-            c.credited_minor, c.created_at, c.submitted_at, c.updated_at, c.kind, c.pre_approval_id,
+            c.credited_minor, c.created_at, c.submitted_at, c.updated_at,
         )
         .select_from(o)
         .join(members, members.c.id == c.buyer_id)
@@ -175,12 +173,12 @@ def page_rows(page: Select, order_by: Callable[[Any], tuple]) -> Select:
 def _view(row: Row) -> OrderView:
     (oid, company_id, number, status, currency, reference, po, buyer_id, email, first, last, group_id, group_name,
      ec_id, ec_name, ec_note, loc_id, loc_name, street, postal, city, slot_id, weekday, starts, ends, ddate, payment,
-     cc_id, cc_name, cc_code, warnings, net, vat, credited, created, submitted, updated, kind, pre_approval_id) = row
+     cc_id, cc_name, cc_code, warnings, net, vat, credited, created, submitted, updated) = row
     return OrderView(
         oid, company_id, number, OrderStatus(status), currency, reference, po, buyer_id, email,
         f"{first} {last}".strip(), group_id, group_name, ec_id, ec_name, ec_note, loc_id, loc_name, street, postal,
         city, slot_id, weekday, starts, ends, ddate, payment, cc_id, cc_name, cc_code, warnings or [], net, vat,
-        credited, created, submitted, updated, kind=kind, pre_approval_id=pre_approval_id,
+        credited, created, submitted, updated,
     )
 
 
@@ -200,8 +198,6 @@ async def fetch_orders(session: AsyncSession, rows: Sequence[Row], *, with_event
             view.net_minor, view.vat_minor = view.totals.net, view.totals.vat
         else:
             view.totals = totals_of(((_snapshot(line)), line.vat_rate) for line in view.lines)
-            if view.kind != "purchase":  # a pre-approval's carrier has no lines: its amount is its total
-                view.totals = Totals(net=view.net_minor, vat=view.vat_minor)
     return views
 
 

@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models import Order
 from models.base import utcnow
 from models.db import plain_rows
-from models.pre_approval import OrderKind
 from policies.actor import Actor
 from policies.errors import Forbidden
 from policies.permissions import Permission
@@ -96,8 +95,7 @@ async def _order_updates(watch: Watch, subscriber: Subscriber, *, with_events: b
             async with watch.reading() as ctx:
                 if not changes:
                     continue
-                views = await _visible(ctx, {change.order_id for change in changes}, with_events=with_events,
-                                       purchases_only=True)
+                views = await _visible(ctx, {change.order_id for change in changes}, with_events=with_events)
                 flows = await approval_view.flows(ctx, list(views.values())) if with_flow and views else {}
             for change in changes:
                 view = views.get(change.order_id)
@@ -105,15 +103,11 @@ async def _order_updates(watch: Watch, subscriber: Subscriber, *, with_events: b
                     yield OrderUpdate(change, view, flows.get(view.id))
 
 
-async def _visible(ctx: UseCaseContext, order_ids: set[int], *, with_events: bool,
-                   purchases_only: bool = False) -> dict[int, OrderView]:
+async def _visible(ctx: UseCaseContext, order_ids: set[int], *, with_events: bool) -> dict[int, OrderView]:
     """The orders among `order_ids` that the caller may see, as views: one statement (and one for their
-    lines, one for their timelines when asked for). orderEvents, like `orders`, leaves out the carriers of
-    pre-approvals (purchases_only); the approval queue shows them."""
+    lines, one for their timelines when asked for)."""
     scope = visible_orders(ctx.require_signed_in(), ctx.services.authorizer)
-    query = scope.apply(order_rows()).where(Order.id.in_(sorted(order_ids)))
-    rows = await plain_rows(ctx.session, query.where(Order.kind == OrderKind.PURCHASE.value) if purchases_only
-                            else query)
+    rows = await plain_rows(ctx.session, scope.apply(order_rows()).where(Order.id.in_(sorted(order_ids))))
     return {view.id: view for view in await fetch_orders(ctx.session, rows, with_events=with_events)}
 
 

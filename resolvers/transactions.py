@@ -9,8 +9,6 @@ Two kinds of entry, and one balance:
   and returns (- credited) are listed with their amounts but do not move the balance: a purchase becomes
   owed when it is invoiced (its invoice line), a return when it is credited (its credit note). Counting
   both would count every krone twice. Their `balance` is the balance at that moment.
-- company card purchases (approved ones, + gross, at authorisation; a declined one is never listed) and card
-  refunds (- amount) are listed the same way: owed on the company's invoice, given back on a credit note.
 
 Entries are ordered by when they happened, then kind, then id: a purchase at its submission, a return when
 recorded, an invoice or credit note at the start of its issue date, a payment at the start of the day it
@@ -21,8 +19,7 @@ Who sees what: the whole account (every purchase and return, and the ledger with
 `invoice:read` (administrators, managers, accountants, API clients with INVOICES_READ) and platform
 operators (`credit:manage`, naming the company); `order:read_all` alone shows every purchase and return
 without the ledger; a buyer (`order:create`) sees their own purchases and returns only. Anyone else is
-refused. Card purchases and refunds: the whole account's with `invoice:read` and for platform operators;
-anyone else sees their own card's (a cardholder without `order:create` too: their card's, and their orders).
+refused.
 """
 
 from __future__ import annotations
@@ -34,12 +31,10 @@ from heapq import merge
 
 from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_
 
-from models import Card, CardPurchase, CardRefund, Company, Invoice, LineReturn, Order, OrderLine, Payment
-from models.card import CardPurchaseStatus
+from models import Company, Invoice, LineReturn, Order, OrderLine, Payment
 from models.errors import DomainError, ErrorCode
 from models.invoice import InvoiceKind
 from models.order_state import OrderStatus
-from models.pre_approval import OrderKind
 from policies.errors import Forbidden
 from policies.permissions import Permission
 from policies.scopes import company_rows
@@ -60,8 +55,6 @@ class EntryKind(StrEnum):
     INVOICE = "invoice"
     CREDIT_NOTE = "credit_note"
     PAYMENT = "payment"
-    CARD_PURCHASE = "card_purchase"
-    CARD_REFUND = "card_refund"
 
     @property
     def rank(self) -> int:
@@ -111,8 +104,6 @@ class _View:
     company: Company
     ledger: bool
     buyer_id: int | None  # only this buyer's purchases and returns; None: all of the company's
-    cards: bool = True  # card purchases and refunds listed
-    holder_id: int | None = None  # only this holder's card purchases and refunds; None: all of the company's
 
 
 def _midnight(day: date) -> datetime:
@@ -140,25 +131,18 @@ async def _view(ctx: UseCaseContext, company_id: int | None) -> _View:
         return _View(company, True, None)
     if actor.company_id is None:
         raise Forbidden("This operation acts for a company: switch to one of your companies first")
-    member = actor.membership_id
     if ctx.allows(Permission.INVOICE_READ):
         ledger, buyer_id = True, None
     elif ctx.allows(Permission.ORDER_READ_ALL):
         ledger, buyer_id = False, None
-    elif ctx.allows(Permission.ORDER_CREATE) and member is not None:
-        ledger, buyer_id = False, member
-    elif member is not None and await ctx.session.scalar(
-            company_rows(Card, actor, Card.id).where(Card.holder_id == member).limit(1)) is not None:
-        ledger, buyer_id = False, member  # a cardholder: their card's purchases and refunds
+    elif ctx.allows(Permission.ORDER_CREATE) and actor.membership_id is not None:
+        ledger, buyer_id = False, actor.membership_id
     else:
         raise Forbidden(
             "You do not have permission to do this (requires invoice:read, order:read_all or order:create)")
     if company_id is not None and company_id != actor.company_id:
         raise DomainError(ErrorCode.NOT_FOUND, "No such company", "companyId")  # another's, as a missing one
-    # Cards: the whole account's with the ledger; otherwise a member's own card's (an API client has none).
-    holder_id = None if ledger else member
-    return _View(await ctx.session.get_one(Company, actor.company_id), ledger, buyer_id,
-                 cards=ledger or member is not None, holder_id=holder_id)
+    return _View(await ctx.session.get_one(Company, actor.company_id), ledger, buyer_id)
 
 
 # --- positions over each source's own columns -------------------------------------------------------------------
@@ -200,14 +184,11 @@ _ORDER_TIME = _Time(Order.submitted_at, False)
 _RETURN_TIME = _Time(LineReturn.created_at, False)
 _INVOICE_TIME = _Time(Invoice.issue_date, True)
 _PAYMENT_TIME = _Time(Payment.received_on, True)
-_CARD_PURCHASE_TIME = _Time(CardPurchase.authorized_at, False)
-_CARD_REFUND_TIME = _Time(CardRefund.created_at, False)
 
 
 def _orders(view: _View) -> Select:
     query = company_rows(Order, view.company, Order.id, Order.submitted_at, Order.gross_minor, Order.currency,
-                         Order.number, Order.reference).where(Order.status.in_(COMMITTED),
-                                                              Order.kind == OrderKind.PURCHASE.value)
+                         Order.number, Order.reference).where(Order.status.in_(COMMITTED))
     return query.where(Order.buyer_id == view.buyer_id) if view.buyer_id is not None else query
 
 
@@ -228,26 +209,6 @@ def _payments(view: _View) -> Select:
                         Payment.currency, Payment.kid, Payment.invoice_id)
 
 
-def _card_purchases(view: _View) -> Select:
-    query = company_rows(CardPurchase, view.company, CardPurchase.id, CardPurchase.authorized_at,
-                         CardPurchase.amount_minor, CardPurchase.currency, CardPurchase.store_reference,
-                         CardPurchase.invoice_id, Card.last4).join(Card, Card.id == CardPurchase.card_id).where(
-        CardPurchase.status == CardPurchaseStatus.APPROVED.value)
-    return query.where(CardPurchase.holder_id == view.holder_id) if view.holder_id is not None else query
-
-
-def _card_refunds(view: _View) -> Select:
-    query = company_rows(CardPurchase, view.company, CardRefund.id, CardRefund.created_at, CardRefund.amount_minor,
-                         CardPurchase.currency, CardPurchase.store_reference, CardRefund.credit_note_id,
-                         Card.last4).join(CardRefund, CardRefund.purchase_id == CardPurchase.id).join(
-        Card, Card.id == CardPurchase.card_id)
-    return query.where(CardPurchase.holder_id == view.holder_id) if view.holder_id is not None else query
-
-
-def card_number(last4: str) -> str:
-    return f"•••• {last4}"
-
-
 async def _read(ctx: UseCaseContext, view: _View, after: Key, end: datetime, limit: int) -> list[Entry]:
     """Up to `limit` entries of each source after `after` and before `end`, merged in order."""
     async def rows(query: Select, time_: _Time, id_column, kind: EntryKind):
@@ -261,17 +222,6 @@ async def _read(ctx: UseCaseContext, view: _View, after: Key, end: datetime, lim
     streams.append([Entry(r.created_at, EntryKind.RETURN, r.id, -r.credited_minor, r.currency, r.number or "",
                           r.reference, order_id=r.order_id)
                     for r in await rows(_returns(view), _RETURN_TIME, LineReturn.id, EntryKind.RETURN)])
-    if view.cards:  # the invoice or credit note that settled it, for those who see the ledger
-        streams.append([Entry(r.authorized_at, EntryKind.CARD_PURCHASE, r.id, r.amount_minor, r.currency,
-                              card_number(r.last4), r.store_reference,
-                              invoice_id=r.invoice_id if view.ledger else None)
-                        for r in await rows(_card_purchases(view), _CARD_PURCHASE_TIME, CardPurchase.id,
-                                            EntryKind.CARD_PURCHASE)])
-        streams.append([Entry(r.created_at, EntryKind.CARD_REFUND, r.id, -r.amount_minor, r.currency,
-                              card_number(r.last4), r.store_reference,
-                              invoice_id=r.credit_note_id if view.ledger else None)
-                        for r in await rows(_card_refunds(view), _CARD_REFUND_TIME, CardRefund.id,
-                                            EntryKind.CARD_REFUND)])
     if view.ledger:
         for kind, sign in ((EntryKind.INVOICE, 1), (EntryKind.CREDIT_NOTE, -1)):
             source = _invoices(view, InvoiceKind(kind.value))

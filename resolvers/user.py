@@ -26,7 +26,6 @@ from resolvers.cost_centre import attach_default
 from resolvers.links import consume_link, issue_link, link_url, unspend_link
 from resolvers.mail import queue_mail
 from resolvers.pagination import Page, keyset_page
-from resolvers.recurring_order import stop_recurring_orders_of
 from resolvers.security import check_password_strength
 from resolvers.throttle import password_matches
 from resolvers.validation import clean_email, clean_text
@@ -285,7 +284,6 @@ async def set_user_active(ctx: UseCaseContext, *, membership_id: int, active: bo
         else:
             await _ensure_not_last_admin(ctx, member)
             member.status = MembershipStatus.DEACTIVATED.value
-            await stop_recurring_orders_of(ctx, member.id)  # a deactivated buyer's standing orders stop
     await audit(ctx, "user", member.id, "reactivate" if active else "deactivate")
     await ctx.session.flush()
     return await load_member(ctx.session, member)

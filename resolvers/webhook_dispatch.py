@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models import FeedPosition, Order, OrderChange, WebhookDelivery, WebhookEndpoint
 from models.base import utcnow
 from models.db import plain_rows
-from models.pre_approval import OrderKind
 from models.webhook import ORDER_EVENTS, DeliveryStatus
 from policies.scopes import company_rows, company_scope
 from resolvers.changes import Position, settled_changes
@@ -113,7 +112,7 @@ async def _deliveries_for(session: AsyncSession, dialect: str, changes: Sequence
     created = 0
     for change, endpoint in wanted:
         order, entry = orders.get(change.order_id), entries.get(change.event_id)
-        if order is None or entry is None:  # deleted with its company meanwhile, or a pre-approval's carrier
+        if order is None or entry is None:  # deleted with its company meanwhile
             continue
         event = _EVENTS[change.kind]
         delivery_id = await session.scalar(
@@ -134,9 +133,7 @@ async def _orders_of(
 ) -> tuple[dict[int, OrderView], dict[int, EventView]]:
     """The changed orders as the API shows them, and their timeline entries by id (three statements)."""
     order_ids = sorted({change.order_id for change in changes})
-    # Purchases only: a pre-approval's carrier is no order to an integrator (its changes are left out, as deleted).
-    rows = await plain_rows(session, company_scope(Order, changes).apply(order_rows()).where(
-        Order.id.in_(order_ids), Order.kind == OrderKind.PURCHASE.value))
+    rows = await plain_rows(session, company_scope(Order, changes).apply(order_rows()).where(Order.id.in_(order_ids)))
     views = await fetch_orders(session, rows, with_events=True)
     entries = {entry.id: entry for view in views for entry in view.events or []}
     return {view.id: view for view in views}, entries

@@ -5,15 +5,12 @@ from __future__ import annotations
 import strawberry
 from strawberry.schema.config import StrawberryConfig
 
-from schema.access_block import AccessBlockMutation
 from schema.api_client import ApiClient, ApiClientMutation, ApiClientQuery
 from schema.approval import ApprovalMutation, ApprovalQuery
 from schema.approval_queue import ApprovalQueueQuery
 from schema.audit import AuditQuery
 from schema.auth import AuthMutation
 from schema.budget import BudgetMutation, BudgetQuery
-from schema.card import CardMutation, CardQuery
-from schema.card_purchase import CardPurchase, CardPurchaseMutation, CardPurchaseQuery
 from schema.catalogue import CatalogueMutation, CatalogueQuery, Product
 from schema.company import Company, CompanyMutation, CompanyQuery
 from schema.cost_centre import CostCentre, CostCentreMutation, CostCentreQuery
@@ -27,8 +24,6 @@ from schema.node import NodeQuery
 from schema.order import OrderMutation, OrderQuery
 from schema.order_changes import OrderChange, OrderChangeQuery
 from schema.order_types import Order
-from schema.pre_approval import PreApprovalMutation, PreApprovalQuery
-from schema.recurring_order import RecurringOrder, RecurringOrderMutation, RecurringOrderQuery
 from schema.saved_cart import SavedCart, SavedCartMutation, SavedCartQuery
 from schema.scalars import SCALAR_OVERRIDES
 from schema.subscription import OrderSubscription
@@ -40,23 +35,17 @@ from settings import Settings
 
 
 @strawberry.type(description="Everything that can be read.")
-class Query(ViewerQuery, CompanyQuery, UserQuery, GroupQuery, CatalogueQuery, LocationQuery, OrderQuery, CardQuery,
-            SavedCartQuery, CostCentreQuery, BudgetQuery, CreditQuery, ApprovalQuery, PreApprovalQuery,
+class Query(ViewerQuery, CompanyQuery, UserQuery, GroupQuery, CatalogueQuery, LocationQuery, OrderQuery,
+            SavedCartQuery, CostCentreQuery, BudgetQuery, CreditQuery, ApprovalQuery,
             ApprovalQueueQuery, AuditQuery, OrderChangeQuery,
-            ApiClientQuery, WebhookQuery, DelegationQuery, InvoiceQuery, TransactionQuery, CardPurchaseQuery,
-            RecurringOrderQuery,
-            NodeQuery):
+            ApiClientQuery, WebhookQuery, DelegationQuery, InvoiceQuery, TransactionQuery, NodeQuery):
     pass
 
 
 @strawberry.type(description="Everything that can be changed; each mutation is one transaction.")
 class Mutation(AuthMutation, CompanyMutation, UserMutation, GroupMutation, CatalogueMutation, LocationMutation,
-               PreApprovalMutation,
-               CardMutation,
                OrderMutation, SavedCartMutation, CostCentreMutation, BudgetMutation, CreditMutation, ApprovalMutation,
-               ApiClientMutation, WebhookMutation, DelegationMutation, InvoiceMutation, AccessBlockMutation,
-               CardPurchaseMutation,
-               RecurringOrderMutation):
+               ApiClientMutation, WebhookMutation, DelegationMutation, InvoiceMutation):
     pass
 
 
@@ -76,7 +65,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return ProcuraSchema(
         query=Query, mutation=Mutation, subscription=Subscription,
         types=[Company, Group, User, Product, DeliveryLocation, EndCustomer, Order, SavedCart, CostCentre, Person,
-               OrderChange, ApiClient, Invoice, CardPurchase, RecurringOrder],
+               OrderChange, ApiClient, Invoice],
         extensions=extensions_for(settings), config=StrawberryConfig(batching_config=None),
         execution_context_class=executor_for(settings), scalar_overrides=SCALAR_OVERRIDES,
     )

@@ -16,11 +16,9 @@ from schema.relay import Connection, Node, connection, from_cursor, to_global_id
 # the buyer's (PurchaseLimit is not an object of its own, its `userId` names the User), a company's credit
 # is the company's (CompanyCredit.companyId); every other kind is its own type.
 ENTITY_TYPES = {
-    "card": "Card",
     "approval_rule": "ApprovalRule", "budget": "Budget", "company": "Company", "cost_centre": "CostCentre",
     "credit": "Company", "invoice_application": "InvoiceApplication", "order": "Order", "purchase_limit": "User",
     "user": "User", "webhook_endpoint": "WebhookEndpoint", "api_client": "ApiClient",
-    "card_purchase": "CardPurchase",
 }
 
 
@@ -34,13 +32,13 @@ class AuditEntry(Node):
         "fetches it with `api_client:manage`."))
     entity: str = strawberry.field(description=(
         "What kind of thing changed: budget, purchase_limit, credit, approval_rule, user, order, cost_centre, "
-        "invoice_application, company, webhook_endpoint, api_client, card_purchase (a refund)."))
+        "invoice_application, company, webhook_endpoint, api_client."))
     entity_id: strawberry.ID | None = strawberry.field(description=(
         "Which one: the global id of the changed object, the same id its own query gives and `node(id:)` fetches "
         "(with that query's permissions). By `entity`: budget a Budget, approval_rule an ApprovalRule, cost_centre "
         "a CostCentre, order an Order, invoice_application an InvoiceApplication, user a User, purchase_limit the "
         "User whose limits changed, credit and company the Company, webhook_endpoint a WebhookEndpoint, api_client "
-        "an ApiClient, card_purchase a CardPurchase. An object "
+        "an ApiClient. An object "
         "removed since (a deleted approval rule) keeps its id here, and `node(id:)` answers null for it."))
     action: str = strawberry.field(description=(
         "What was done, e.g. create, update, role, restrict, approve; new_account_on_org_number (entity company): "

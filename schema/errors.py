@@ -43,8 +43,6 @@ class ErrorCode(Enum):
         "INVALID_TOKEN", description="A link or refresh token is unknown, expired or already used.")
     TOKEN_REUSED = strawberry.enum_value(
         "TOKEN_REUSED", description="A spent refresh token was presented again; its whole session has been ended.")
-    ACCOUNT_BLOCKED = strawberry.enum_value("ACCOUNT_BLOCKED", description=(
-        "Access to the company is blocked on suspected misuse; only an administrator of the company can unblock it."))
     LAST_ADMIN = strawberry.enum_value(
         "LAST_ADMIN", description="The change would leave the company without an active administrator.")
     ROLE_NOT_ALLOWED = strawberry.enum_value(
@@ -97,9 +95,6 @@ class ErrorCode(Enum):
     CHANGES_EXPIRED = strawberry.enum_value("CHANGES_EXPIRED", description=(
         "The change-feed cursor is older than the changes kept (at least 90 days): resynchronise with the "
         "export (GET /export/orders.ndjson) and continue the feed from the cursor it gives."))
-    CARD_LIMIT_REACHED = strawberry.enum_value("CARD_LIMIT_REACHED", description=(
-        "The account already has as many live (active or blocked) cards as it may (MAX_LIVE_CARDS, 10 by "
-        "default): cancel one to order another."))
 
 
 assert {code.name for code in ErrorCode} >= {code.value for code in DomainCode}

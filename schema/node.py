@@ -24,8 +24,6 @@ from schema.api_client import fetch_api_client
 from schema.approval import ApprovalRule
 from schema.audit import AuditEntry
 from schema.budget import budget_from_status
-from schema.card import fetch_card
-from schema.card_purchase import fetch_card_purchase
 from schema.catalogue import Product
 from schema.company import Company
 from schema.cost_centre import CostCentre
@@ -36,8 +34,6 @@ from schema.invoice import fetch_invoice
 from schema.location import DeliveryLocation, DeliverySlot, EndCustomer
 from schema.order_changes import fetch_change
 from schema.order_types import order_from_view, order_line_from_view
-from schema.pre_approval import get_pre_approval_node
-from schema.recurring_order import fetch_recurring_order
 from schema.relay import Node, parse_global_id
 from schema.saved_cart import SavedCart
 from schema.user import User
@@ -127,16 +123,13 @@ async def _person(ctx, pk: int):
 
 # Every type that implements Node has an entry (a test generated from the schema checks it).
 NODE_FETCHERS = {
-    "Card": fetch_card,
     "Company": _company, "Group": _group, "User": _user, "Product": _product, "Order": _order,
     "DeliveryLocation": _location, "EndCustomer": _end_customer, "DeliverySlot": _slot, "OrderLine": _order_line,
     "SavedCart": _saved_cart, "CostCentre": _cost_centre, "Budget": _budget, "ApprovalRule": _approval_rule,
     "AuditEntry": _audit_entry, "InvoiceApplication": _invoice_application, "Person": _person,
-    "PreApproval": get_pre_approval_node,
     "OrderChange": fetch_change, "ApiClient": fetch_api_client,
     "WebhookEndpoint": fetch_webhook_endpoint, "WebhookDelivery": fetch_webhook_delivery,
-    "RecurringOrder": fetch_recurring_order,
-    "ApprovalDelegation": fetch_delegation, "Invoice": fetch_invoice, "CardPurchase": fetch_card_purchase,
+    "ApprovalDelegation": fetch_delegation, "Invoice": fetch_invoice,
 }
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -18,9 +17,6 @@ from schema.money import Money, VatAmount, money
 from schema.relay import Node, to_global_id
 from schema.user import PaymentMethod
 
-if TYPE_CHECKING:
-    from schema.pre_approval import PreApproval
-
 
 @strawberry.enum(description="Where an order is in its lifecycle.")
 class OrderStatus(Enum):
@@ -33,17 +29,6 @@ class OrderStatus(Enum):
     FULFILLED = strawberry.enum_value("fulfilled", description="Delivered by the supplier.")
     REJECTED = strawberry.enum_value("rejected", description="Rejected by an approver.")
     CANCELLED = strawberry.enum_value("cancelled", description="Cancelled before approval.")
-
-
-@strawberry.enum(description="What an order is: a purchase, or the carrier of a pre-approval request.")
-class OrderKind(Enum):
-    _value_: str
-
-    PURCHASE = strawberry.enum_value("purchase", description="A purchase of goods.")
-    PRE_APPROVAL = strawberry.enum_value("pre_approval", description=(
-        "A request for pre-approval on its way through the approval rules (see `preApprovals`): no lines, its "
-        "total the amount asked for; never charged, fulfilled or invoiced. Not listed by `orders`, "
-        "`orderChanges`, exports or webhooks; approvers meet it in their queue."))
 
 
 @strawberry.enum(description="What an entry of an order's timeline records.")
@@ -173,18 +158,6 @@ class Order(Node):
         description="Warnings recorded at submission, e.g. a budget exceeded with action WARN.")
     approval_flow: ApprovalFlow | None = strawberry.field(
         description="Rules, tiers, who approved, who is pending, and what the caller may do now.")
-    kind: OrderKind = strawberry.field(description="A purchase, or the carrier of a pre-approval request.")
-    pre_approval_pk: strawberry.Private[int | None] = None
-
-    @strawberry.field(description=(
-        "The pre-approval this purchase drew on (it then needed no approval by total or cost centre); for the "
-        "carrier of a request, the pre-approval it carries. Null when none, or when it is not yours to see."))
-    async def pre_approval(
-        self, info: strawberry.Info,
-    ) -> Annotated[PreApproval, strawberry.lazy("schema.pre_approval")] | None:
-        from schema.pre_approval import fetch_pre_approval  # the types refer to each other
-
-        return await fetch_pre_approval(info, self.pre_approval_pk) if self.pre_approval_pk else None
 
 
 def order_line_from_view(line: LineView, currency: str) -> OrderLine:
@@ -248,5 +221,4 @@ def order_from_view(v: OrderView, flow: FlowView | None = None) -> Order:
         created_at=v.created_at, submitted_at=v.submitted_at, updated_at=v.updated_at,
         timeline=[_event(e) for e in v.events or []],
         cost_centre=cost_centre, warnings=v.warnings, approval_flow=flow_from_view(flow) if flow else None,
-        kind=OrderKind(v.kind), pre_approval_pk=v.pre_approval_id,
     )

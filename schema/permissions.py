@@ -37,9 +37,6 @@ class Permission(Enum):
     ORDER_APPROVE = _permission(DomainPermission.ORDER_APPROVE)
     BUDGET_MANAGE = _permission(DomainPermission.BUDGET_MANAGE)
     BUDGET_READ = _permission(DomainPermission.BUDGET_READ)
-    CARD_MANAGE = _permission(DomainPermission.CARD_MANAGE)
-    CARD_READ = _permission(DomainPermission.CARD_READ)
-    CARD_UNBLOCK = _permission(DomainPermission.CARD_UNBLOCK)
     ORDER_MANAGE = _permission(DomainPermission.ORDER_MANAGE)
     LOCATION_READ = _permission(DomainPermission.LOCATION_READ)
     LOCATION_MANAGE = _permission(DomainPermission.LOCATION_MANAGE)
@@ -57,7 +54,6 @@ class Permission(Enum):
     INVOICE_READ = _permission(DomainPermission.INVOICE_READ)
     API_CLIENT_MANAGE = _permission(DomainPermission.API_CLIENT_MANAGE)
     WEBHOOK_MANAGE = _permission(DomainPermission.WEBHOOK_MANAGE)
-    CARD_AUTHORIZE = _permission(DomainPermission.CARD_AUTHORIZE)
 
 
 assert [(p.name, p.value) for p in Permission] == [(p.name, p.value) for p in DomainPermission]

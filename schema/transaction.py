@@ -32,24 +32,15 @@ class TransactionKind(Enum):
     CREDIT_NOTE = strawberry.enum_value(
         "credit_note", description="A credit note (takes its gross amount off the balance).")
     PAYMENT = strawberry.enum_value("payment", description="A payment received (takes its amount off the balance).")
-    CARD_PURCHASE = strawberry.enum_value("card_purchase", description=(
-        "An approved purchase with a company card in a store, at its authorisation (gross, VAT included); owed "
-        "once on the company's invoice: it does not move the balance. Declined purchases are not listed."))
-    CARD_REFUND = strawberry.enum_value("card_refund", description=(
-        "Money given back on a card purchase (negative amount); owed back once credited (or netted on the "
-        "purchase's invoice): it does not move the balance."))
 
 
-@strawberry.type(description=(
-    "One purchase, return, invoice, credit note, payment, card purchase or card refund of the account."))
+@strawberry.type(description="One purchase, return, invoice, credit note or payment of the account.")
 class Transaction:
     kind: TransactionKind = strawberry.field(description="What it is.")
-    date: date = strawberry.field(description=(
-        "The day it happened (UTC): submission, return, issue, receipt or card authorisation."))
+    date: date = strawberry.field(description="The day it happened (UTC): submission, return, issue or receipt.")
     at: datetime = strawberry.field(description=(
         "When it happened (UTC); invoices, credit notes and payments at the start of their day. Entries are "
-        "ordered by this, then kind (purchase, return, invoice, credit note, payment, card purchase, card refund), "
-        "then creation."))
+        "ordered by this, then kind (purchase, return, invoice, credit note, payment), then creation."))
     amount: Money = strawberry.field(description=(
         "Signed amount including VAT: positive for purchases and invoices, negative for returns, credit notes and "
         "payments."))
@@ -57,16 +48,12 @@ class Transaction:
         "The account balance after this entry: the sum of every invoice less every credit note and payment since "
         "the account opened (what the company owes by its invoices). Purchases and returns leave it as it was "
         "(they are owed once invoiced or credited). Null for callers who see only purchases."))
-    number: str = strawberry.field(description=(
-        "The order's or the invoice's number; for card purchases and refunds the card's last four digits "
-        "(\"•••• 1234\"); empty for a payment."))
+    number: str = strawberry.field(description="The order's or the invoice's number; empty for a payment.")
     reference: str = strawberry.field(description=(
-        "The order's reference; for invoices the KID (or the recipient's reference); for payments the KID given; "
-        "for card purchases and refunds the store's reference."))
+        "The order's reference; for invoices the KID (or the recipient's reference); for payments the KID given."))
     order_id: strawberry.ID | None = strawberry.field(description="The order of a purchase or return.")
-    invoice_id: strawberry.ID | None = strawberry.field(description=(
-        "The invoice or credit note; for a payment, the invoice it was matched to; for a card purchase or refund, "
-        "the invoice or credit note it is on (for callers who see the whole account)."))
+    invoice_id: strawberry.ID | None = strawberry.field(
+        description="The invoice or credit note; for a payment, the invoice it was matched to.")
 
 
 @strawberry.type(description="One transaction with its cursor.")
@@ -132,9 +119,7 @@ class TransactionQuery:
         "years back), oldest first, with the running balance, the outstanding amount and the available credit. "
         "The whole account with `invoice:read` (administrators, managers, accountants, API clients with "
         "INVOICES_READ) and for platform operators (who name the company); `order:read_all` alone: every purchase "
-        "and return, no ledger; a buyer: their own purchases and returns. Card purchases and refunds: the whole "
-        "account's with `invoice:read` and for platform operators; anyone else sees their own card's (a cardholder "
-        "too). Others are refused."))
+        "and return, no ledger; a buyer: their own purchases and returns. Others are refused."))
     async def transactions(
         self, info: strawberry.Info,
         from_: Annotated[date, strawberry.argument(name="from", description=(

@@ -51,11 +51,6 @@ class User(Node):
         description="Permissions of the role that an administrator has taken away from this user."
     )
     created_at: datetime = strawberry.field(description="When the user was added to the company (UTC).")
-    blocked: bool = strawberry.field(
-        description="Access blocked on suspected misuse (blockMyAccess, blockMember) until an administrator unblocks "
-                    "it: no sign-in, no session, no approval in the company.")
-    blocked_at: datetime | None = strawberry.field(description="When the access was blocked (UTC); null when not.")
-    block_reason: str | None = strawberry.field(description="Why the access was blocked; null when not.")
 
     @classmethod
     def from_model(cls, member: Membership) -> User:
@@ -65,8 +60,7 @@ class User(Node):
             group=Group.from_model(member.group), payment_methods=[PaymentMethod(m) for m in member.payment_methods],
             restricted_permissions=[from_domain_permission(DomainPermission(r.permission))
                                     for r in member.restrictions],
-            created_at=member.created_at, blocked=member.blocked_at is not None, blocked_at=member.blocked_at,
-            block_reason=member.block_reason,
+            created_at=member.created_at,
         )
 
 
@@ -155,11 +149,8 @@ def _user_id(value: str | None) -> int:
     return decode_id(value, "User") or 0
 
 
-def user_payload(member: Membership) -> UserPayload:
+def _user_payload(member: Membership) -> UserPayload:
     return UserPayload(user=User.from_model(member))
-
-
-_user_payload = user_payload
 
 
 def _methods(methods: list[PaymentMethod]) -> list[DomainPaymentMethod]:

@@ -25,8 +25,6 @@ from models.base import utcnow
 from resolvers import approval_reminder, changes, invoice_reminder, jobs, mail, webhook_delivery, webhook_dispatch
 from resolvers.context import Services
 from resolvers.jobs import ClaimedJob, Retry
-from resolvers.recurring_run import RUN_KIND as RECURRING_RUN
-from resolvers.recurring_run import run_job as recurring_run_job
 
 Handler = Callable[[Services, ClaimedJob], Coroutine[Any, Any, None]]
 
@@ -59,6 +57,5 @@ HANDLERS: dict[str, Handler] = {
     webhook_delivery.PRUNE_KIND: webhook_delivery.prune_job,  # the delivery log's retention (daily)
     approval_reminder.REMIND_KIND: approval_reminder.remind_job,  # waiting approval steps (every 5 minutes)
     invoice_reminder.REMIND_KIND: invoice_reminder.remind_job,  # invoice reminders and overdue notices (daily)
-    RECURRING_RUN: recurring_run_job,  # the due runs of recurring purchases (every minute)
     # Add kinds here, one line each: "webhook.deliver": webhook_jobs.deliver, ...
 }

@@ -20,7 +20,6 @@ from resolvers.approval_reminder import REMIND_KIND as APPROVAL_REMIND
 from resolvers.changes import PRUNE_CHANGES_JOB
 from resolvers.invoice_reminder import REMIND_KIND as INVOICE_REMIND
 from resolvers.jobs import enqueue
-from resolvers.recurring_run import RUN_KIND as RECURRING_RUN
 from resolvers.webhook_delivery import PRUNE_KIND as WEBHOOK_PRUNE
 from resolvers.webhook_dispatch import DISPATCH_KIND as WEBHOOK_DISPATCH
 from worker.handlers import PRUNE_JOBS
@@ -110,7 +109,6 @@ ENTRIES: tuple[Entry, ...] = (
     Entry(WEBHOOK_PRUNE, DailyAt(4, 0), max_attempts=3),  # the webhook delivery log's retention
     Entry(APPROVAL_REMIND, Every(300), keep=timedelta(days=2)),  # reminders and escalation of waiting steps
     Entry(INVOICE_REMIND, DailyAt(7, 0), max_attempts=5),  # invoice payment reminders and overdue notices
-    Entry(RECURRING_RUN, Every(60), keep=timedelta(days=2)),  # the due runs of recurring purchases
     # Add entries here, one line each, e.g.
     # Entry("invoice.run", MonthlyOn(1, 2, 0), max_attempts=5),
     # Entry("webhook.dispatch", Every(1), keep=timedelta(days=1)),

@@ -12,7 +12,7 @@ from policies.permissions import Permission as P
 ALL = frozenset(P)
 
 # The platform's own staff: permissions outside every company, held by no company role.
-OPERATOR_ONLY = frozenset({P.CATALOGUE_MANAGE, P.ORDER_FULFIL, P.CREDIT_MANAGE, P.CARD_AUTHORIZE, P.CARD_UNBLOCK})
+OPERATOR_ONLY = frozenset({P.CATALOGUE_MANAGE, P.ORDER_FULFIL, P.CREDIT_MANAGE})
 COMPANY_PERMISSIONS = ALL - OPERATOR_ONLY
 
 EXPECTED_ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
@@ -25,7 +25,7 @@ EXPECTED_ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
     Role.CUSTOMER.value: frozenset({P.COMPANY_READ, P.ORDER_CREATE, P.LOCATION_READ, P.CATALOGUE_READ}),
     Role.ORDER_APPROVER.value: frozenset({P.COMPANY_READ, P.ORDER_APPROVE, P.CATALOGUE_READ}),
     # The external accountant: reads the company, its orders, invoices (and so transactions) and credit.
-    Role.ACCOUNTANT.value: frozenset({P.COMPANY_READ, P.ORDER_READ_ALL, P.INVOICE_READ, P.CREDIT_READ, P.CARD_READ}),
+    Role.ACCOUNTANT.value: frozenset({P.COMPANY_READ, P.ORDER_READ_ALL, P.INVOICE_READ, P.CREDIT_READ}),
     OPERATOR_ROLE: OPERATOR_ONLY | {P.CATALOGUE_READ},
     # API clients: each scope is a role; every scope reads its own company's details.
     ApiScope.ORDERS_READ.policy_role: frozenset({P.COMPANY_READ, P.ORDER_READ_ALL}),
@@ -38,5 +38,5 @@ SCOPE_ROLES = tuple(scope.policy_role for scope in ApiScope)
 # Company permissions that only administrators hold, on purpose.
 ADMIN_ONLY = frozenset({
     P.COMPANY_UPDATE, P.USER_ASSIGN_ROLE, P.USER_DEACTIVATE, P.USER_RESTRICT, P.BUDGET_MANAGE, P.SAVED_CART_SHARE,
-    P.COST_CENTRE_MANAGE, P.APPROVAL_RULE_MANAGE, P.AUDIT_READ, P.API_CLIENT_MANAGE, P.CARD_MANAGE,
+    P.COST_CENTRE_MANAGE, P.APPROVAL_RULE_MANAGE, P.AUDIT_READ, P.API_CLIENT_MANAGE,
 })

@@ -29,7 +29,6 @@ proves that another company's object gets, byte for byte, the answer of a missin
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -38,12 +37,10 @@ from typing import Any
 import graphql
 import pytest
 from sqlalchemy import select, update
-from stdnum import luhn
 
 import models
 from models import AuthSession, Company, Group, LinkPurpose, LinkToken, Membership, Order, OrderLine, User
 from models.base import utcnow
-from models.recurring import RecurringStatus
 from policies.permissions import OPERATOR_ROLE
 from schema import build_schema
 from schema.relay import parse_global_id, to_global_id
@@ -61,14 +58,6 @@ from tests.policies.world import (
     snapshot,
     world_for,
 )
-from tests.recurring_helpers import (
-    recurring_gid,
-    saved_gid,
-    verify_created,
-    verify_recurring_orders,
-    verify_recurring_status,
-)
-from tests.schema.card_purchase_helpers import PIN as CARD_PIN
 
 CALLERS = ("anonymous", *MEMBER_CALLERS, "operator", *CLIENT_CALLERS)
 NEW_PASSWORD = "a-new-Password-123"
@@ -190,7 +179,6 @@ class Spec:
 
 
 ERR = "... on MutationError { code message field }"
-RECURRING = "recurringOrder { id status schedule }"
 USER_FIELDS = "id email firstName role status group { id } restrictedPermissions"
 ORDER_FIELDS = "id status number buyer { userId } lines { productId quantity substitutionAllowed } reference"
 USER_PAYLOAD = f"... on UserPayload {{ user {{ {USER_FIELDS} }} }}"
@@ -255,28 +243,6 @@ async def verify_groups(w: World, t: str, r: dict) -> None:
 
 async def verify_group(w: World, t: str, r: dict) -> None:
     assert (r["id"], r["name"], r["memberCount"]) == (w.own.spare_gid, "Spare", 0)
-
-
-async def verify_card_authorized(w: World, t: str, r: dict) -> None:
-    assert r["purchase"]["status"] == "APPROVED" and r["replayed"] is False
-    async with w.services.db.read_sessions() as session:
-        company = await session.scalar(select(models.CardPurchase.company_id).where(
-            models.CardPurchase.id == parse_global_id(r["purchase"]["id"])[1]))
-    assert company == w.side(t).company_id
-
-
-async def verify_card_refunded(w: World, t: str, r: dict) -> None:
-    assert (r["purchase"]["id"], r["purchase"]["refunded"]) == (w.gid(t, "CardPurchase"), {"amount": "1.00"})
-
-
-def card_purchase_variables(w: World, t: str) -> dict:
-    return {"filter": {"companyId": w.gid(t, "Company")}} if w.caller == "operator" else {}
-
-
-async def verify_card_purchases(w: World, t: str, r: dict) -> None:
-    ids = {edge["node"]["id"] for edge in r["edges"]}
-    whole_account = w.caller not in ("customer", "order_approver")  # the others are no holders: nothing of theirs
-    assert ids == ({to_global_id("CardPurchase", w.own.values["card_purchase"])} if whole_account else set())
 
 
 async def verify_node(w: World, t: str, r: dict) -> None:
@@ -599,73 +565,6 @@ def verify_status(status: str):
 
 
 
-BLOCK_PAYLOAD = "... on BlockAccessPayload { users { id blocked } sessionsEnded }"
-
-
-async def verify_block_my_access(w: World, t: str, r: dict) -> None:
-    assert (r["users"], r["sessionsEnded"]) == ([{"id": w.caller_member.gid, "blocked": True}], 1)
-    assert error_code(await w.api.raw("{ me { email } }", token=w.token)) == "UNAUTHENTICATED"
-
-
-async def verify_block_member(w: World, t: str, r: dict) -> None:
-    assert r["users"] == [{"id": w.own.target.gid, "blocked": True}]
-    (blocked_at,) = (await w.fetch(select(Membership.blocked_at).where(
-        Membership.id == w.own.target.membership_id)))[0]
-    assert blocked_at is not None
-
-
-async def verify_unblocked(w: World, t: str, r: dict) -> None:
-    assert r["user"]["id"] == w.gid(t, "User", "blocked")
-    (blocked_at,) = (await w.fetch(select(Membership.blocked_at).where(
-        Membership.id == w.own.values["blocked_member"])))[0]
-    assert blocked_at is None
-
-
-# company cards
-
-CARD_PAYLOAD = "... on CardPayload { card { id status blockReason pinSet holder { id } } }"
-
-
-def card_gid(w: World, t: str) -> str:
-    """The target's card: own:blocked_card names that card of the own company; self the caller's own card (the
-    target customer's where the caller holds none)."""
-    if t == "self":
-        return to_global_id("Card", w.values.get("caller_card") or w.own.values["card"])
-    return w.gid(t, "Card", t.split(":")[1] if ":" in t else None)
-
-
-async def verify_cards(w: World, t: str, r: dict) -> None:
-    """Administrators and accountants every card of the company (the world's other features may add some), the
-    others their own."""
-    from models.card import Card
-    ids = {edge["node"]["id"] for edge in r["edges"]}
-    query = select(Card.id).where(Card.company_id == w.own.company_id)
-    if w.caller not in ("admin", "accountant"):
-        query = query.where(Card.holder_id == w.caller_member.membership_id)
-    assert ids == {to_global_id("Card", card_id) for (card_id,) in await w.fetch(query)}
-    assert {to_global_id("Card", w.own.values["pin_card"]) in ids} == {w.caller in ("admin", "accountant")}
-
-
-async def verify_card_ordered(w: World, t: str, r: dict) -> None:
-    assert luhn.is_valid(r["cardNumber"]) and len(r["cardNumber"]) == 16
-    assert (r["card"]["holder"]["id"], r["card"]["status"], r["card"]["last4"]) == (
-        w.own.target.gid, "ACTIVE", r["cardNumber"][-4:])
-
-
-async def verify_card_pin(w: World, t: str, r: dict) -> None:
-    assert (r["card"]["id"], r["card"]["pinSet"]) == (card_gid(w, t), True)
-
-
-def verify_card_status(status: str):
-    async def verify(w: World, t: str, r: dict) -> None:
-        assert (r["card"]["id"], r["card"]["status"]) == (card_gid(w, t), status)
-    return verify
-
-
-async def verify_all_cards_blocked(w: World, t: str, r: dict) -> None:
-    assert r["blockedCount"] == 1  # the target's active card; the other two were blocked already
-
-
 def move_variables(w: World, t: str) -> dict:
     if t.endswith(":group"):
         return {"input": {"userIds": [w.own.target.gid], "groupId": w.gid(t, "Group")}}
@@ -832,33 +731,6 @@ async def verify_saved_cart_added(w: World, t: str, r: dict) -> None:
     await verify_cart_changed(w, t, r)
     products = {line["productId"] for line in r["order"]["lines"]}
     assert to_global_id("Product", w.catalogue.paper if t == "own:shared" else w.catalogue.active) in products
-
-
-def pre_approval_gid(w: World, t: str) -> str:
-    """own: the caller's own pre-approval; own:target / other:target: a company's target customer's."""
-    side = w.side(t)
-    if side is None:
-        return to_global_id("PreApproval", MISSING_PK)
-    if t == "own":
-        return to_global_id("PreApproval", w.values.get("pre_approval", MISSING_PK + 1))
-    return to_global_id("PreApproval", side.values["pre_approval"])
-
-
-async def verify_pre_approvals(w: World, t: str, r: dict) -> None:
-    ids = {edge["node"]["id"] for edge in r["edges"]}
-    target = to_global_id("PreApproval", w.own.values["pre_approval"])
-    mine = {to_global_id("PreApproval", w.values["pre_approval"])} if "pre_approval" in w.values else set()
-    # order:read_all (administrators, managers, accountants, ORDERS_READ clients) sees the company's; a buyer their own.
-    assert ids == (mine | {target} if w.caller in ("admin", "manager", "accountant", "client_orders", "client_all")
-                   else mine)
-
-
-async def verify_pre_approval_requested(w: World, t: str, r: dict) -> None:
-    assert (r["preApproval"]["status"], r["preApproval"]["amount"]["amount"]) == ("APPROVED", "100.00")
-
-
-async def verify_pre_approval_cancelled(w: World, t: str, r: dict) -> None:
-    assert (r["preApproval"]["id"], r["preApproval"]["status"]) == (pre_approval_gid(w, t), "CANCELLED")
 
 
 # mutations: spend control
@@ -1075,8 +947,6 @@ NOT_FOUND_FOR_USER_ADMINS = where_allowed(USER_ADMINS, NF)
 NOT_FOUND_FOR_BUYERS = where_allowed(BUYERS, NF)
 NULL_FOR_USER_ADMINS = where_allowed(USER_ADMINS, N)
 # invoice:read: administrators, managers, accountants, INVOICES_READ clients; operators every company's
-# card purchases: ORDERS_READ and INVOICES_READ clients read the account's, the others are refused
-CARD_PURCHASE_CLIENTS = clients(A, A, F, F, A)
 INVOICE_READERS = row(U, A, A, F, F, A, clients=clients(F, A, F, F, A), accountant=A)
 # transactions: the whole account (invoice:read, operators naming the company), every purchase (order:read_all),
 # a buyer's own; order approvers and clients with neither scope are refused
@@ -1168,34 +1038,14 @@ ENTRIES: dict[str, Spec] = {
             # invoice:read (administrators, managers, accountants, INVOICES_READ), operators every company's
             "own:Invoice": INVOICE_READERS, "other:Invoice": where_allowed(INVOICE_READERS, N) | {"operator": A},
             "missing:Invoice": where_allowed(INVOICE_READERS, N),
-            # invoice:read or order:read_all (and their clients), operators every company's; else the holder's own
-            "own:CardPurchase": row(U, A, A, N, N, A, clients=CARD_PURCHASE_CLIENTS, accountant=A),
-            "other:CardPurchase": row(U, N, N, N, N, A, clients=where_allowed(CARD_PURCHASE_CLIENTS, N), accountant=N),
-            "missing:CardPurchase": row(U, N, N, N, N, N, clients=where_allowed(CARD_PURCHASE_CLIENTS, N),
-                                        accountant=N),
-            # the buyer's own (order:create), any of the company's with order:manage (administrators, managers)
-            "own:RecurringOrder": row(U, A, A, N, F, F, clients=F),
-            "other:RecurringOrder": row(U, N, N, N, F, F, clients=F),
-            "missing:RecurringOrder": row(U, N, N, N, F, F, clients=F),
-            # card:read (administrators, accountants), else the holder's own
-            "own:Card": row(U, A, N, N, N, F, clients=F, accountant=A),
-            "other:Card": row(U, N, N, N, N, F, clients=F, accountant=N),
-            "missing:Card": row(U, N, N, N, N, F, clients=F, accountant=N),
-            # the buyer's own (order:create), any of the company's with order:read_all (and ORDERS_READ clients)
-            "own:PreApproval": row(U, A, A, N, F, F, clients(A, F, F, F, A), accountant=A),
-            "other:PreApproval": row(U, N, N, N, F, F, clients(N, F, F, F, N), accountant=N),
-            "missing:PreApproval": row(U, N, N, N, F, F, clients(N, F, F, F, N), accountant=N),
             "garbage": where_allowed(SIGNED_IN, N) | each_client(N),
         },
-        verify_node, needs=("pre_approvals", "location", "orders", "cost_centre", "saved_carts", "budget",
-                            "invoice_application",
-                            "api_client", "webhooks", "delegations", "invoices", "cards", "card_purchases",
-                            "recurring_orders"),
-        same_answer=(("other:PreApproval", "missing:PreApproval"), *((f"other:{t}", f"missing:{t}") for t in (
+        verify_node, needs=("location", "orders", "cost_centre", "saved_carts", "budget", "invoice_application",
+                            "api_client", "webhooks", "delegations", "invoices"),
+        same_answer=tuple((f"other:{t}", f"missing:{t}") for t in (
             "Company", "User", "Group", "Order", "DeliveryLocation", "EndCustomer", "DeliverySlot", "OrderLine",
             "SavedCart", "CostCentre", "Budget", "ApprovalRule", "AuditEntry", "InvoiceApplication", "Person",
-            "OrderChange", "ApiClient", "WebhookEndpoint", "WebhookDelivery", "ApprovalDelegation", "Invoice",
-            "CardPurchase", "RecurringOrder"))),
+            "OrderChange", "ApiClient", "WebhookEndpoint", "WebhookDelivery", "ApprovalDelegation", "Invoice")),
         same_answer_except=("operator",),
     ),
     # ------------------------------------------------------------------ queries: ordering
@@ -1247,15 +1097,6 @@ ENTRIES: dict[str, Spec] = {
         "query", "{ savedCarts { id ownedByMe } }", no_variables, {"own": BUYERS}, verify_saved_carts,
         needs=("saved_carts", "caller_saved_cart"),
     ),
-    "recurringOrders": Spec(
-        "query", "{ recurringOrders(first: 100) { edges { node { id } } } }", no_variables, {"own": BUYERS},
-        verify_recurring_orders, needs=("recurring_orders",),
-    ),
-    "preApprovals": Spec(
-        "query", "{ preApprovals(first: 100) { edges { node { id } } } }", no_variables,
-        {"own": row(U, A, A, A, F, F, clients(A, F, F, F, A), accountant=A)}, verify_pre_approvals,
-        needs=("pre_approvals",),
-    ),
     # ------------------------------------------------------------------ queries: spend control
     "costCentres": Spec(
         "query", "{ costCentres { id } }", no_variables, {"own": BUYERS}, verify_cost_centres, needs=("cost_centre",),
@@ -1277,11 +1118,6 @@ ENTRIES: dict[str, Spec] = {
     "invoices": Spec(
         "query", "{ invoices(first: 100) { edges { node { id company { id } lines { order { id } } } } } }",
         no_variables, {"own": INVOICE_READERS}, verify_invoices, needs=("invoices",),
-    ),
-    "cardPurchases": Spec(
-        "query", "query($filter: CardPurchaseFilter) { cardPurchases(filter: $filter) { edges { node { id } } } }",
-        card_purchase_variables, {"own": row(U, A, A, A, A, A, clients=CARD_PURCHASE_CLIENTS, accountant=A)},
-        verify_card_purchases, needs=("card_purchases",),
     ),
     "transactions": Spec(
         "query", "query($from: Date!, $to: Date!, $companyId: ID) { transactions(from: $from, to: $to, "
@@ -1412,23 +1248,6 @@ ENTRIES: dict[str, Spec] = {
         {"own": ADMIN_ONLY, "other": NOT_FOUND_FOR_ADMINS, "missing": NOT_FOUND_FOR_ADMINS},
         verify_status("ACTIVE"), needs=("deactivated",), same_answer=(("other", "missing"),),
     ),
-    "blockMyAccess": Spec(
-        "mutation", mutation("blockMyAccess", "BlockMyAccessInput", BLOCK_PAYLOAD),
-        lambda w, t: {"input": {"reason": "Lost my phone"}}, {"own": MEMBERS | NO_CLIENT}, verify_block_my_access,
-    ),
-    "blockMember": Spec(
-        "mutation", mutation("blockMember", "BlockMemberInput", BLOCK_PAYLOAD),
-        input_of(memberId=lambda w, t: w.gid(t, "User"), reason="Card used abroad"),
-        {"own": ADMIN_ONLY, "other": NOT_FOUND_FOR_ADMINS, "missing": NOT_FOUND_FOR_ADMINS,
-         "self": row(U, typed("SELF_ACTION"), F, F, F, F, clients=F)},
-        verify_block_member, same_answer=(("other", "missing"),),
-    ),
-    "unblockMember": Spec(
-        "mutation", mutation("unblockMember", "UnblockMemberInput", USER_PAYLOAD),
-        input_of(memberId=lambda w, t: w.gid(t, "User", "blocked")),
-        {"own": ADMIN_ONLY, "other": NOT_FOUND_FOR_ADMINS, "missing": NOT_FOUND_FOR_ADMINS},
-        verify_unblocked, needs=("blocked",), same_answer=(("other", "missing"),),
-    ),
     "moveUsersToGroup": Spec(
         "mutation",
         mutation("moveUsersToGroup", "MoveUsersToGroupInput",
@@ -1549,40 +1368,6 @@ ENTRIES: dict[str, Spec] = {
         verify_saved_cart, needs=("saved_carts", "caller_saved_cart"),
         same_answer=(("other:shared", "missing"), ("own:private", "missing")),
     ),
-    "createRecurringOrder": Spec(
-        "mutation", mutation("createRecurringOrder", "CreateRecurringOrderInput",
-                             f"... on RecurringOrderPayload {{ {RECURRING} }}"),
-        input_of(savedCartId=saved_gid, schedule="FREQ=WEEKLY;BYDAY=FR", name="Fridays"),
-        {"own:new": BUYERS}, verify_created, needs=("caller_saved_cart",),
-    ),
-    **{name: Spec(
-        "mutation", mutation(name, input_type, f"... on RecurringOrderPayload {{ {RECURRING} }}"),
-        input_of(id=recurring_gid, **extra),
-        {own: BUYERS, f"own:target{suffix}": row(U, A, A, NF, F, F, clients=F),
-         f"other:target{suffix}": NOT_FOUND_FOR_BUYERS, "missing": NOT_FOUND_FOR_BUYERS},
-        verify_recurring_status(status), needs=("recurring_orders",),
-        same_answer=((f"other:target{suffix}", "missing"),),
-    ) for name, input_type, extra, own, suffix, status in (
-        ("updateRecurringOrder", "UpdateRecurringOrderInput", {"name": "Renamed"}, "own", "", RecurringStatus.ACTIVE),
-        ("pauseRecurringOrder", "RecurringOrderIdInput", {}, "own", "", RecurringStatus.PAUSED),
-        ("resumeRecurringOrder", "RecurringOrderIdInput", {}, "own:paused", "_paused", RecurringStatus.ACTIVE),
-        ("cancelRecurringOrder", "RecurringOrderIdInput", {}, "own", "", RecurringStatus.CANCELLED),
-    )},
-    "requestPreApproval": Spec(
-        "mutation", mutation("requestPreApproval", "RequestPreApprovalInput",
-                             "... on PreApprovalPayload { preApproval { id status amount { amount } } }"),
-        input_of(amount="100.00", purpose="Matrix", validUntil=lambda w, t: (utcnow() + timedelta(days=5)).isoformat()),
-        {"own": BUYERS}, verify_pre_approval_requested,
-    ),
-    "cancelPreApproval": Spec(
-        "mutation", mutation("cancelPreApproval", "CancelPreApprovalInput",
-                             "... on PreApprovalPayload { preApproval { id status } }"),
-        input_of(id=pre_approval_gid, reason="Matrix"),
-        {"own": BUYERS, "own:target": NOT_FOUND_FOR_BUYERS, "other:target": NOT_FOUND_FOR_BUYERS,
-         "missing": NOT_FOUND_FOR_BUYERS},
-        verify_pre_approval_cancelled, needs=("pre_approvals",),
-        same_answer=(("other:target", "missing"), ("own:target", "missing")),
-    ),
     "deleteSavedCart": Spec(
         "mutation", mutation("deleteSavedCart", "SavedCartIdInput", "... on DeleteSavedCartPayload { deletedId }"),
         lambda w, t: {"input": {"id": saved_cart_gid(w, t)}},
@@ -1698,24 +1483,6 @@ ENTRIES: dict[str, Spec] = {
         {"own": OPERATOR, "other": OPERATOR, "missing": where_allowed(OPERATOR, NF)},
         verify_credit_of_target(lambda credit: credit["invoiceEnabled"] is True), needs=("invoice_application",),
     ),
-    # ------------------------------------------------------------------ card purchases (platform operators)
-    "authorizeCardPurchase": Spec(
-        "mutation",
-        mutation("authorizeCardPurchase", "AuthorizeCardPurchaseInput",
-                 "... on CardAuthorizationPayload { purchase { id status declineCode } replayed }"),
-        input_of(cardNumber=lambda w, t: w.side(t).values["card_number"], pin=CARD_PIN, amount="5.00",
-                 storeReference="Matrix store", idempotencyKey=lambda w, t: f"matrix-{secrets.token_hex(8)}"),
-        {"own": OPERATOR, "other": OPERATOR}, verify_card_authorized, needs=("card_purchases",),
-    ),
-    "refundCardPurchase": Spec(
-        "mutation",
-        mutation("refundCardPurchase", "RefundCardPurchaseInput",
-                 "... on CardRefundPayload { purchase { id refunded { amount } } }"),
-        input_of(purchaseId=lambda w, t: w.gid(t, "CardPurchase"), amount="1.00", reason="Matrix",
-                 idempotencyKey=lambda w, t: f"matrix-{secrets.token_hex(8)}"),
-        {"own": OPERATOR, "other": OPERATOR, "missing": where_allowed(OPERATOR, NF)}, verify_card_refunded,
-        needs=("card_purchases",),
-    ),
     "setCreditLimit": Spec(
         "mutation",
         mutation("setCreditLimit", "SetCreditLimitInput",
@@ -1757,56 +1524,6 @@ ENTRIES: dict[str, Spec] = {
         input_of(id=lambda w, t: w.gid(t, "ApprovalRule")),
         {"own": ADMIN_ONLY, "other": NOT_FOUND_FOR_ADMINS, "missing": NOT_FOUND_FOR_ADMINS},
         verify_rule_deleted, needs=("orders",), same_answer=(("other", "missing"),),
-    ),
-    # ------------------------------------------------------------------ company cards
-    "cards": Spec(
-        "query", "{ cards(first: 100) { edges { node { id } } } }", no_variables,
-        {"own": row(U, A, A, A, A, F, clients=F, accountant=A)}, verify_cards, needs=("cards",),
-    ),
-    "orderCard": Spec(
-        "mutation", mutation("orderCard", "OrderCardInput",
-                             "... on OrderCardPayload { cardNumber card { id status last4 holder { id } } }"),
-        input_of(holderId=lambda w, t: w.gid(t, "User"), monthlyLimit="2500.00"),
-        {"own": ADMIN_ONLY, "other": NOT_FOUND_FOR_ADMINS, "missing": NOT_FOUND_FOR_ADMINS},
-        verify_card_ordered, same_answer=(("other", "missing"),),
-    ),
-    "setCardPin": Spec(
-        "mutation", mutation("setCardPin", "SetCardPinInput", CARD_PAYLOAD),
-        input_of(cardId=card_gid, pin="4821"),
-        {"own": row(U, NF, NF, NF, NF, NF, clients=F), "other": row(U, NF, NF, NF, NF, NF, clients=F),
-         "missing": row(U, NF, NF, NF, NF, NF, clients=F),
-         # the holder only: administrators, managers and customers hold a card of their own here
-         "self": row(U, A, A, A, NF, NF, clients=F)},
-        verify_card_pin, needs=("cards", "caller_card"), same_answer=(("other", "missing"),),
-    ),
-    "blockCard": Spec(
-        "mutation", mutation("blockCard", "BlockCardInput", CARD_PAYLOAD),
-        input_of(cardId=card_gid, reason="Lost"),
-        {"own": row(U, A, NF, NF, NF, F, clients=F, accountant=F),
-         "other": row(U, NF, NF, NF, NF, F, clients=F, accountant=NF),
-         "missing": row(U, NF, NF, NF, NF, F, clients=F, accountant=NF)},
-        verify_card_status("BLOCKED"), needs=("cards",), same_answer=(("other", "missing"),),
-    ),
-    "blockAllCards": Spec(
-        "mutation", mutation("blockAllCards", "BlockAllCardsInput", "... on BlockAllCardsPayload { blockedCount }"),
-        lambda w, t: {"input": {"reason": "Stolen"}}, {"own": ADMIN_ONLY}, verify_all_cards_blocked, needs=("cards",),
-    ),
-    "unblockCard": Spec(
-        "mutation", mutation("unblockCard", "CardIdInput", CARD_PAYLOAD),
-        input_of(cardId=card_gid),
-        {"own:blocked_card": row(U, A, NF, NF, NF, A, clients=F, accountant=F),
-         # only a platform operator lifts a PIN block, of any company's card
-         "own:pin_card": row(U, F, NF, NF, NF, A, clients=F, accountant=F),
-         "other:blocked_card": row(U, NF, NF, NF, NF, A, clients=F, accountant=NF),
-         "missing": row(U, NF, NF, NF, NF, NF, clients=F, accountant=NF)},
-        verify_card_status("ACTIVE"), needs=("cards",), same_answer=(("other:blocked_card", "missing"),),
-        same_answer_except=("operator",),
-    ),
-    "cancelCard": Spec(
-        "mutation", mutation("cancelCard", "CardIdInput", CARD_PAYLOAD),
-        input_of(cardId=card_gid),
-        {"own": ADMIN_ONLY, "other": NOT_FOUND_FOR_ADMINS, "missing": NOT_FOUND_FOR_ADMINS},
-        verify_card_status("CANCELLED"), needs=("cards",), same_answer=(("other", "missing"),),
     ),
     # ------------------------------------------------------------------ API clients
     "createApiClient": Spec(

@@ -64,9 +64,6 @@ from resolvers.security import token_digest
 from resolvers.spend import ensure_credit_account
 from schema.relay import to_global_id
 from tests.factories import PASSWORD, VALID_NO_ORG_NUMBERS, Member
-from tests.pre_approval_helpers import world_pre_approvals
-from tests.recurring_helpers import world_recurring_orders
-from tests.schema.card_purchase_helpers import world_card_purchases
 
 MEMBER_CALLERS = ("admin", "manager", "customer", "order_approver", "accountant")
 # API clients of the "own" company, one per scope and one with every scope: their token is the client's secret.
@@ -108,14 +105,12 @@ class Side:
 
     @property
     def member_gids(self) -> set[str]:
-        blocked = {to_global_id("User", self.values["blocked_member"])} if "blocked_member" in self.values else set()
-        return {m.gid for m in self.members.values()} | {self.target.gid} | blocked
+        return {m.gid for m in self.members.values()} | {self.target.gid}
 
     def id_of(self, type_name: str, variant: str | None = None) -> int:
         """The primary key of this side's object of a type (a variant picks among several)."""
         keys = {
-            "Company": lambda: self.company_id,
-            "User": lambda: self.values[f"{variant}_member"] if variant else self.target.membership_id,
+            "Company": lambda: self.company_id, "User": lambda: self.target.membership_id,
             "Group": lambda: self.spare_group_id,
             "Order": lambda: self.values[f"order_{variant or 'approved'}"],
             "DeliveryLocation": lambda: self.values["location"], "EndCustomer": lambda: self.values["end_customer"],
@@ -130,10 +125,6 @@ class Side:
             "WebhookDelivery": lambda: self.values["webhook_delivery"],
             "ApprovalDelegation": lambda: self.values["delegation"],
             "Invoice": lambda: self.values[variant or "invoice"],
-            "PreApproval": lambda: self.values["pre_approval"],
-            "Card": lambda: self.values[variant or "card"],
-            "CardPurchase": lambda: self.values["card_purchase"],
-            "RecurringOrder": lambda: self.values["recurring"],
         }
         return keys[type_name]()
 
@@ -408,23 +399,6 @@ async def setup_deactivated(w: World) -> None:
                               .values(status=MembershipStatus.DEACTIVATED.value))
 
 
-async def setup_blocked(w: World) -> None:
-    """A customer of each company whose access is blocked on suspected misuse (as blockMember leaves them); not the
-    target, whom other features give cards and orders."""
-    async with w.services.db.transaction() as session:
-        for side in (w.own, w.other):
-            user = User(email=f"blocked.{side.company_id}@example.com", first_name="Test", last_name="Blocked")
-            session.add(user)
-            await session.flush()
-            membership = Membership(
-                company_id=side.company_id, user_id=user.id, group_id=side.group_id, role=Role.CUSTOMER.value,
-                status=MembershipStatus.ACTIVE.value, payment_methods=[], blocked_at=utcnow(),
-                block_reason="Phone stolen")
-            session.add(membership)
-            await session.flush()
-            side.values["blocked_member"] = membership.id
-
-
 async def setup_restricted(w: World) -> None:
     async with w.services.db.transaction() as session:
         for side in (w.own, w.other):
@@ -494,31 +468,6 @@ async def _invoices(w: World) -> None:
             side.values.update(made)
 
 
-async def _cards(w: World) -> None:
-    """Three cards of each company's target customer, ordered by its administrator: one active, one blocked by the
-    administrator, one blocked after three wrong PINs."""
-    from models.card import Card
-    from resolvers import card as cards
-    for side in (w.own, w.other):
-        for name in ("card", "blocked_card", "pin_card"):
-            ordered = await run_as(w, side.members["admin"], partial(
-                cards.order_card, holder_id=side.target.membership_id, monthly_limit_minor=1_000_00))
-            side.values[name] = ordered.view.card.id
-        await run_as(w, side.members["admin"], partial(cards.block_card, card_id=side.values["blocked_card"]))
-        async with w.services.db.transaction() as session:
-            await session.execute(update(Card).where(Card.id == side.values["pin_card"]).values(
-                status="blocked", block_reason="pin", blocked_at=utcnow(), failed_pin_attempts=3))
-
-
-async def _caller_card(w: World) -> None:
-    """A card of the caller's own, when the caller is a member who may hold one (they place orders)."""
-    from resolvers import card as cards
-    if w.caller in ("admin", "manager", "customer"):
-        ordered = await run_as(w, w.own.members["admin"], partial(
-            cards.order_card, holder_id=w.own.members[w.caller].membership_id, monthly_limit_minor=1_000_00))
-        w.values["caller_card"] = ordered.view.card.id
-
-
 async def _own_product(w: World) -> None:
     """A product of the operator's own (the catalogue is global: changing the shared ones would leak between cases)."""
     fields = catalogue.ProductFields(
@@ -532,12 +481,8 @@ FEATURES: dict[str, Callable[[World], Awaitable[None]]] = {  # built in this ord
     "saved_carts": _saved_carts, "caller_cart": _caller_cart, "caller_saved_cart": _caller_saved_cart,
     "invoice_application": _invoice_application, "refresh": setup_refresh, "reset_link": setup_reset,
     "invitation": setup_invitations, "deactivated": setup_deactivated, "restricted": setup_restricted,
-    "blocked": setup_blocked,
     "own_product": _own_product, "api_client": _api_client, "webhooks": _webhooks, "delegations": _delegations,
-    "invoices": _invoices, "cards": _cards, "caller_card": _caller_card,
-    "card_purchases": world_card_purchases,
-    "recurring_orders": world_recurring_orders,
-    "pre_approvals": world_pre_approvals,
+    "invoices": _invoices,
 }
 FEATURE_NEEDS = {"caller_saved_cart": {"caller_cart"}, "invoices": {"orders"}}
 

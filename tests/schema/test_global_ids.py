@@ -30,7 +30,7 @@ from schema.relay import parse_global_id
 from tests.policies.world import create_matrix_state, world_for
 
 ALL_FEATURES = ("location", "cost_centre", "budget", "orders", "saved_carts", "invoice_application", "api_client",
-                "webhooks", "delegations", "invoices", "cards")
+                "webhooks", "delegations", "invoices")
 
 
 async def served_schema(api) -> GraphQLSchema:
@@ -113,7 +113,6 @@ OWN_QUERIES: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "ApprovalDelegation": ("{{ approvalDelegations {{ {sel} }} }}", ("approvalDelegations",)),
     "Invoice": ("{{ invoices(first: 5) {{ edges {{ node {{ {sel} }} }} }} }}", ("invoices", "edges", "node")),
-    "Card": ("{{ cards(first: 100) {{ edges {{ node {{ {sel} }} }} }} }}", ("cards", "edges", "node")),
 }
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -27,7 +26,6 @@ from graphql import (
 from sqlalchemy import select
 
 from models import OutboxMessage, Role
-from models.base import utcnow
 from schema import build_schema
 from tests.factories import VALID_NO_ORG_NUMBERS, Api, Member, Tenant
 from tests.ordering_helpers import (
@@ -44,11 +42,6 @@ from tests.ordering_helpers import (
 
 SCHEMA = build_schema()._schema
 MISSING = 987_654_321
-
-
-def _purchase_request(**changes) -> dict:
-    return {"cardNumber": "9901 0000 0000 0000", "pin": "1234", "amount": "10.00", "storeReference": "Store 1",
-            "idempotencyKey": "input-errors-key"} | changes
 
 
 # --- what a path into an input is, read off the schema ----------------------------------------------
@@ -366,20 +359,6 @@ BAD_INPUTS: dict[str, list[Bad]] = {
             "INVALID_INPUT", "paymentTermsDays"),
         bad("operator", {"companyId": gid("Company", MISSING), "invoiceDays": [1]}, "NOT_FOUND", "companyId"),
     ],
-    # --- card purchases (the checks of the request come before the card is looked up)
-    "authorizeCardPurchase": [
-        bad("operator", _purchase_request(amount="0"), "INVALID_INPUT", "amount"),
-        bad("operator", _purchase_request(amount="1.001"), "INVALID_INPUT", "amount"),
-        bad("operator", _purchase_request(storeReference=" "), "INVALID_INPUT", "storeReference"),
-        bad("operator", _purchase_request(idempotencyKey="short"), "INVALID_INPUT", "idempotencyKey"),
-        bad("operator", _purchase_request(vatRate=17), "INVALID_INPUT", "vatRate"),
-    ],
-    "refundCardPurchase": [
-        bad("operator", {"purchaseId": gid("CardPurchase", MISSING), "amount": "1.00",
-                         "idempotencyKey": "refund-key-1"}, "NOT_FOUND", "purchaseId"),
-        bad("operator", {"purchaseId": gid("CardPurchase", MISSING), "amount": "1.001",
-                         "idempotencyKey": "refund-key-1"}, "INVALID_INPUT", "amount"),
-    ],
     "registerPayment": [
         bad("operator", lambda s: _async({"companyId": s.tenant.gid, "amount": "0"}), "INVALID_INPUT", "amount"),
         bad("operator", lambda s: _async({"companyId": s.tenant.gid, "amount": "1.001"}), "INVALID_INPUT", "amount"),
@@ -470,17 +449,6 @@ BAD_INPUTS: dict[str, list[Bad]] = {
     ],
     "deactivateUser": [bad("admin", lambda s: _async({"id": s.member(Role.ADMIN).gid}), "SELF_ACTION", "id")],
     "reactivateUser": [bad("admin", lambda s: _async({"id": s.member(Role.CUSTOMER).gid}), "INVALID_STATE", "id")],
-    "blockMyAccess": [bad("customer", {"reason": "x" * 501}, "INVALID_INPUT", "reason")],
-    "blockMember": [
-        bad("admin", lambda s: _async({"memberId": s.member(Role.CUSTOMER).gid, "reason": " "}), "INVALID_INPUT",
-            "reason"),
-        bad("admin", {"memberId": gid("User", MISSING), "reason": "Stolen phone"}, "NOT_FOUND", "memberId"),
-        bad("admin", lambda s: _async({"memberId": s.member(Role.ADMIN).gid, "reason": "Mine"}), "SELF_ACTION",
-            "memberId"),
-    ],
-    "unblockMember": [
-        bad("admin", lambda s: _async({"memberId": s.member(Role.CUSTOMER).gid}), "INVALID_STATE", "memberId"),
-    ],
     "moveUsersToGroup": [
         bad(
             "admin",
@@ -619,22 +587,6 @@ BAD_INPUTS: dict[str, list[Bad]] = {
         bad("customer", _unsellable_cart, "PRODUCT_UNAVAILABLE"),
     ],
     "cancelOrder": [bad("customer", {"id": gid("Order", MISSING), "reason": ""}, "NOT_FOUND", "id")],
-    "requestPreApproval": [
-        bad("customer", {"amount": "0", "purpose": "Event", "validUntil": "2999-01-01T00:00:00Z"}, "INVALID_INPUT",
-            "amount"),
-        bad("customer", {"amount": "1.234", "purpose": "Event", "validUntil": "2999-01-01T00:00:00Z"},
-            "INVALID_INPUT", "amount"),
-        bad("customer", {"amount": "100", "purpose": " ", "validUntil": "2999-01-01T00:00:00Z"}, "INVALID_INPUT",
-            "purpose"),
-        bad("customer", {"amount": "100", "purpose": "Event", "validUntil": "2020-01-01T00:00:00Z"}, "INVALID_INPUT",
-            "validUntil"),
-        # More than a year ahead.
-        bad("customer", {"amount": "100", "purpose": "Event", "validUntil": "2999-01-01T00:00:00Z"}, "INVALID_INPUT",
-            "validUntil"),
-        bad("customer", lambda s: _async({"amount": "100", "purpose": "Event", "validUntil": _in_a_month(),
-                                          "costCentreId": gid("CostCentre", MISSING)}), "NOT_FOUND", "costCentreId"),
-    ],
-    "cancelPreApproval": [bad("customer", {"id": gid("PreApproval", MISSING), "reason": ""}, "NOT_FOUND", "id")],
     "fulfilOrder": [bad("operator", lambda s: _pending_input(s, comment=""), "INVALID_TRANSITION", "id")],
     "recordReturn": [
         bad(
@@ -676,24 +628,6 @@ BAD_INPUTS: dict[str, list[Bad]] = {
     ],
     "deleteSavedCart": [bad("customer", {"id": gid("SavedCart", MISSING)}, "NOT_FOUND", "id")],
     "addSavedCartToCart": [bad("customer", {"id": gid("SavedCart", MISSING)}, "NOT_FOUND", "id")],
-    "createRecurringOrder": [
-        bad("customer", lambda s: _recurring_input(s, schedule="FREQ=HOURLY"), "INVALID_INPUT", "schedule"),
-        bad("customer", lambda s: _recurring_input(s, schedule="every monday"), "INVALID_INPUT", "schedule"),
-        bad("customer", lambda s: _recurring_input(s, name=" "), "INVALID_INPUT", "name"),
-        bad("customer", lambda s: _recurring_input(s, deliverySlotId=gid("DeliverySlot", MISSING)),
-            "INVALID_DELIVERY", "deliverySlotId"),
-        bad("customer", lambda s: _recurring_input(s, endCustomerId=gid("EndCustomer", MISSING)), "NOT_FOUND",
-            "endCustomerId"),
-        bad("customer", {"savedCartId": gid("SavedCart", MISSING), "schedule": "FREQ=DAILY", "name": "x"},
-            "NOT_FOUND", "savedCartId"),
-    ],
-    "updateRecurringOrder": [
-        bad("customer", lambda s: _recurring_update(s, schedule="FREQ=MINUTELY"), "INVALID_INPUT", "schedule"),
-        bad("customer", {"id": gid("RecurringOrder", MISSING), "name": "x"}, "NOT_FOUND", "id"),
-    ],
-    "pauseRecurringOrder": [bad("customer", {"id": gid("RecurringOrder", MISSING)}, "NOT_FOUND", "id")],
-    "resumeRecurringOrder": [bad("customer", lambda s: _recurring_update(s), "INVALID_STATE", "id")],
-    "cancelRecurringOrder": [bad("customer", {"id": gid("RecurringOrder", MISSING)}, "NOT_FOUND", "id")],
     # --- spend control
     "saveCostCentre": [
         bad(
@@ -814,38 +748,7 @@ BAD_INPUTS: dict[str, list[Bad]] = {
         bad("admin", {"id": gid("ApprovalDelegation", MISSING)}, "NOT_FOUND", "id"),
         bad("admin", lambda s: _ended_delegation(s), "INVALID_STATE", "id"),
     ],
-    # --- company cards
-    "orderCard": [
-        bad("admin", {"holderId": gid("User", MISSING), "monthlyLimit": "100"}, "NOT_FOUND", "holderId"),
-        bad("admin", lambda s: _async({"holderId": s.member(Role.CUSTOMER).gid, "monthlyLimit": "0"}),
-            "INVALID_INPUT", "monthlyLimit"),
-        bad("admin", lambda s: _async({"holderId": s.member(Role.CUSTOMER).gid, "monthlyLimit": "ten"}),
-            "INVALID_INPUT", "monthlyLimit"),
-        bad("admin", lambda s: _async({"holderId": s.member(Role.ORDER_APPROVER).gid, "monthlyLimit": "100"}),
-            "ROLE_NOT_ALLOWED", "holderId"),
-    ],
-    "setCardPin": [
-        bad("customer", {"cardId": gid("Card", MISSING), "pin": "4821"}, "NOT_FOUND", "cardId"),
-        bad("customer", lambda s: _card_input(s, pin="1234"), "INVALID_INPUT", "pin"),
-        bad("customer", lambda s: _card_input(s, pin="48210"), "INVALID_INPUT", "pin"),
-    ],
-    "blockCard": [
-        bad("admin", {"cardId": gid("Card", MISSING)}, "NOT_FOUND", "cardId"),
-        bad("admin", lambda s: _card_input(s, reason="x" * 501), "INVALID_INPUT", "reason"),
-    ],
-    "blockAllCards": [bad("admin", {"reason": "x" * 501}, "INVALID_INPUT", "reason")],
-    "unblockCard": [
-        bad("admin", {"cardId": gid("Card", MISSING)}, "NOT_FOUND", "cardId"),
-        bad("admin", lambda s: _card_input(s), "INVALID_STATE", "cardId"),
-    ],
-    "cancelCard": [bad("admin", {"cardId": gid("Card", MISSING)}, "NOT_FOUND", "cardId")],
 }
-
-
-async def _card_input(s: Shop, **changes) -> dict:
-    """An active card of the shop's customer, ordered by its administrator."""
-    ordered = await s.call("orderCard", {"holderId": s.member(Role.CUSTOMER).gid, "monthlyLimit": "1000"})
-    return {"cardId": ordered["card"]["id"]} | changes
 
 
 async def _ended_delegation(s: Shop) -> dict:
@@ -868,10 +771,6 @@ async def _client_input(s: Shop, *, revoked: bool = False, **changes) -> dict:
     if revoked:
         assert (await s.call("revokeApiClient", {"id": client_id}))["__typename"] == "ApiClientPayload"
     return {"id": client_id} | changes
-
-
-def _in_a_month() -> str:
-    return (utcnow() + timedelta(days=30)).isoformat()
 
 
 async def _async(value: dict) -> dict:
@@ -916,15 +815,6 @@ async def _approved_return_input(s: Shop) -> dict:
 
 async def _saved_input(s: Shop, **changes) -> dict:
     return {"id": await s.saved_cart()} | changes
-
-
-async def _recurring_input(s: Shop, **changes) -> dict:
-    return {"savedCartId": await s.saved_cart(), "schedule": "FREQ=WEEKLY;BYDAY=MO", "name": "Mondays"} | changes
-
-
-async def _recurring_update(s: Shop, **changes) -> dict:
-    created = await s.call("createRecurringOrder", await _recurring_input(s), "customer")
-    return {"id": created["recurringOrder"]["id"]} | changes
 
 
 # --- the tests --------------------------------------------------------------------------------------------
