@@ -4,94 +4,43 @@ What it shows is what was issued: the invoice row's own amounts, recipient snaps
 nothing is recomputed from orders. The VAT breakdown is `document_totals` of the lines, the function the EHF
 document's breakdown comes from.
 
-Text is drawn in the PDF core font Helvetica, which every PDF reader has, so the file embeds no font (none is
-guaranteed on the machine) and stays small. The core fonts are encoded as Windows-1252: Norwegian and Swedish
-letters, the euro sign, typographic quotes and dashes are drawn as written. Any other character (Cyrillic, Greek,
-emoji in a name or reference somebody typed) is drawn as its unaccented letter when it has one (ł is l) and as "?"
-otherwise; control characters become spaces. The EHF document keeps every text exactly as written.
+Text is drawn in the PDF core font Helvetica, so the file embeds no font; what it can draw is `invoicing/pdf_text.py`'s.
 
 The output is deterministic: the same invoice gives the same bytes (the creation date is the issue date).
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from itertools import groupby
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from models.company import Company, Country, format_org_number
+from invoicing.pdf_text import (
+    LINE,
+    bank_account,
+    buyer_org_number,
+    day,
+    fit,
+    iban,
+    money,
+    printable,
+    seller_org_number,
+    wrapped,
+)
+from models.company import Company
 from models.invoice import Invoice, InvoiceKind, InvoiceLine, document_totals
-from models.money import to_amount
 from settings import Settings
 
-ENCODING = "cp1252"  # fpdf2's core-font encoding below (WinAnsiEncoding in the PDF)
 LEFT, TOP, BOTTOM = 18.0, 16.0, 22.0  # page margins in mm; the footer sits in the bottom one
 WIDTH = 210.0 - 2 * LEFT
-LINE = 4.2  # height of a text line of the lines table, mm
 MAX_NAME_LINES = 3  # a product name longer than this many lines is cut with "..."
 GREY, LIGHT = (110, 110, 110), (236, 236, 236)
 # The lines table: (heading, width in mm, alignment).
-# Letters and dashes that have no decomposition to fall back on, and their nearest Windows-1252 character.
-_NEAREST = str.maketrans("ŁłĐđĦħıŦŧ\u2010\u2011\u2012\u2212", "LlDdHhiTt----")
 COLUMNS = (("Item no.", 24.0, "L"), ("Description", 62.0, "L"), ("Qty", 14.0, "R"), ("Unit", 14.0, "L"),
            ("Unit price", 22.0, "R"), ("VAT", 12.0, "R"), ("Net", 26.0, "R"))
-
-
-def printable(text: object) -> str:
-    """`text` as the core fonts can draw it (see the module's text): never raises, whatever the input."""
-    out = []
-    for char in str(text).translate(_NEAREST):
-        if unicodedata.category(char).startswith("C"):
-            out.append(" ")
-            continue
-        try:
-            char.encode(ENCODING)
-            out.append(char)
-            continue
-        except UnicodeEncodeError:
-            pass
-        base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
-        try:
-            out.append(base.encode(ENCODING).decode(ENCODING) if base else "?")
-        except UnicodeEncodeError:
-            out.append("?")
-    return "".join(out)
-
-
-def money(minor: int) -> str:
-    """1234550 -> '12 345.50' (a space between thousands, as Norwegian and Swedish readers expect)."""
-    return f"{to_amount(minor):,.2f}".replace(",", " ")
-
-
-def day(value: date) -> str:
-    return value.isoformat()
-
-
-def bank_account(number: str) -> str:
-    """A Norwegian account number as it is printed: 1503.20.80119."""
-    digits = number.replace(" ", "").replace(".", "")
-    return f"{digits[:4]}.{digits[4:6]}.{digits[6:]}" if len(digits) == 11 and digits.isdigit() else number
-
-
-def iban(value: str) -> str:
-    compact = value.replace(" ", "")
-    return " ".join(compact[i:i + 4] for i in range(0, len(compact), 4))
-
-
-def seller_org_number(settings: Settings) -> str:
-    """'Org.nr. 912 345 688 MVA': the Norwegian seller's number with MVA, as the bookkeeping rules want it."""
-    return f"Org.nr. {format_org_number(Country.NO, settings.supplier_org_number)} MVA"
-
-
-def buyer_org_number(company: Company) -> str:
-    try:
-        return f"Org.nr. {format_org_number(Country(company.country), company.org_number)}"
-    except (ValueError, KeyError):
-        return f"Org.nr. {company.org_number}"
 
 
 class InvoicePdf(FPDF):
@@ -149,33 +98,6 @@ class InvoicePdf(FPDF):
             return False
         self.add_page()
         return True
-
-
-def fit(pdf: FPDF, text: str, width: float) -> str:
-    """`text` cut with '...' to fit a cell `width` mm wide in the current font (less the cell's padding)."""
-    room = width - 2 * pdf.c_margin
-    if pdf.get_string_width(text) <= room:
-        return text
-    while text and pdf.get_string_width(text + "...") > room:
-        text = text[:-1]
-    return text + "..."
-
-
-def _as_drawn(line: str) -> str:
-    """fpdf2 gives the broken lines back decoded as Latin-1, so the Windows-1252 characters of 0x80-0x9F
-    (€, …, curly quotes) come back as C1 control characters, which the font then refuses: decode them again."""
-    return "".join(bytes([ord(c)]).decode(ENCODING, "replace") if "\x80" <= c <= "\x9f" else c for c in line)
-
-
-def wrapped(pdf: FPDF, text: str, width: float, max_lines: int) -> list[str]:
-    """`text` broken into at most `max_lines` lines of `width` mm in the current font."""
-    if pdf.get_string_width(text) <= width - 2 * pdf.c_margin:  # most names: one line, without the line breaker
-        return [text]
-    drawn = pdf.multi_cell(width, LINE, text, dry_run=True, output="LINES", align="L")
-    lines = [_as_drawn(str(one)) for one in drawn] if isinstance(drawn, list) and drawn else [""]
-    if len(lines) > max_lines:
-        lines = [*lines[:max_lines - 1], fit(pdf, " ".join(lines[max_lines - 1:]), width)]
-    return lines
 
 
 def _seller_and_title(pdf: InvoicePdf) -> None:

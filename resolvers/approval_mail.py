@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy import and_, select
 
 from models import Budget, BudgetUsage, Membership, Order, OrderApprovalStep, OrderCharge, User
@@ -21,15 +20,8 @@ from policies.scopes import company_rows, company_scope
 from resolvers import delegation
 from resolvers.context import UseCaseContext
 from resolvers.mail import queue_mail
+from resolvers.mail_render import render_mail
 from resolvers.order_view import OrderView, reread_order
-
-
-def _environment(autoescape: bool) -> Environment:
-    return Environment(loader=PackageLoader("resolvers", "mail_templates"), autoescape=autoescape,
-                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, auto_reload=False)
-
-
-_TEXT, _HTML = _environment(False), _environment(True)
 
 
 @dataclass(frozen=True)
@@ -51,8 +43,7 @@ class Links:
 
 
 def render(template: str, subject: str, **context: Any) -> Mail:
-    return Mail(subject, _TEXT.get_template(f"{template}.txt").render(subject=subject, **context),
-                _HTML.get_template(f"{template}.html").render(subject=subject, **context))
+    return Mail(subject, *render_mail(template, subject=subject, **context))
 
 
 def _when(moment: datetime | None) -> str:

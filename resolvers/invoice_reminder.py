@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy import select
 
 from models import Company, Invoice, Membership, MembershipStatus, Role, User
@@ -29,20 +28,11 @@ from resolvers.context import Services, UseCaseContext
 from resolvers.invoice_events import invoice_overdue, invoice_urls
 from resolvers.jobs import ClaimedJob
 from resolvers.mail import queue_mail
+from resolvers.mail_render import render_mail
 
 REMIND_KIND = "invoice.remind"
 BATCH = 200  # invoices per transaction; a run goes on until nothing is due
 WHY = "the invoice reminder looks at the unpaid invoices of every company"
-
-
-def _environment(autoescape: bool) -> Environment:
-    # The HTML part escapes every value (a company or cost centre name is the customer's text); the text part
-    # has no markup to protect.
-    return Environment(loader=PackageLoader("resolvers", "mail_templates"), autoescape=autoescape,
-                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, auto_reload=False)
-
-
-_TEXT, _HTML = _environment(False), _environment(True)
 
 
 @dataclass(frozen=True)
@@ -121,7 +111,6 @@ async def _mail(ctx: UseCaseContext, invoice: Invoice, kind: str) -> None:
         account=settings.supplier_iban if invoice.currency != "NOK" and settings.supplier_iban
         else settings.supplier_bank_account,
         pdf_url=invoice_urls(settings, invoice.id)[1], supplier_email=settings.supplier_email or "-")
-    body = _TEXT.get_template("invoice_reminder.txt").render(**context)
-    html_body = _HTML.get_template("invoice_reminder.html").render(**context)
+    body, html_body = render_mail("invoice_reminder", **context)
     for email in await recipients(ctx, company):
         await queue_mail(ctx, to=email, subject=subject, body=body, html_body=html_body)
